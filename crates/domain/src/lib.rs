@@ -1,0 +1,22 @@
+//! The rules of muster, free of I/O: types that parse, statuses and their
+//! transitions, the lockout, the password policy and permissions.
+//! Time is always a parameter (unix milliseconds), never read from a clock.
+
+mod error;
+pub mod filter;
+pub mod lockout;
+pub mod password;
+pub mod permission;
+pub mod status;
+pub mod user;
+
+pub use error::{Error, FieldError};
+pub use filter::{SortDir, SortField, UserFilter, UserSort, View};
+pub use lockout::{LockoutPolicy, LoginOutcome};
+pub use password::{Password, PasswordPolicy};
+pub use permission::{Actor, Allowed, Permission, Role};
+pub use status::AuthStatus;
+pub use user::{EmailAddress, PersonName, Username};
+
+/// Milliseconds since the unix epoch; the one representation of time in muster.
+pub type Millis = i64;

@@ -1,0 +1,74 @@
+//! The application state and the HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use muster_store::Store;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::hashing::Hasher;
+use crate::services::auth::DummyHash;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub hasher: Hasher,
+    pub dummy_hash: Arc<DummyHash>,
+}
+
+impl AppState {
+    pub async fn new(store: Store, config: Config) -> Result<Self, crate::error::AppError> {
+        let hasher = Hasher::new();
+        let mut conn = store.conn().await?;
+        let params = crate::settings::Settings::load(&mut conn).await?.argon2();
+        drop(conn);
+        let dummy = hasher.hash(crate::crypto::random_token(24), params).await?;
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            hasher,
+            dummy_hash: Arc::new(DummyHash(dummy)),
+        })
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    crate::web::router(state.clone()).with_state(state)
+}
+
+/// Serve until `shutdown` resolves; requests in flight are allowed to finish.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,248 @@
+//! The `muster` command line.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use muster_domain::permission::perm;
+use muster_domain::{Actor, Role, UserFilter, UserSort, View};
+use muster_store::{Store, organizations};
+
+use crate::app::{AppState, shutdown_signal};
+use crate::config::{Config, ConfigArgs};
+use crate::error::AppError;
+use crate::services::{self, Ctx};
+
+#[derive(Parser, Debug)]
+#[command(name = "muster", version, about = "Manage the users of a business application")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Migrate, then serve the web UI, the API and the background workers.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        /// Administrator, "User Manager" or User; repeat for several.
+        #[arg(long = "role", default_value = "User")]
+        roles: Vec<String>,
+        /// Organization name; repeat for several (default: Main).
+        #[arg(long = "organization")]
+        organizations: Vec<String>,
+        /// Read the password from standard input (otherwise one is generated and printed).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Create the user disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List users.
+    List {
+        /// all, active, disabled or cannot_login.
+        #[arg(long, default_value = "all")]
+        view: String,
+        /// Contains, in names, username and email.
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match Config::resolve(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("muster: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("muster: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_command(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("muster: {}", describe(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn describe(e: &AppError) -> String {
+    match e {
+        AppError::Domain(muster_domain::Error::Invalid(fields)) => fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
+}
+
+pub async fn open_store(config: &Config) -> Result<Store, AppError> {
+    if config.is_sqlite() {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", config.data_dir.display())))?;
+    }
+    let max = if config.is_sqlite() { 8 } else { 16 };
+    let store = Store::connect(config.database_url.expose(), max).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The operator at the command line acts as an administrator of every organization.
+async fn cli_actor(store: &Store) -> Result<Actor, AppError> {
+    let mut conn = store.conn().await?;
+    let orgs = organizations::list(&mut conn).await?;
+    Ok(Actor {
+        user_id: 0,
+        username: "cli".to_owned(),
+        roles: vec![Role::Administrator],
+        organization_ids: orgs.iter().map(|o| o.id).collect(),
+    })
+}
+
+async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            open_store(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(cmd) => user_command(cmd, config).await,
+    }
+}
+
+async fn serve(config: Config) -> Result<(), AppError> {
+    let store = open_store(&config).await?;
+    let state = AppState::new(store, config.clone()).await?;
+    let admin_password = std::env::var("MUSTER_ADMIN_PASSWORD").ok();
+    if let Some(generated) = services::bootstrap::ensure_admin(&state.store, &state.hasher, admin_password).await? {
+        println!("Created the administrator \"admin\" with the password: {generated}");
+        println!("This password is shown once. Sign in and change it.");
+    }
+    let listener = tokio::net::TcpListener::bind(&config.bind)
+        .await
+        .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    println!("muster listening on http://{addr}");
+    tracing::info!(%addr, database = ?config.database_url, "muster started");
+    crate::app::run(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    tracing::info!("muster stopped");
+    Ok(())
+}
+
+async fn user_command(cmd: UserCommand, config: Config) -> Result<(), AppError> {
+    let store = open_store(&config).await?;
+    let actor = cli_actor(&store).await?;
+    match cmd {
+        UserCommand::Create {
+            username,
+            email,
+            first_name,
+            last_name,
+            roles,
+            organizations,
+            password_stdin,
+            disabled,
+        } => {
+            let hasher = crate::hashing::Hasher::new();
+            let (password, generated) = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| AppError::Internal(format!("reading the password: {e}")))?;
+                (s.trim_end_matches(['\n', '\r']).to_owned(), false)
+            } else {
+                let mut conn = store.conn().await?;
+                let policy = crate::settings::Settings::load(&mut conn).await?.password_policy();
+                (crate::crypto::suggest_password(&policy), true)
+            };
+            let organizations = if organizations.is_empty() {
+                vec!["Main".to_owned()]
+            } else {
+                organizations
+            };
+            let grant = actor.allow::<perm::CreateUsers>()?;
+            let input = services::users::UserInput {
+                username,
+                email,
+                first_name,
+                last_name,
+                password: Some(password.clone()),
+                enabled: !disabled,
+                roles,
+                organizations,
+            };
+            let user = services::users::create(&store, &hasher, &grant, &Ctx::cli(), &input).await?;
+            println!("created user {} (id {})", user.username, user.id);
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        UserCommand::List { view, search, limit } => {
+            let grant = actor.allow::<perm::ViewUsers>()?;
+            let filter = UserFilter {
+                view: Some(View::parse(&view)?),
+                search,
+                ..Default::default()
+            };
+            let page = services::users::list(&store, &grant, &filter, &UserSort::default(), 1, limit).await?;
+            println!("{:<6} {:<24} {:<32} {:<8} {:<15} ROLES", "ID", "USERNAME", "EMAIL", "ENABLED", "STATUS");
+            for u in &page.users {
+                println!(
+                    "{:<6} {:<24} {:<32} {:<8} {:<15} {}",
+                    u.id,
+                    u.username,
+                    u.email,
+                    if u.enabled { "yes" } else { "no" },
+                    u.auth_status.as_str(),
+                    u.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+                );
+            }
+            println!("{} user(s)", page.total);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Sign-in with the exact lockout, and turning a user into an `Actor`.
+
+use muster_domain::{Actor, AuthStatus, Error as DomainError, LoginOutcome};
+use muster_store::{Conn, Store, login_attempts, users};
+
+use super::{Ctx, audit};
+use crate::clock;
+use crate::error::{AppError, AppResult};
+use crate::hashing::{self, Hasher};
+use crate::settings::Settings;
+
+/// `web` or `api`.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    Web,
+    Api,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Web => "web",
+            Source::Api => "api",
+        }
+    }
+}
+
+pub async fn actor_for(conn: &mut Conn, user: &users::User) -> AppResult<Actor> {
+    Ok(Actor {
+        user_id: user.id,
+        username: user.username.clone(),
+        roles: user.roles.clone(),
+        organization_ids: users::organization_ids(conn, user.id).await?,
+    })
+}
+
+/// A hash of a password nobody has, verified for unknown users so that an
+/// unknown name takes as long as a wrong password.
+pub struct DummyHash(pub String);
+
+/// Check a username (or email) and password. Every failure is the same
+/// `InvalidCredentials`; the reason is kept in the login attempt row only.
+pub async fn sign_in(
+    store: &Store,
+    hasher: &Hasher,
+    dummy: &DummyHash,
+    login: &str,
+    password: &str,
+    source: Source,
+    ctx: &Ctx,
+) -> AppResult<users::User> {
+    let mut conn = store.conn().await?;
+    let settings = Settings::load(&mut conn).await?;
+    let login = login.trim();
+    let mut user = users::find_by_username(&mut conn, login).await?;
+    if user.is_none() && login.contains('@') {
+        user = users::find_by_email(&mut conn, login).await?;
+    }
+    // The hash is checked before anything else is decided, so every branch costs the same.
+    let hash = user.as_ref().map_or_else(|| dummy.0.clone(), |u| u.password_hash.clone());
+    let password_ok = hasher.verify(password.to_owned(), hash.clone()).await? && user.is_some();
+    drop(conn);
+
+    let now = clock::now();
+    let mut attempt = login_attempts::Attempt {
+        at: now,
+        username: login.chars().take(200).collect(),
+        user_id: user.as_ref().map(|u| u.id),
+        source: source.as_str().to_owned(),
+        ip: ctx.ip.clone(),
+        user_agent: ctx.user_agent.chars().take(500).collect(),
+        ..Default::default()
+    };
+    let mut conn = store.conn().await?;
+    let Some(user) = user else {
+        attempt.reason = "unknown user".into();
+        login_attempts::insert(&mut conn, &attempt).await?;
+        return Err(DomainError::InvalidCredentials.into());
+    };
+    let policy = settings.lockout();
+    match policy.decide(user.enabled, user.auth_status, user.failed_login_count, password_ok) {
+        LoginOutcome::Refused => {
+            attempt.reason = refusal_reason(&user).into();
+            login_attempts::insert(&mut conn, &attempt).await?;
+            Err(DomainError::InvalidCredentials.into())
+        }
+        LoginOutcome::Failed { .. } => {
+            // The decision above was made on a row read before hashing; the
+            // statement re-checks the status and counts atomically.
+            let mut tx = store.begin().await?;
+            let counted = users::record_failed_login(&mut tx, user.id, policy.limit, now).await?;
+            attempt.reason = match counted {
+                None => refusal_reason(&user).into(),
+                Some((count, AuthStatus::Locked)) if count == policy.limit => {
+                    audit::record(&mut tx, ctx, None, "user.locked", Some(&user), None, Some(serde_json::json!({"failedLoginCount": count}))).await?;
+                    crate::services::users::on_locked(&mut tx, &user).await?;
+                    format!("wrong password ({count}); account locked")
+                }
+                Some((count, _)) => format!("wrong password ({count})"),
+            };
+            login_attempts::insert(&mut tx, &attempt).await?;
+            tx.commit().await?;
+            Err(DomainError::InvalidCredentials.into())
+        }
+        LoginOutcome::Success => {
+            let mut tx = store.begin().await?;
+            if !users::record_successful_login(&mut tx, user.id, &user.password_hash, now).await? {
+                // locked, disabled or given a new password while we were hashing
+                attempt.reason = "account changed during sign-in".into();
+                login_attempts::insert(&mut tx, &attempt).await?;
+                tx.commit().await?;
+                return Err(DomainError::InvalidCredentials.into());
+            }
+            attempt.success = true;
+            login_attempts::insert(&mut tx, &attempt).await?;
+            tx.commit().await?;
+            let params = settings.argon2();
+            if hashing::needs_rehash(&user.password_hash, params) {
+                let new_hash = hasher.hash(password.to_owned(), params).await?;
+                users::rehash_password(&mut conn, user.id, &user.password_hash, &new_hash).await?;
+            }
+            let fresh = users::get(&mut conn, user.id).await?.ok_or_else(|| AppError::not_found("user"))?;
+            Ok(fresh)
+        }
+    }
+}
+
+fn refusal_reason(u: &users::User) -> &'static str {
+    if !u.enabled {
+        "disabled"
+    } else {
+        match u.auth_status {
+            AuthStatus::Locked => "locked",
+            AuthStatus::PasswordReset => "password reset pending",
+            AuthStatus::Active => "not counted",
+        }
+    }
+}

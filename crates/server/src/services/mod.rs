@@ -1,0 +1,25 @@
+//! Service functions: the one place each rule is applied, called by the UI,
+//! the API and the CLI alike. A function that needs a permission takes the
+//! proof of it (`Allowed<P>`) as an argument.
+
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod settings;
+pub mod users;
+
+/// Where a request came from, for login attempts and audit events.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl Ctx {
+    pub fn cli() -> Self {
+        Ctx {
+            ip: "cli".to_owned(),
+            user_agent: "muster cli".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Sign-in and sign-out.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use muster_domain::Error as DomainError;
+use muster_store::sessions;
+use serde::Deserialize;
+
+use super::PageError;
+use super::session::{Layout, ReqCtx, SESSION_COOKIE, Viewer, cookie, set_cookie};
+use crate::app::AppState;
+use crate::clock;
+use crate::crypto::{random_token, sha256_hex};
+use crate::error::AppError;
+use crate::services::auth::{Source, sign_in};
+use crate::settings::Settings;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    username: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a local path may be a redirect target.
+fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .map(str::to_owned)
+}
+
+async fn home(viewer: Option<Viewer>) -> Redirect {
+    match viewer {
+        Some(v) if v.actor.is_admin_of_any_kind() => Redirect::to("/admin/users"),
+        Some(_) => Redirect::to("/profile"),
+        None => Redirect::to("/login"),
+    }
+}
+
+async fn login_form(layout: Layout, viewer: Option<Viewer>, Query(q): Query<NextQuery>) -> Response {
+    if viewer.is_some() {
+        return Redirect::to(&safe_next(q.next.as_deref()).unwrap_or_else(|| "/".into())).into_response();
+    }
+    LoginPage {
+        layout,
+        username: String::new(),
+        next: safe_next(q.next.as_deref()).unwrap_or_default(),
+        error: None,
+    }
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    layout: Layout,
+    ReqCtx(ctx): ReqCtx,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let result = sign_in(
+        &state.store,
+        &state.hasher,
+        &state.dummy_hash,
+        &form.username,
+        &form.password,
+        Source::Web,
+        &ctx,
+    )
+    .await;
+    let user = match result {
+        Ok(u) => u,
+        Err(AppError::Domain(DomainError::InvalidCredentials)) => {
+            let page = LoginPage {
+                layout,
+                username: form.username.clone(),
+                next: safe_next(Some(&form.next)).unwrap_or_default(),
+                error: Some("Invalid username or password.".into()),
+            };
+            return Ok((axum::http::StatusCode::UNAUTHORIZED, page).into_response());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // A new session id at every sign-in; the one the browser had (if any) ends.
+    let mut conn = state.store.conn().await?;
+    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
+        sessions::delete(&mut conn, &sha256_hex(old)).await?;
+    }
+    let token = random_token(32);
+    let now = clock::now();
+    let ttl = Settings::load(&mut conn).await?.session_ttl_ms();
+    sessions::create(
+        &mut conn,
+        &sessions::Session {
+            id_hash: sha256_hex(&token),
+            user_id: user.id,
+            csrf_token: random_token(32),
+            created_at: now,
+            expires_at: now + ttl,
+        },
+        &ctx.ip,
+        &ctx.user_agent,
+    )
+    .await?;
+    let is_admin = user.roles.iter().any(|r| !r.permissions().is_empty());
+    let default = if is_admin { "/admin/users" } else { "/profile" };
+    let to = safe_next(Some(&form.next)).unwrap_or_else(|| default.to_owned());
+    let mut resp = Redirect::to(&to).into_response();
+    resp.headers_mut().append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &token, None));
+    Ok(resp)
+}
+
+async fn logout(State(state): State<AppState>, viewer: Option<Viewer>) -> Result<Response, PageError> {
+    if let Some(v) = viewer {
+        let mut conn = state.store.conn().await?;
+        sessions::delete(&mut conn, &v.session_hash).await?;
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut().append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", Some(0)));
+    Ok(resp)
+}

@@ -1,0 +1,64 @@
+//! AppError → an HTML page (status, message, request time), once for the whole UI.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use muster_domain::Error as DomainError;
+
+use crate::error::AppError;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// An error from a page handler.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = ErrorPage {
+        status: status.as_u16(),
+        title,
+        message,
+    }
+    .render()
+    .unwrap_or_else(|_| message.to_owned());
+    (status, Html(body)).into_response()
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self.0 {
+            AppError::Unauthenticated => Redirect::to("/login").into_response(),
+            AppError::Domain(DomainError::NotFound(what)) => {
+                page(StatusCode::NOT_FOUND, "Not found", &format!("The {what} was not found."))
+            }
+            AppError::Domain(DomainError::Forbidden(why)) => page(StatusCode::FORBIDDEN, "Forbidden", &why),
+            AppError::Domain(DomainError::InvalidCredentials) => {
+                page(StatusCode::UNAUTHORIZED, "Not signed in", "Invalid username or password.")
+            }
+            AppError::Domain(e @ (DomainError::Invalid(_) | DomainError::Conflict { .. })) => {
+                page(StatusCode::UNPROCESSABLE_ENTITY, "Invalid input", &e.to_string())
+            }
+            AppError::Domain(DomainError::Refused(why)) => page(StatusCode::CONFLICT, "Not possible", &why),
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The request failed on our side; it was logged. Nothing was changed.",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The web UI: server-rendered pages, plain forms, a CSRF check on every
+//! state-changing request, and one mapping of errors to pages.
+
+mod auth;
+pub mod error;
+mod health;
+mod pages;
+pub mod session;
+
+use axum::Router;
+use axum::middleware;
+
+use crate::app::AppState;
+
+pub use error::PageError;
+pub use session::{Layout, Viewer};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let ui = Router::new()
+        .merge(auth::router())
+        .merge(pages::router())
+        .layer(middleware::from_fn_with_state(state, session::layer));
+    Router::new().merge(health::router()).merge(ui)
+}
+
+/// Escape text for HTML attribute or body context (askama escapes templates; this is for flash text).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Time formatting callable from any template as `self.when(…)`.
+pub trait TimeFmt {
+    fn when(&self, ms: &i64) -> String {
+        crate::clock::format(*ms)
+    }
+
+    fn when_opt(&self, ms: &Option<i64>) -> String {
+        ms.map(crate::clock::format).unwrap_or_else(|| "Never".to_owned())
+    }
+}
+
+impl<T> TimeFmt for T {}

@@ -1,0 +1,133 @@
+//! Signed-in pages: profile, settings, and the users list.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use muster_domain::permission::perm;
+use muster_domain::{Error as DomainError, UserFilter, UserSort, View};
+use muster_store::users::User;
+
+use super::{PageError, TimeFmt};
+use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
+use crate::app::AppState;
+use crate::clock;
+use crate::services;
+use crate::settings::{DESCRIPTORS, Descriptor, Kind, Settings};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/profile", get(profile))
+        .route("/admin/settings", get(settings_form).post(settings_save))
+        .route("/admin/users", get(users_list))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    user: User,
+}
+
+async fn profile(layout: Layout, viewer: Viewer) -> ProfilePage {
+    ProfilePage { layout, user: viewer.user }
+}
+
+struct SettingRow {
+    d: &'static Descriptor,
+    value: i64,
+    is_bool: bool,
+    error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    rows: Vec<SettingRow>,
+}
+
+fn rows(s: &Settings, errors: &[muster_domain::FieldError]) -> Vec<SettingRow> {
+    DESCRIPTORS
+        .iter()
+        .map(|d| SettingRow {
+            d,
+            value: s.get(d.key),
+            is_bool: d.kind == Kind::Bool,
+            error: errors.iter().find(|e| e.field == d.key).map(|e| e.message.clone()),
+        })
+        .collect()
+}
+
+async fn settings_form(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<SettingsPage, PageError> {
+    viewer.actor.allow::<perm::ManageSettings>()?;
+    let mut conn = state.store.conn().await?;
+    let s = Settings::load(&mut conn).await?;
+    Ok(SettingsPage { layout, rows: rows(&s, &[]) })
+}
+
+async fn settings_save(
+    State(state): State<AppState>,
+    layout: Layout,
+    viewer: Viewer,
+    ReqCtx(ctx): ReqCtx,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let grant = viewer.actor.allow::<perm::ManageSettings>()?;
+    match services::settings::update(&state.store, &grant, &ctx, &form).await {
+        Ok(()) => Ok(redirect_with_flash(&state, "/admin/settings", "success", "Settings saved.")),
+        Err(crate::error::AppError::Domain(DomainError::Invalid(errors))) => {
+            let mut conn = state.store.conn().await?;
+            let s = Settings::load(&mut conn).await?;
+            let mut rows = rows(&s, &errors);
+            for r in &mut rows {
+                if let Some((_, v)) = form.iter().find(|(k, _)| k == r.d.key) {
+                    r.value = v.trim().parse().unwrap_or(r.value);
+                }
+            }
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, SettingsPage { layout, rows }).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct UsersQuery {
+    view: Option<String>,
+    page: Option<i64>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<User>,
+    total: i64,
+    view: &'static str,
+    views: Vec<(&'static str, &'static str)>,
+}
+
+async fn users_list(
+    State(state): State<AppState>,
+    layout: Layout,
+    viewer: Viewer,
+    Query(q): Query<UsersQuery>,
+) -> Result<UsersPage, PageError> {
+    let grant = viewer.actor.allow::<perm::ViewUsers>()?;
+    let view = match q.view.as_deref() {
+        Some(v) => View::parse(v)?,
+        None => View::default(),
+    };
+    let filter = UserFilter { view: Some(view), ..Default::default() };
+    let page = services::users::list(&state.store, &grant, &filter, &UserSort::default(), q.page.unwrap_or(1), 25).await?;
+    let _ = clock::now();
+    Ok(UsersPage {
+        layout,
+        users: page.users,
+        total: page.total,
+        view: view.as_str(),
+        views: View::ALL.iter().map(|v| (v.as_str(), v.label())).collect(),
+    })
+}

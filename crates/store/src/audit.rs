@@ -1,0 +1,93 @@
+//! Audit events: who did what to whom, when, from where, before and after.
+
+use muster_domain::Millis;
+use sqlx::Row;
+
+use crate::sql::Sql;
+use crate::{Conn, Result};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Event {
+    pub id: i64,
+    pub at: Millis,
+    pub actor_id: Option<i64>,
+    pub actor_username: String,
+    pub action: String,
+    pub target_id: Option<i64>,
+    pub target_username: String,
+    pub ip: String,
+    pub before_json: Option<String>,
+    pub after_json: Option<String>,
+}
+
+pub async fn insert(conn: &mut Conn, e: &Event) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, actor_id, actor_username, action, target_id, target_username, ip, before_json, after_json) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(e.at)
+    .bind(e.actor_id)
+    .bind(&e.actor_username)
+    .bind(&e.action)
+    .bind(e.target_id)
+    .bind(&e.target_username)
+    .bind(&e.ip)
+    .bind(&e.before_json)
+    .bind(&e.after_json)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub target_id: Option<i64>,
+    pub action: Option<String>,
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+}
+
+pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Event>> {
+    let mut sql = Sql::new(
+        "SELECT id, at, actor_id, actor_username, action, target_id, target_username, ip, before_json, after_json \
+         FROM audit_events WHERE 1 = 1",
+    );
+    if let Some(a) = f.actor.as_deref().filter(|s| !s.is_empty()) {
+        sql.push(" AND lower(actor_username) = ").str(a.to_lowercase());
+    }
+    if let Some(t) = f.target.as_deref().filter(|s| !s.is_empty()) {
+        sql.push(" AND lower(target_username) = ").str(t.to_lowercase());
+    }
+    if let Some(t) = f.target_id {
+        sql.push(" AND target_id = ").int(t);
+    }
+    if let Some(a) = f.action.as_deref().filter(|s| !s.is_empty()) {
+        sql.push(" AND action = ").str(a);
+    }
+    if let Some(v) = f.from {
+        sql.push(" AND at >= ").int(v);
+    }
+    if let Some(v) = f.to {
+        sql.push(" AND at <= ").int(v);
+    }
+    sql.push(" ORDER BY at DESC, id DESC LIMIT ").int(limit).push(" OFFSET ").int(offset);
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Event {
+                id: r.try_get(0)?,
+                at: r.try_get(1)?,
+                actor_id: r.try_get(2)?,
+                actor_username: r.try_get(3)?,
+                action: r.try_get(4)?,
+                target_id: r.try_get(5)?,
+                target_username: r.try_get(6)?,
+                ip: r.try_get(7)?,
+                before_json: r.try_get(8)?,
+                after_json: r.try_get(9)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,88 @@
+use muster_domain::Millis;
+use sqlx::Row;
+
+use crate::sql::Sql;
+use crate::{Conn, Result, flag};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attempt {
+    pub id: i64,
+    pub at: Millis,
+    pub username: String,
+    pub user_id: Option<i64>,
+    pub success: bool,
+    /// `web` or `api`.
+    pub source: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub reason: String,
+}
+
+pub async fn insert(conn: &mut Conn, a: &Attempt) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO login_attempts (at, username, user_id, success, source, ip, user_agent, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(a.at)
+    .bind(&a.username)
+    .bind(a.user_id)
+    .bind(flag(a.success))
+    .bind(&a.source)
+    .bind(&a.ip)
+    .bind(&a.user_agent)
+    .bind(&a.reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub username: Option<String>,
+    pub user_id: Option<i64>,
+    pub success: Option<bool>,
+    pub source: Option<String>,
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+}
+
+pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Attempt>> {
+    let mut sql = Sql::new(
+        "SELECT id, at, username, user_id, success, source, ip, user_agent, reason FROM login_attempts WHERE 1 = 1",
+    );
+    if let Some(u) = f.username.as_deref().filter(|s| !s.is_empty()) {
+        sql.push(" AND lower(username) = ").str(u.to_lowercase());
+    }
+    if let Some(id) = f.user_id {
+        sql.push(" AND user_id = ").int(id);
+    }
+    if let Some(s) = f.success {
+        sql.push(" AND success = ").int(flag(s));
+    }
+    if let Some(s) = f.source.as_deref().filter(|s| !s.is_empty()) {
+        sql.push(" AND source = ").str(s);
+    }
+    if let Some(v) = f.from {
+        sql.push(" AND at >= ").int(v);
+    }
+    if let Some(v) = f.to {
+        sql.push(" AND at <= ").int(v);
+    }
+    sql.push(" ORDER BY at DESC, id DESC LIMIT ").int(limit).push(" OFFSET ").int(offset);
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Attempt {
+                id: r.try_get(0)?,
+                at: r.try_get(1)?,
+                username: r.try_get(2)?,
+                user_id: r.try_get(3)?,
+                success: r.try_get::<i64, _>(4)? != 0,
+                source: r.try_get(5)?,
+                ip: r.try_get(6)?,
+                user_agent: r.try_get(7)?,
+                reason: r.try_get(8)?,
+            })
+        })
+        .collect()
+}

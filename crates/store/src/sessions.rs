@@ -1,0 +1,100 @@
+//! Server-side sessions. The cookie holds a random id; the table holds only
+//! its SHA-256, so a copy of the database does not give live sessions.
+
+use muster_domain::Millis;
+use sqlx::Row;
+
+use crate::{Conn, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+pub async fn create(conn: &mut Conn, s: &Session, ip: &str, user_agent: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
+    )
+    .bind(&s.id_hash)
+    .bind(s.user_id)
+    .bind(&s.csrf_token)
+    .bind(s.created_at)
+    .bind(s.expires_at)
+    .bind(ip)
+    .bind(user_agent)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A live session; expired ones are not returned.
+pub async fn get(conn: &mut Conn, id_hash: &str, now: Millis) -> Result<Option<Session>> {
+    let row = sqlx::query(
+        "SELECT id_hash, user_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(Session {
+            id_hash: r.try_get(0)?,
+            user_id: r.try_get(1)?,
+            csrf_token: r.try_get(2)?,
+            created_at: r.try_get(3)?,
+            expires_at: r.try_get(4)?,
+        })
+    })
+    .transpose()
+}
+
+/// Slide the expiry forward, at most once a minute per session.
+pub async fn touch(conn: &mut Conn, id_hash: &str, now: Millis, expires_at: Millis) -> Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id_hash = $3 AND last_seen_at < $4")
+        .bind(now)
+        .bind(expires_at)
+        .bind(id_hash)
+        .bind(now - 60_000)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut Conn, id_hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// End every session of a user, except optionally one (the user's own, after they change their password).
+pub async fn delete_for_user(conn: &mut Conn, user_id: i64, except_hash: Option<&str>) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(except_hash.unwrap_or(""))
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// End the sessions of every user who may no longer sign in (after a mass change).
+pub async fn delete_for_unusable_users(conn: &mut Conn) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE enabled = 0 OR auth_status <> 'active')",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_expired(conn: &mut Conn, now: Millis) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&mut *conn).await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn count_for_user(conn: &mut Conn, user_id: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1").bind(user_id).fetch_one(&mut *conn).await?)
+}

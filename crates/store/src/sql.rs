@@ -1,0 +1,92 @@
+//! A small builder for SQL made at run time with `$n` placeholders, which
+//! both SQLite and PostgreSQL understand through the `Any` driver.
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, Arguments};
+
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+    Null,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Sql {
+    pub text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    /// Append a placeholder bound to `arg`.
+    pub fn bind(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        let n = self.args.len();
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        self.bind(Arg::Int(v))
+    }
+
+    pub fn str(&mut self, v: impl Into<String>) -> &mut Self {
+        self.bind(Arg::Text(v.into()))
+    }
+
+    /// `(…, …)` of integer placeholders; callers make sure the list is not empty.
+    pub fn int_list(&mut self, values: &[i64]) -> &mut Self {
+        self.push("(");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.int(*v);
+        }
+        self.push(")")
+    }
+
+    pub fn arguments(&self) -> AnyArguments {
+        let mut a = AnyArguments::default();
+        for arg in &self.args {
+            // Adding a value to AnyArguments cannot fail for these types.
+            let _ = match arg {
+                Arg::Int(v) => a.add(*v),
+                Arg::Text(v) => a.add(v.clone()),
+                Arg::Null => a.add(Option::<i64>::None),
+            };
+        }
+        a
+    }
+
+    pub fn query(&self) -> Query<'_, Any, AnyArguments> {
+        sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), self.arguments())
+    }
+}
+
+/// Escape `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub fn like_contains(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    out.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}

@@ -1,0 +1,533 @@
+//! Users: the row, its denormalized display columns, the list query built
+//! from a [`UserFilter`] in one place, and the atomic lockout statements.
+
+use muster_domain::{
+    AuthStatus, EmailAddress, Error as DomainError, Millis, PersonName, Role, SortDir, SortField, UserFilter,
+    UserSort, Username, View,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::sql::{Sql, like_contains};
+use crate::{Conn, Error, Result, flag};
+
+pub const COLUMNS: &str = "id, username, email, first_name, last_name, enabled, auth_status, \
+    failed_login_count, login_count, last_login_at, password_hash, password_changed_at, \
+    created_at, updated_at, roles_text, orgs_text";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub enabled: bool,
+    pub auth_status: AuthStatus,
+    pub failed_login_count: i64,
+    pub login_count: i64,
+    pub last_login_at: Option<Millis>,
+    pub password_hash: String,
+    pub password_changed_at: Millis,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub roles: Vec<Role>,
+    /// Organization names, sorted.
+    pub organizations: Vec<String>,
+}
+
+impl User {
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+
+    pub fn can_sign_in(&self) -> bool {
+        muster_domain::status::may_authenticate(self.enabled, self.auth_status)
+    }
+
+    pub fn from_row(row: &AnyRow) -> Result<Self> {
+        let status: String = row.try_get("auth_status")?;
+        let roles_text: String = row.try_get("roles_text")?;
+        let orgs_text: String = row.try_get("orgs_text")?;
+        Ok(User {
+            id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            email: row.try_get("email")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+            enabled: row.try_get::<i64, _>("enabled")? != 0,
+            auth_status: AuthStatus::parse(&status).map_err(|_| Error::Corrupt(format!("auth_status {status:?}")))?,
+            failed_login_count: row.try_get("failed_login_count")?,
+            login_count: row.try_get("login_count")?,
+            last_login_at: row.try_get("last_login_at")?,
+            password_hash: row.try_get("password_hash")?,
+            password_changed_at: row.try_get("password_changed_at")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            roles: split_list(&roles_text)
+                .filter_map(|r| Role::parse(r).ok())
+                .collect(),
+            organizations: split_list(&orgs_text).map(str::to_owned).collect(),
+        })
+    }
+}
+
+fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(", ").filter(|p| !p.is_empty())
+}
+
+/// A user to create; every field already parsed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: Username,
+    pub email: EmailAddress,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub enabled: bool,
+    pub auth_status: AuthStatus,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub organization_ids: Vec<i64>,
+}
+
+/// The editable profile fields of an existing user.
+#[derive(Debug, Clone)]
+pub struct ProfileChange {
+    pub username: Username,
+    pub email: EmailAddress,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+}
+
+fn search_text(username: &str, email: &str, first: &str, last: &str) -> String {
+    format!("{first} {last} {username} {email}").to_lowercase()
+}
+
+/// Refuse a username or email that another user already has, naming the field.
+pub async fn check_unique(conn: &mut Conn, username: &Username, email: &EmailAddress, except_id: Option<i64>) -> Result<()> {
+    let rows = sqlx::query("SELECT username_lc, email_lc FROM users WHERE (username_lc = $1 OR email_lc = $2) AND id <> $3")
+        .bind(username.canonical())
+        .bind(email.canonical())
+        .bind(except_id.unwrap_or(0))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut fields = Vec::new();
+    for row in rows {
+        let u: String = row.try_get("username_lc")?;
+        let e: String = row.try_get("email_lc")?;
+        if u == username.canonical() {
+            fields.push(muster_domain::FieldError::new("username", "is already taken"));
+        }
+        if e == email.canonical() {
+            fields.push(muster_domain::FieldError::new("email", "is already taken"));
+        }
+    }
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid(fields).into())
+    }
+}
+
+pub async fn insert(conn: &mut Conn, u: &NewUser, now: Millis) -> Result<i64> {
+    check_unique(conn, &u.username, &u.email, None).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (username, username_lc, email, email_lc, first_name, last_name, enabled, auth_status, \
+         password_hash, password_changed_at, created_at, updated_at, search_text) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11) RETURNING id",
+    )
+    .bind(u.username.as_str())
+    .bind(u.username.canonical())
+    .bind(u.email.as_str())
+    .bind(u.email.canonical())
+    .bind(u.first_name.as_str())
+    .bind(u.last_name.as_str())
+    .bind(flag(u.enabled))
+    .bind(u.auth_status.as_str())
+    .bind(&u.password_hash)
+    .bind(now)
+    .bind(search_text(u.username.as_str(), u.email.as_str(), u.first_name.as_str(), u.last_name.as_str()))
+    .fetch_one(&mut *conn)
+    .await?;
+    set_roles(conn, id, &u.roles).await?;
+    set_organizations(conn, id, &u.organization_ids).await?;
+    Ok(id)
+}
+
+pub async fn update_profile(conn: &mut Conn, id: i64, p: &ProfileChange, now: Millis) -> Result<()> {
+    check_unique(conn, &p.username, &p.email, Some(id)).await?;
+    sqlx::query(
+        "UPDATE users SET username = $1, username_lc = $2, email = $3, email_lc = $4, first_name = $5, \
+         last_name = $6, search_text = $7, updated_at = $8 WHERE id = $9",
+    )
+    .bind(p.username.as_str())
+    .bind(p.username.canonical())
+    .bind(p.email.as_str())
+    .bind(p.email.canonical())
+    .bind(p.first_name.as_str())
+    .bind(p.last_name.as_str())
+    .bind(search_text(p.username.as_str(), p.email.as_str(), p.first_name.as_str(), p.last_name.as_str()))
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_roles(conn: &mut Conn, id: i64, roles: &[Role]) -> Result<()> {
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id).execute(&mut *conn).await?;
+    let mut sorted = roles.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    for r in &sorted {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(id)
+            .bind(r.name())
+            .execute(&mut *conn)
+            .await?;
+    }
+    let text = sorted.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
+    sqlx::query("UPDATE users SET roles_text = $1 WHERE id = $2").bind(text).bind(id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+pub async fn set_organizations(conn: &mut Conn, id: i64, org_ids: &[i64]) -> Result<()> {
+    sqlx::query("DELETE FROM user_organizations WHERE user_id = $1").bind(id).execute(&mut *conn).await?;
+    for o in org_ids {
+        sqlx::query("INSERT INTO user_organizations (user_id, organization_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(*o)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT o.name FROM organizations o JOIN user_organizations uo ON uo.organization_id = o.id \
+         WHERE uo.user_id = $1 ORDER BY o.name",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE users SET orgs_text = $1 WHERE id = $2")
+        .bind(names.join(", "))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<User>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(User::from_row).transpose()
+}
+
+pub async fn find_by_username(conn: &mut Conn, username: &str) -> Result<Option<User>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE username_lc = $1")))
+        .bind(username.trim().to_lowercase())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(User::from_row).transpose()
+}
+
+pub async fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE email_lc = $1")))
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(User::from_row).transpose()
+}
+
+pub async fn organization_ids(conn: &mut Conn, id: i64) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar("SELECT organization_id FROM user_organizations WHERE user_id = $1 ORDER BY organization_id")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
+/// Which users an actor may see and act on: `None` for the system (CLI),
+/// otherwise the organizations the actor belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    System,
+    Organizations(Vec<i64>),
+}
+
+/// The one place a filter becomes SQL: appends ` WHERE …` to `sql`.
+pub fn push_where(sql: &mut Sql, scope: &Scope, f: &UserFilter) {
+    sql.push(" WHERE 1 = 1");
+    if let Scope::Organizations(orgs) = scope {
+        if orgs.is_empty() {
+            sql.push(" AND 1 = 0");
+        } else {
+            sql.push(" AND EXISTS (SELECT 1 FROM user_organizations so WHERE so.user_id = users.id AND so.organization_id IN ");
+            sql.int_list(orgs);
+            sql.push(")");
+        }
+    }
+    match f.view {
+        None | Some(View::All) => {}
+        Some(View::Active) => {
+            sql.push(" AND enabled = 1");
+        }
+        Some(View::Disabled) => {
+            sql.push(" AND enabled = 0");
+        }
+        Some(View::CannotLogin) => {
+            sql.push(" AND enabled = 1 AND auth_status IN ('locked', 'password_reset')");
+        }
+    }
+    if let Some(e) = f.enabled {
+        sql.push(" AND enabled = ").int(flag(e));
+    }
+    if !f.auth_statuses.is_empty() {
+        sql.push(" AND auth_status IN (");
+        for (i, s) in f.auth_statuses.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.str(s.as_str());
+        }
+        sql.push(")");
+    }
+    if let Some(u) = &f.username {
+        sql.push(" AND username_lc = ").str(u.trim().to_lowercase());
+    }
+    if let Some(e) = &f.email {
+        sql.push(" AND email_lc = ").str(e.trim().to_lowercase());
+    }
+    let contains = [
+        ("search_text", &f.search),
+        ("lower(first_name)", &f.first_name_contains),
+        ("lower(last_name)", &f.last_name_contains),
+        ("username_lc", &f.username_contains),
+        ("email_lc", &f.email_contains),
+    ];
+    for (column, needle) in contains {
+        if let Some(n) = needle.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            sql.push(" AND ").push(column).push(" LIKE ").str(like_contains(n)).push(" ESCAPE '\\'");
+        }
+    }
+    if let Some(role) = &f.role {
+        sql.push(" AND EXISTS (SELECT 1 FROM user_roles fr WHERE fr.user_id = users.id AND fr.role = ")
+            .str(role.clone())
+            .push(")");
+    }
+    if let Some(org) = f.organization_id {
+        sql.push(" AND EXISTS (SELECT 1 FROM user_organizations fo WHERE fo.user_id = users.id AND fo.organization_id = ")
+            .int(org)
+            .push(")");
+    }
+    let ranges = [
+        ("created_at >= ", f.created_from),
+        ("created_at <= ", f.created_to),
+        ("updated_at >= ", f.updated_from),
+        ("updated_at <= ", f.updated_to),
+    ];
+    for (cond, v) in ranges {
+        if let Some(v) = v {
+            sql.push(" AND ").push(cond).int(v);
+        }
+    }
+    if !f.exclude_ids.is_empty() {
+        sql.push(" AND id NOT IN ").int_list(&f.exclude_ids);
+    }
+    if let Some(ids) = &f.only_ids {
+        if ids.is_empty() {
+            sql.push(" AND 1 = 0");
+        } else {
+            sql.push(" AND id IN ").int_list(ids);
+        }
+    }
+}
+
+fn sort_column(f: SortField) -> &'static str {
+    match f {
+        SortField::Id => "id",
+        SortField::FirstName => "first_name",
+        SortField::LastName => "last_name",
+        SortField::Email => "email_lc",
+        SortField::Username => "username_lc",
+        SortField::Enabled => "enabled",
+        SortField::AuthStatus => "auth_status",
+        SortField::Organizations => "orgs_text",
+        SortField::Roles => "roles_text",
+        SortField::CreatedAt => "created_at",
+        SortField::UpdatedAt => "updated_at",
+        SortField::LastLoginAt => "last_login_at",
+    }
+}
+
+fn push_order(sql: &mut Sql, sort: &UserSort) {
+    sql.push(" ORDER BY ");
+    let mut has_id = false;
+    for (i, (field, dir)) in sort.0.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        has_id |= *field == SortField::Id;
+        sql.push(sort_column(*field));
+        sql.push(match dir {
+            SortDir::Asc => " ASC",
+            SortDir::Desc => " DESC",
+        });
+    }
+    if !has_id {
+        // the same tie-breaker in the same direction as the first key, so an index on (col, id) serves it
+        let dir = match sort.0.first().map(|(_, d)| *d) {
+            Some(SortDir::Desc) => " DESC",
+            _ => " ASC",
+        };
+        sql.push(", id").push(dir);
+    }
+}
+
+pub async fn list(conn: &mut Conn, scope: &Scope, f: &UserFilter, sort: &UserSort, limit: i64, offset: i64) -> Result<Vec<User>> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users"));
+    push_where(&mut sql, scope, f);
+    push_order(&mut sql, sort);
+    sql.push(" LIMIT ").int(limit).push(" OFFSET ").int(offset);
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(User::from_row).collect()
+}
+
+pub async fn count(conn: &mut Conn, scope: &Scope, f: &UserFilter) -> Result<i64> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM users");
+    push_where(&mut sql, scope, f);
+    let row = sql.query().fetch_one(&mut *conn).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The ids a filter selects (for mass actions that need them one by one).
+pub async fn ids(conn: &mut Conn, scope: &Scope, f: &UserFilter) -> Result<Vec<i64>> {
+    let mut sql = Sql::new("SELECT id FROM users");
+    push_where(&mut sql, scope, f);
+    sql.push(" ORDER BY id");
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(|r| r.try_get::<i64, _>(0).map_err(Error::from)).collect()
+}
+
+/// One wrong password, counted in one atomic statement: only an enabled,
+/// active user is counted, and the statement itself locks at the limit, so
+/// concurrent attempts (on one instance or many) lock exactly at the limit.
+/// Returns the new count and status, or `None` when the attempt was not counted.
+pub async fn record_failed_login(conn: &mut Conn, id: i64, limit: i64, now: Millis) -> Result<Option<(i64, AuthStatus)>> {
+    let row = sqlx::query(
+        "UPDATE users SET failed_login_count = failed_login_count + 1, \
+         auth_status = CASE WHEN $1 > 0 AND failed_login_count + 1 >= $1 THEN 'locked' ELSE auth_status END, \
+         updated_at = CASE WHEN $1 > 0 AND failed_login_count + 1 >= $1 THEN $2 ELSE updated_at END \
+         WHERE id = $3 AND enabled = 1 AND auth_status = 'active' \
+         RETURNING failed_login_count, auth_status",
+    )
+    .bind(limit)
+    .bind(now)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        None => Ok(None),
+        Some(r) => {
+            let status: String = r.try_get(1)?;
+            Ok(Some((
+                r.try_get(0)?,
+                AuthStatus::parse(&status).map_err(|_| Error::Corrupt(status))?,
+            )))
+        }
+    }
+}
+
+/// A right password: succeeds only if the user is still enabled, active and
+/// has the hash that was verified — a lock or a password change that landed
+/// while the hash was being checked wins.
+pub async fn record_successful_login(conn: &mut Conn, id: i64, verified_hash: &str, now: Millis) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET failed_login_count = 0, login_count = login_count + 1, last_login_at = $1 \
+         WHERE id = $2 AND enabled = 1 AND auth_status = 'active' AND password_hash = $3",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(verified_hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replace a hash with a stronger one of the same password, unless it changed meanwhile.
+pub async fn rehash_password(conn: &mut Conn, id: i64, old_hash: &str, new_hash: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+        .bind(new_hash)
+        .bind(id)
+        .bind(old_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Set a new password hash; resolves a pending reset (see `domain::status`).
+pub async fn set_password_hash(conn: &mut Conn, id: i64, hash: &str, now: Millis) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2, \
+         auth_status = CASE WHEN auth_status = 'password_reset' THEN 'active' ELSE auth_status END, \
+         failed_login_count = CASE WHEN auth_status = 'password_reset' THEN 0 ELSE failed_login_count END \
+         WHERE id = $3",
+    )
+    .bind(hash)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_enabled(conn: &mut Conn, id: i64, enabled: bool, now: Millis) -> Result<bool> {
+    let done = sqlx::query("UPDATE users SET enabled = $1, updated_at = $2 WHERE id = $3 AND enabled <> $1")
+        .bind(flag(enabled))
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Set the status (and, with `Active`, clear the counter). Returns whether the row changed.
+pub async fn set_auth_status(conn: &mut Conn, id: i64, status: AuthStatus, now: Millis) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET auth_status = $1, updated_at = $2, \
+         failed_login_count = CASE WHEN $1 = 'active' THEN 0 ELSE failed_login_count END WHERE id = $3",
+    )
+    .bind(status.as_str())
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Enable or disable every user the filter selects, in one statement, except
+/// `skip_id` (the acting admin) and those already in that state.
+pub async fn mass_set_enabled(
+    conn: &mut Conn,
+    scope: &Scope,
+    f: &UserFilter,
+    enabled: bool,
+    skip_id: i64,
+    now: Millis,
+) -> Result<u64> {
+    let mut sql = Sql::new("UPDATE users SET enabled = ");
+    sql.int(flag(enabled)).push(", updated_at = ").int(now);
+    sql.push(" WHERE id IN (SELECT id FROM users");
+    push_where(&mut sql, scope, f);
+    sql.push(") AND enabled <> ").int(flag(enabled)).push(" AND id <> ").int(skip_id);
+    let done = sql.query().execute(&mut *conn).await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn count_all(conn: &mut Conn) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *conn).await?)
+}
