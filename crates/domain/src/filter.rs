@@ -1,9 +1,9 @@
 //! The user list's filters and sort, as data. The grid and the API both parse
 //! into these; the store turns them into SQL in exactly one function.
 
+use crate::Millis;
 use crate::error::Error;
 use crate::status::AuthStatus;
-use crate::Millis;
 
 /// The built-in saved views of the users grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,8 +162,8 @@ impl UserSort {
                 Some(n) => (n, SortDir::Desc),
                 None => (part.strip_prefix('+').unwrap_or(part), SortDir::Asc),
             };
-            let field = SortField::parse(name)
-                .ok_or_else(|| Error::invalid("sort", format!("unknown sort field {name:?}")))?;
+            let field =
+                SortField::parse(name).ok_or_else(|| Error::invalid("sort", format!("unknown sort field {name:?}")))?;
             if keys.iter().any(|(f, _)| *f == field) {
                 return Err(Error::invalid("sort", format!("field {name:?} is sorted twice")));
             }
@@ -194,7 +194,13 @@ mod tests {
     #[test]
     fn sort_parses_both_spellings_and_names_unknown_fields() {
         let s = UserSort::parse("lastName,-created_at").unwrap();
-        assert_eq!(s.0, vec![(SortField::LastName, SortDir::Asc), (SortField::CreatedAt, SortDir::Desc)]);
+        assert_eq!(
+            s.0,
+            vec![
+                (SortField::LastName, SortDir::Asc),
+                (SortField::CreatedAt, SortDir::Desc)
+            ]
+        );
         assert_eq!(s.to_param(), "lastName,-createdAt");
         match UserSort::parse("password") {
             Err(Error::Invalid(f)) => assert!(f[0].message.contains("password")),

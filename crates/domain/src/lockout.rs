@@ -75,7 +75,13 @@ mod tests {
         }
         assert_eq!(count, 3);
         assert_eq!(status, AuthStatus::Locked);
-        assert_eq!(outcomes[2], LoginOutcome::Failed { failed_count: 3, locked: true });
+        assert_eq!(
+            outcomes[2],
+            LoginOutcome::Failed {
+                failed_count: 3,
+                locked: true
+            }
+        );
         assert_eq!(outcomes[3], LoginOutcome::Refused);
         // a right password after the lock does not get in
         assert_eq!(p.decide(true, status, count, true), LoginOutcome::Refused);
@@ -91,7 +97,10 @@ mod tests {
     fn disabled_and_reset_are_refused_and_not_counted() {
         let p = LockoutPolicy::default();
         assert_eq!(p.decide(false, AuthStatus::Active, 0, false), LoginOutcome::Refused);
-        assert_eq!(p.decide(true, AuthStatus::PasswordReset, 0, true), LoginOutcome::Refused);
+        assert_eq!(
+            p.decide(true, AuthStatus::PasswordReset, 0, true),
+            LoginOutcome::Refused
+        );
         assert_eq!(p.decide(true, AuthStatus::Active, 4, true), LoginOutcome::Success);
     }
 }

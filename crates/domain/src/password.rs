@@ -59,14 +59,25 @@ impl PasswordPolicy {
         let mut problems = Vec::new();
         let len = raw.chars().count();
         if len < self.min_length {
-            problems.push(format!("must be at least {} characters (it has {len})", self.min_length));
+            problems.push(format!(
+                "must be at least {} characters (it has {len})",
+                self.min_length
+            ));
         }
         if len > self.max_length {
             problems.push(format!("must be at most {} characters (it has {len})", self.max_length));
         }
         let classes = [
-            (self.require_lowercase, raw.chars().any(char::is_lowercase), "a lowercase letter"),
-            (self.require_uppercase, raw.chars().any(char::is_uppercase), "an uppercase letter"),
+            (
+                self.require_lowercase,
+                raw.chars().any(char::is_lowercase),
+                "a lowercase letter",
+            ),
+            (
+                self.require_uppercase,
+                raw.chars().any(char::is_uppercase),
+                "an uppercase letter",
+            ),
             (self.require_digit, raw.chars().any(|c| c.is_ascii_digit()), "a digit"),
             (
                 self.require_special,
@@ -92,7 +103,10 @@ impl PasswordPolicy {
             let entropy = zxcvbn::zxcvbn(raw, &inputs);
             let score = u8::from(entropy.score());
             if score < self.min_score {
-                let mut msg = format!("is too easy to guess (strength {score} of 4, {} needed)", self.min_score);
+                let mut msg = format!(
+                    "is too easy to guess (strength {score} of 4, {} needed)",
+                    self.min_score
+                );
                 if let Some(w) = entropy.feedback().and_then(|f| f.warning()) {
                     msg.push_str(&format!(": {w}"));
                 }

@@ -41,11 +41,30 @@ impl Role {
         use Permission::*;
         match self {
             Role::Administrator => &[
-                ViewUsers, CreateUsers, EditUsers, EnableDisable, Activate, ResetPasswords, SetPasswords,
-                DeleteUsers, ExportUsers, ImportUsers, ManageApiKeys, ManageSettings, ViewAudit,
-                ManageRecords, ManageOrganizations,
+                ViewUsers,
+                CreateUsers,
+                EditUsers,
+                EnableDisable,
+                Activate,
+                ResetPasswords,
+                SetPasswords,
+                DeleteUsers,
+                ExportUsers,
+                ImportUsers,
+                ManageApiKeys,
+                ManageSettings,
+                ViewAudit,
+                ManageRecords,
+                ManageOrganizations,
             ],
-            Role::UserManager => &[ViewUsers, EditUsers, EnableDisable, Activate, ResetPasswords, SetPasswords],
+            Role::UserManager => &[
+                ViewUsers,
+                EditUsers,
+                EnableDisable,
+                Activate,
+                ResetPasswords,
+                SetPasswords,
+            ],
             Role::User => &[],
         }
     }
@@ -166,8 +185,20 @@ pub mod perm {
     }
 
     perms!(
-        ViewUsers, CreateUsers, EditUsers, EnableDisable, Activate, ResetPasswords, SetPasswords,
-        DeleteUsers, ExportUsers, ImportUsers, ManageApiKeys, ManageSettings, ViewAudit, ManageRecords,
+        ViewUsers,
+        CreateUsers,
+        EditUsers,
+        EnableDisable,
+        Activate,
+        ResetPasswords,
+        SetPasswords,
+        DeleteUsers,
+        ExportUsers,
+        ImportUsers,
+        ManageApiKeys,
+        ManageSettings,
+        ViewAudit,
+        ManageRecords,
         ManageOrganizations,
     );
 }

@@ -68,7 +68,9 @@ impl EmailAddress {
         {
             return err("must look like name@example.com");
         }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')) {
+        if s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+        {
             return err("must not contain spaces, quotes or < > , ;");
         }
         if domain.contains('@') || local.contains('@') {
@@ -133,8 +135,21 @@ mod tests {
 
     #[test]
     fn email_rules() {
-        assert_eq!(EmailAddress::parse("Jo@Example.COM").unwrap().canonical(), "jo@example.com");
-        for bad in ["", "jo", "jo@", "@x.com", "jo@localhost", "jo@x..com", "a b@x.com", "a@b@x.com", "jo@.x.com"] {
+        assert_eq!(
+            EmailAddress::parse("Jo@Example.COM").unwrap().canonical(),
+            "jo@example.com"
+        );
+        for bad in [
+            "",
+            "jo",
+            "jo@",
+            "@x.com",
+            "jo@localhost",
+            "jo@x..com",
+            "a b@x.com",
+            "a@b@x.com",
+            "jo@.x.com",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -160,9 +160,7 @@ async fn serve(config: Config) -> Result<(), AppError> {
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?;
     println!("muster listening on http://{addr}");
     tracing::info!(%addr, database = ?config.database_url, "muster started");
     crate::app::run(listener, state, shutdown_signal())
@@ -229,7 +227,10 @@ async fn user_command(cmd: UserCommand, config: Config) -> Result<(), AppError> 
                 ..Default::default()
             };
             let page = services::users::list(&store, &grant, &filter, &UserSort::default(), 1, limit).await?;
-            println!("{:<6} {:<24} {:<32} {:<8} {:<15} ROLES", "ID", "USERNAME", "EMAIL", "ENABLED", "STATUS");
+            println!(
+                "{:<6} {:<24} {:<32} {:<8} {:<15} ROLES",
+                "ID", "USERNAME", "EMAIL", "ENABLED", "STATUS"
+            );
             for u in &page.users {
                 println!(
                     "{:<6} {:<24} {:<32} {:<8} {:<15} {}",

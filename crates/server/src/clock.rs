@@ -22,7 +22,8 @@ pub fn rfc3339(ms: Millis) -> String {
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return String::new();
     };
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Parse `YYYY-MM-DD` (start of that day, UTC) or RFC 3339.

@@ -90,10 +90,15 @@ impl Config {
             .trim_end_matches('/')
             .to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(format!("public URL must start with http:// or https:// (got {public_url:?})"));
+            return Err(format!(
+                "public URL must start with http:// or https:// (got {public_url:?})"
+            ));
         }
-        let smtp_url = pick(&args.smtp_url, &file.smtp_url).filter(|s| !s.is_empty()).map(SecretUrl::new);
-        let mail_from = pick(&args.mail_from, &file.mail_from).unwrap_or_else(|| "muster <muster@localhost>".to_owned());
+        let smtp_url = pick(&args.smtp_url, &file.smtp_url)
+            .filter(|s| !s.is_empty())
+            .map(SecretUrl::new);
+        let mail_from =
+            pick(&args.mail_from, &file.mail_from).unwrap_or_else(|| "muster <muster@localhost>".to_owned());
         Ok(Config {
             bind,
             database_url: SecretUrl::new(database_url),

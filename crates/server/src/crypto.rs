@@ -41,7 +41,10 @@ pub fn suggest_password(policy: &muster_domain::PasswordPolicy) -> String {
         // 64 symbols: a byte's low 6 bits pick one without bias
         let mut bytes = vec![0u8; len];
         os_random(&mut bytes);
-        let candidate: String = bytes.iter().map(|b| char::from(ALPHABET[usize::from(b & 63)])).collect();
+        let candidate: String = bytes
+            .iter()
+            .map(|b| char::from(ALPHABET[usize::from(b & 63)]))
+            .collect();
         if policy.check(&candidate, &[]).is_ok() {
             return candidate;
         }

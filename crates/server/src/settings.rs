@@ -22,20 +22,107 @@ pub struct Descriptor {
 }
 
 pub const DESCRIPTORS: &[Descriptor] = &[
-    Descriptor { key: "failed_login_limit", label: "Failed logins before lockout", help: "0 turns the lockout off", kind: Kind::Int { min: 0, max: 1000 }, default: 10 },
-    Descriptor { key: "argon2_memory_kib", label: "Argon2 memory (KiB)", help: "m; new hashes and rehash on sign-in", kind: Kind::Int { min: 8192, max: 1_048_576 }, default: 19456 },
-    Descriptor { key: "argon2_iterations", label: "Argon2 iterations", help: "t", kind: Kind::Int { min: 1, max: 20 }, default: 2 },
-    Descriptor { key: "argon2_parallelism", label: "Argon2 parallelism", help: "p", kind: Kind::Int { min: 1, max: 16 }, default: 1 },
-    Descriptor { key: "password_min_length", label: "Password minimum length", help: "characters", kind: Kind::Int { min: 8, max: 128 }, default: 12 },
-    Descriptor { key: "password_max_length", label: "Password maximum length", help: "characters", kind: Kind::Int { min: 12, max: 1024 }, default: 128 },
-    Descriptor { key: "password_min_score", label: "Password strength (zxcvbn score)", help: "0 to 4", kind: Kind::Int { min: 0, max: 4 }, default: 3 },
-    Descriptor { key: "password_require_lowercase", label: "Require a lowercase letter", help: "", kind: Kind::Bool, default: 0 },
-    Descriptor { key: "password_require_uppercase", label: "Require an uppercase letter", help: "", kind: Kind::Bool, default: 0 },
-    Descriptor { key: "password_require_digit", label: "Require a digit", help: "", kind: Kind::Bool, default: 0 },
-    Descriptor { key: "password_require_special", label: "Require a special character", help: "", kind: Kind::Bool, default: 0 },
-    Descriptor { key: "session_ttl_minutes", label: "Session lifetime (minutes of inactivity)", help: "", kind: Kind::Int { min: 5, max: 43_200 }, default: 720 },
-    Descriptor { key: "reset_ttl_admin_hours", label: "Reset link lifetime, sent by an administrator (hours)", help: "", kind: Kind::Int { min: 1, max: 720 }, default: 24 },
-    Descriptor { key: "reset_ttl_forgot_minutes", label: "Reset link lifetime, from Forgot password (minutes)", help: "", kind: Kind::Int { min: 5, max: 1440 }, default: 60 },
+    Descriptor {
+        key: "failed_login_limit",
+        label: "Failed logins before lockout",
+        help: "0 turns the lockout off",
+        kind: Kind::Int { min: 0, max: 1000 },
+        default: 10,
+    },
+    Descriptor {
+        key: "argon2_memory_kib",
+        label: "Argon2 memory (KiB)",
+        help: "m; new hashes and rehash on sign-in",
+        kind: Kind::Int {
+            min: 8192,
+            max: 1_048_576,
+        },
+        default: 19456,
+    },
+    Descriptor {
+        key: "argon2_iterations",
+        label: "Argon2 iterations",
+        help: "t",
+        kind: Kind::Int { min: 1, max: 20 },
+        default: 2,
+    },
+    Descriptor {
+        key: "argon2_parallelism",
+        label: "Argon2 parallelism",
+        help: "p",
+        kind: Kind::Int { min: 1, max: 16 },
+        default: 1,
+    },
+    Descriptor {
+        key: "password_min_length",
+        label: "Password minimum length",
+        help: "characters",
+        kind: Kind::Int { min: 8, max: 128 },
+        default: 12,
+    },
+    Descriptor {
+        key: "password_max_length",
+        label: "Password maximum length",
+        help: "characters",
+        kind: Kind::Int { min: 12, max: 1024 },
+        default: 128,
+    },
+    Descriptor {
+        key: "password_min_score",
+        label: "Password strength (zxcvbn score)",
+        help: "0 to 4",
+        kind: Kind::Int { min: 0, max: 4 },
+        default: 3,
+    },
+    Descriptor {
+        key: "password_require_lowercase",
+        label: "Require a lowercase letter",
+        help: "",
+        kind: Kind::Bool,
+        default: 0,
+    },
+    Descriptor {
+        key: "password_require_uppercase",
+        label: "Require an uppercase letter",
+        help: "",
+        kind: Kind::Bool,
+        default: 0,
+    },
+    Descriptor {
+        key: "password_require_digit",
+        label: "Require a digit",
+        help: "",
+        kind: Kind::Bool,
+        default: 0,
+    },
+    Descriptor {
+        key: "password_require_special",
+        label: "Require a special character",
+        help: "",
+        kind: Kind::Bool,
+        default: 0,
+    },
+    Descriptor {
+        key: "session_ttl_minutes",
+        label: "Session lifetime (minutes of inactivity)",
+        help: "",
+        kind: Kind::Int { min: 5, max: 43_200 },
+        default: 720,
+    },
+    Descriptor {
+        key: "reset_ttl_admin_hours",
+        label: "Reset link lifetime, sent by an administrator (hours)",
+        help: "",
+        kind: Kind::Int { min: 1, max: 720 },
+        default: 24,
+    },
+    Descriptor {
+        key: "reset_ttl_forgot_minutes",
+        label: "Reset link lifetime, from Forgot password (minutes)",
+        help: "",
+        kind: Kind::Int { min: 5, max: 1440 },
+        default: 60,
+    },
 ];
 
 /// Every setting, with its value or default.
@@ -74,7 +161,9 @@ impl Settings {
     }
 
     pub fn lockout(&self) -> LockoutPolicy {
-        LockoutPolicy { limit: self.get("failed_login_limit") }
+        LockoutPolicy {
+            limit: self.get("failed_login_limit"),
+        }
     }
 
     pub fn password_policy(&self) -> PasswordPolicy {
@@ -105,14 +194,20 @@ impl Settings {
 /// Parse a form value for a setting, naming the problem.
 pub fn parse_value(d: &Descriptor, raw: Option<&str>) -> Result<i64, muster_domain::FieldError> {
     match d.kind {
-        Kind::Bool => Ok(i64::from(matches!(raw.map(str::trim), Some("on" | "true" | "1" | "yes")))),
+        Kind::Bool => Ok(i64::from(matches!(
+            raw.map(str::trim),
+            Some("on" | "true" | "1" | "yes")
+        ))),
         Kind::Int { min, max } => {
             let raw = raw.unwrap_or("").trim();
             let n: i64 = raw
                 .parse()
                 .map_err(|_| muster_domain::FieldError::new(d.key, format!("must be a whole number (got {raw:?})")))?;
             if n < min || n > max {
-                return Err(muster_domain::FieldError::new(d.key, format!("must be between {min} and {max}")));
+                return Err(muster_domain::FieldError::new(
+                    d.key,
+                    format!("must be between {min} and {max}"),
+                ));
             }
             Ok(n)
         }
@@ -123,13 +218,13 @@ pub fn parse_value(d: &Descriptor, raw: Option<&str>) -> Result<i64, muster_doma
 pub fn check_consistency(values: &[(&'static str, i64)]) -> Vec<muster_domain::FieldError> {
     let get = |k: &str| values.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
     let mut errors = Vec::new();
-    if let (Some(min), Some(max)) = (get("password_min_length"), get("password_max_length")) {
-        if min > max {
-            errors.push(muster_domain::FieldError::new(
-                "password_max_length",
-                "must not be less than the minimum length",
-            ));
-        }
+    if let (Some(min), Some(max)) = (get("password_min_length"), get("password_max_length"))
+        && min > max
+    {
+        errors.push(muster_domain::FieldError::new(
+            "password_max_length",
+            "must not be less than the minimum length",
+        ));
     }
     errors
 }

@@ -28,7 +28,14 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ApiKey> {
 }
 
 /// Store a key, replacing the user's key in that organization.
-pub async fn replace(conn: &mut Conn, user_id: i64, org_id: i64, key_hash: &str, prefix: &str, now: Millis) -> Result<()> {
+pub async fn replace(
+    conn: &mut Conn,
+    user_id: i64,
+    org_id: i64,
+    key_hash: &str,
+    prefix: &str,
+    now: Millis,
+) -> Result<()> {
     sqlx::query("DELETE FROM api_keys WHERE user_id = $1 AND organization_id = $2")
         .bind(user_id)
         .bind(org_id)
@@ -56,7 +63,12 @@ pub async fn revoke(conn: &mut Conn, user_id: i64, org_id: Option<i64>) -> Resul
                 .execute(&mut *conn)
                 .await?
         }
-        None => sqlx::query("DELETE FROM api_keys WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?,
+        None => {
+            sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?
+        }
     };
     Ok(done.rows_affected())
 }

@@ -72,7 +72,10 @@ pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Resul
     if let Some(v) = f.to {
         sql.push(" AND at <= ").int(v);
     }
-    sql.push(" ORDER BY at DESC, id DESC LIMIT ").int(limit).push(" OFFSET ").int(offset);
+    sql.push(" ORDER BY at DESC, id DESC LIMIT ")
+        .int(limit)
+        .push(" OFFSET ")
+        .int(offset);
     let rows = sql.query().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {

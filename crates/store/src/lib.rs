@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod login_attempts;
 pub mod organizations;
+pub mod outbox;
 pub mod records;
 pub mod sessions;
 pub mod settings;

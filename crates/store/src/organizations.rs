@@ -23,13 +23,18 @@ pub async fn create(conn: &mut Conn, raw_name: &str, now: Millis) -> Result<Orga
     if find_by_name(conn, &name).await?.is_some() {
         return Err(DomainError::Conflict { field: "name".into() }.into());
     }
-    let id: i64 = sqlx::query_scalar("INSERT INTO organizations (name, name_lc, created_at) VALUES ($1, $2, $3) RETURNING id")
-        .bind(&name)
-        .bind(name.to_lowercase())
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(Organization { id, name, created_at: now })
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO organizations (name, name_lc, created_at) VALUES ($1, $2, $3) RETURNING id")
+            .bind(&name)
+            .bind(name.to_lowercase())
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(Organization {
+        id,
+        name,
+        created_at: now,
+    })
 }
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Organization> {

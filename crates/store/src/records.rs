@@ -62,10 +62,12 @@ pub async fn insert(conn: &mut Conn, kind: &str, title: &str, owner_id: i64, org
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Record>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM records WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM records WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -82,7 +84,13 @@ pub async fn update(conn: &mut Conn, r: &Record, now: Millis) -> Result<()> {
 }
 
 /// Records in the given organizations, newest first; `owner` narrows to one user.
-pub async fn list(conn: &mut Conn, org_ids: &[i64], owner: Option<i64>, limit: i64, offset: i64) -> Result<Vec<Record>> {
+pub async fn list(
+    conn: &mut Conn,
+    org_ids: &[i64],
+    owner: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Record>> {
     let mut sql = crate::sql::Sql::new(&format!("SELECT {COLUMNS} FROM records WHERE organization_id IN "));
     if org_ids.is_empty() {
         return Ok(Vec::new());
@@ -91,7 +99,10 @@ pub async fn list(conn: &mut Conn, org_ids: &[i64], owner: Option<i64>, limit: i
     if let Some(o) = owner {
         sql.push(" AND owner_id = ").int(o);
     }
-    sql.push(" ORDER BY id DESC LIMIT ").int(limit).push(" OFFSET ").int(offset);
+    sql.push(" ORDER BY id DESC LIMIT ")
+        .int(limit)
+        .push(" OFFSET ")
+        .int(offset);
     let rows = sql.query().fetch_all(&mut *conn).await?;
     rows.iter().map(from_row).collect()
 }

@@ -66,7 +66,10 @@ pub async fn touch(conn: &mut Conn, id_hash: &str, now: Millis, expires_at: Mill
 }
 
 pub async fn delete(conn: &mut Conn, id_hash: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -91,10 +94,16 @@ pub async fn delete_for_unusable_users(conn: &mut Conn) -> Result<u64> {
 }
 
 pub async fn delete_expired(conn: &mut Conn, now: Millis) -> Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&mut *conn).await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     Ok(done.rows_affected())
 }
 
 pub async fn count_for_user(conn: &mut Conn, user_id: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1").bind(user_id).fetch_one(&mut *conn).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await?)
 }

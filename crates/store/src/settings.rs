@@ -6,7 +6,9 @@ use sqlx::Row;
 use crate::{Conn, Result};
 
 pub async fn all(conn: &mut Conn) -> Result<Vec<(String, String)>> {
-    let rows = sqlx::query("SELECT key, value FROM settings ORDER BY key").fetch_all(&mut *conn).await?;
+    let rows = sqlx::query("SELECT key, value FROM settings ORDER BY key")
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 

@@ -2,8 +2,8 @@
 //! from a [`UserFilter`] in one place, and the atomic lockout statements.
 
 use muster_domain::{
-    AuthStatus, EmailAddress, Error as DomainError, Millis, PersonName, Role, SortDir, SortField, UserFilter,
-    UserSort, Username, View,
+    AuthStatus, EmailAddress, Error as DomainError, Millis, PersonName, Role, SortDir, SortField, UserFilter, UserSort,
+    Username, View,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -64,9 +64,7 @@ impl User {
             password_changed_at: row.try_get("password_changed_at")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
-            roles: split_list(&roles_text)
-                .filter_map(|r| Role::parse(r).ok())
-                .collect(),
+            roles: split_list(&roles_text).filter_map(|r| Role::parse(r).ok()).collect(),
             organizations: split_list(&orgs_text).map(str::to_owned).collect(),
         })
     }
@@ -104,13 +102,19 @@ fn search_text(username: &str, email: &str, first: &str, last: &str) -> String {
 }
 
 /// Refuse a username or email that another user already has, naming the field.
-pub async fn check_unique(conn: &mut Conn, username: &Username, email: &EmailAddress, except_id: Option<i64>) -> Result<()> {
-    let rows = sqlx::query("SELECT username_lc, email_lc FROM users WHERE (username_lc = $1 OR email_lc = $2) AND id <> $3")
-        .bind(username.canonical())
-        .bind(email.canonical())
-        .bind(except_id.unwrap_or(0))
-        .fetch_all(&mut *conn)
-        .await?;
+pub async fn check_unique(
+    conn: &mut Conn,
+    username: &Username,
+    email: &EmailAddress,
+    except_id: Option<i64>,
+) -> Result<()> {
+    let rows =
+        sqlx::query("SELECT username_lc, email_lc FROM users WHERE (username_lc = $1 OR email_lc = $2) AND id <> $3")
+            .bind(username.canonical())
+            .bind(email.canonical())
+            .bind(except_id.unwrap_or(0))
+            .fetch_all(&mut *conn)
+            .await?;
     let mut fields = Vec::new();
     for row in rows {
         let u: String = row.try_get("username_lc")?;
@@ -146,7 +150,12 @@ pub async fn insert(conn: &mut Conn, u: &NewUser, now: Millis) -> Result<i64> {
     .bind(u.auth_status.as_str())
     .bind(&u.password_hash)
     .bind(now)
-    .bind(search_text(u.username.as_str(), u.email.as_str(), u.first_name.as_str(), u.last_name.as_str()))
+    .bind(search_text(
+        u.username.as_str(),
+        u.email.as_str(),
+        u.first_name.as_str(),
+        u.last_name.as_str(),
+    ))
     .fetch_one(&mut *conn)
     .await?;
     set_roles(conn, id, &u.roles).await?;
@@ -166,7 +175,12 @@ pub async fn update_profile(conn: &mut Conn, id: i64, p: &ProfileChange, now: Mi
     .bind(p.email.canonical())
     .bind(p.first_name.as_str())
     .bind(p.last_name.as_str())
-    .bind(search_text(p.username.as_str(), p.email.as_str(), p.first_name.as_str(), p.last_name.as_str()))
+    .bind(search_text(
+        p.username.as_str(),
+        p.email.as_str(),
+        p.first_name.as_str(),
+        p.last_name.as_str(),
+    ))
     .bind(now)
     .bind(id)
     .execute(&mut *conn)
@@ -175,7 +189,10 @@ pub async fn update_profile(conn: &mut Conn, id: i64, p: &ProfileChange, now: Mi
 }
 
 pub async fn set_roles(conn: &mut Conn, id: i64, roles: &[Role]) -> Result<()> {
-    sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     let mut sorted = roles.to_vec();
     sorted.sort();
     sorted.dedup();
@@ -187,12 +204,19 @@ pub async fn set_roles(conn: &mut Conn, id: i64, roles: &[Role]) -> Result<()> {
             .await?;
     }
     let text = sorted.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
-    sqlx::query("UPDATE users SET roles_text = $1 WHERE id = $2").bind(text).bind(id).execute(&mut *conn).await?;
+    sqlx::query("UPDATE users SET roles_text = $1 WHERE id = $2")
+        .bind(text)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 pub async fn set_organizations(conn: &mut Conn, id: i64, org_ids: &[i64]) -> Result<()> {
-    sqlx::query("DELETE FROM user_organizations WHERE user_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM user_organizations WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     for o in org_ids {
         sqlx::query("INSERT INTO user_organizations (user_id, organization_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(id)
@@ -216,34 +240,44 @@ pub async fn set_organizations(conn: &mut Conn, id: i64, org_ids: &[i64]) -> Res
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<User>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(User::from_row).transpose()
 }
 
 pub async fn find_by_username(conn: &mut Conn, username: &str) -> Result<Option<User>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE username_lc = $1")))
-        .bind(username.trim().to_lowercase())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE username_lc = $1"
+    )))
+    .bind(username.trim().to_lowercase())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(User::from_row).transpose()
 }
 
 pub async fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE email_lc = $1")))
-        .bind(email.trim().to_lowercase())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE email_lc = $1"
+    )))
+    .bind(email.trim().to_lowercase())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(User::from_row).transpose()
 }
 
 pub async fn organization_ids(conn: &mut Conn, id: i64) -> Result<Vec<i64>> {
-    Ok(sqlx::query_scalar("SELECT organization_id FROM user_organizations WHERE user_id = $1 ORDER BY organization_id")
+    Ok(
+        sqlx::query_scalar(
+            "SELECT organization_id FROM user_organizations WHERE user_id = $1 ORDER BY organization_id",
+        )
         .bind(id)
         .fetch_all(&mut *conn)
-        .await?)
+        .await?,
+    )
 }
 
 /// Which users an actor may see and act on: `None` for the system (CLI),
@@ -306,7 +340,11 @@ pub fn push_where(sql: &mut Sql, scope: &Scope, f: &UserFilter) {
     ];
     for (column, needle) in contains {
         if let Some(n) = needle.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-            sql.push(" AND ").push(column).push(" LIKE ").str(like_contains(n)).push(" ESCAPE '\\'");
+            sql.push(" AND ")
+                .push(column)
+                .push(" LIKE ")
+                .str(like_contains(n))
+                .push(" ESCAPE '\\'");
         }
     }
     if let Some(role) = &f.role {
@@ -315,9 +353,11 @@ pub fn push_where(sql: &mut Sql, scope: &Scope, f: &UserFilter) {
             .push(")");
     }
     if let Some(org) = f.organization_id {
-        sql.push(" AND EXISTS (SELECT 1 FROM user_organizations fo WHERE fo.user_id = users.id AND fo.organization_id = ")
-            .int(org)
-            .push(")");
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM user_organizations fo WHERE fo.user_id = users.id AND fo.organization_id = ",
+        )
+        .int(org)
+        .push(")");
     }
     let ranges = [
         ("created_at >= ", f.created_from),
@@ -383,7 +423,14 @@ fn push_order(sql: &mut Sql, sort: &UserSort) {
     }
 }
 
-pub async fn list(conn: &mut Conn, scope: &Scope, f: &UserFilter, sort: &UserSort, limit: i64, offset: i64) -> Result<Vec<User>> {
+pub async fn list(
+    conn: &mut Conn,
+    scope: &Scope,
+    f: &UserFilter,
+    sort: &UserSort,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<User>> {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users"));
     push_where(&mut sql, scope, f);
     push_order(&mut sql, sort);
@@ -405,14 +452,21 @@ pub async fn ids(conn: &mut Conn, scope: &Scope, f: &UserFilter) -> Result<Vec<i
     push_where(&mut sql, scope, f);
     sql.push(" ORDER BY id");
     let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| r.try_get::<i64, _>(0).map_err(Error::from)).collect()
+    rows.iter()
+        .map(|r| r.try_get::<i64, _>(0).map_err(Error::from))
+        .collect()
 }
 
 /// One wrong password, counted in one atomic statement: only an enabled,
 /// active user is counted, and the statement itself locks at the limit, so
 /// concurrent attempts (on one instance or many) lock exactly at the limit.
 /// Returns the new count and status, or `None` when the attempt was not counted.
-pub async fn record_failed_login(conn: &mut Conn, id: i64, limit: i64, now: Millis) -> Result<Option<(i64, AuthStatus)>> {
+pub async fn record_failed_login(
+    conn: &mut Conn,
+    id: i64,
+    limit: i64,
+    now: Millis,
+) -> Result<Option<(i64, AuthStatus)>> {
     let row = sqlx::query(
         "UPDATE users SET failed_login_count = failed_login_count + 1, \
          auth_status = CASE WHEN $1 > 0 AND failed_login_count + 1 >= $1 THEN 'locked' ELSE auth_status END, \
@@ -518,16 +572,24 @@ pub async fn mass_set_enabled(
     sql.int(flag(enabled)).push(", updated_at = ").int(now);
     sql.push(" WHERE id IN (SELECT id FROM users");
     push_where(&mut sql, scope, f);
-    sql.push(") AND enabled <> ").int(flag(enabled)).push(" AND id <> ").int(skip_id);
+    sql.push(") AND enabled <> ")
+        .int(flag(enabled))
+        .push(" AND id <> ")
+        .int(skip_id);
     let done = sql.query().execute(&mut *conn).await?;
     Ok(done.rows_affected())
 }
 
 pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub async fn count_all(conn: &mut Conn) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *conn).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut *conn)
+        .await?)
 }

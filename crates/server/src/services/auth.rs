@@ -57,7 +57,9 @@ pub async fn sign_in(
         user = users::find_by_email(&mut conn, login).await?;
     }
     // The hash is checked before anything else is decided, so every branch costs the same.
-    let hash = user.as_ref().map_or_else(|| dummy.0.clone(), |u| u.password_hash.clone());
+    let hash = user
+        .as_ref()
+        .map_or_else(|| dummy.0.clone(), |u| u.password_hash.clone());
     let password_ok = hasher.verify(password.to_owned(), hash.clone()).await? && user.is_some();
     drop(conn);
 
@@ -71,17 +73,17 @@ pub async fn sign_in(
         user_agent: ctx.user_agent.chars().take(500).collect(),
         ..Default::default()
     };
-    let mut conn = store.conn().await?;
+    // One connection at a time: holding one while waiting for another can starve the pool.
     let Some(user) = user else {
         attempt.reason = "unknown user".into();
-        login_attempts::insert(&mut conn, &attempt).await?;
+        login_attempts::insert(&mut *store.conn().await?, &attempt).await?;
         return Err(DomainError::InvalidCredentials.into());
     };
     let policy = settings.lockout();
     match policy.decide(user.enabled, user.auth_status, user.failed_login_count, password_ok) {
         LoginOutcome::Refused => {
             attempt.reason = refusal_reason(&user).into();
-            login_attempts::insert(&mut conn, &attempt).await?;
+            login_attempts::insert(&mut *store.conn().await?, &attempt).await?;
             Err(DomainError::InvalidCredentials.into())
         }
         LoginOutcome::Failed { .. } => {
@@ -92,7 +94,16 @@ pub async fn sign_in(
             attempt.reason = match counted {
                 None => refusal_reason(&user).into(),
                 Some((count, AuthStatus::Locked)) if count == policy.limit => {
-                    audit::record(&mut tx, ctx, None, "user.locked", Some(&user), None, Some(serde_json::json!({"failedLoginCount": count}))).await?;
+                    audit::record(
+                        &mut tx,
+                        ctx,
+                        None,
+                        "user.locked",
+                        Some(&user),
+                        None,
+                        Some(serde_json::json!({"failedLoginCount": count})),
+                    )
+                    .await?;
                     crate::services::users::on_locked(&mut tx, &user).await?;
                     format!("wrong password ({count}); account locked")
                 }
@@ -115,11 +126,14 @@ pub async fn sign_in(
             login_attempts::insert(&mut tx, &attempt).await?;
             tx.commit().await?;
             let params = settings.argon2();
+            let mut conn = store.conn().await?;
             if hashing::needs_rehash(&user.password_hash, params) {
                 let new_hash = hasher.hash(password.to_owned(), params).await?;
                 users::rehash_password(&mut conn, user.id, &user.password_hash, &new_hash).await?;
             }
-            let fresh = users::get(&mut conn, user.id).await?.ok_or_else(|| AppError::not_found("user"))?;
+            let fresh = users::get(&mut conn, user.id)
+                .await?
+                .ok_or_else(|| AppError::not_found("user"))?;
             Ok(fresh)
         }
     }

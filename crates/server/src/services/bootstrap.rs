@@ -10,6 +10,22 @@ use crate::settings::Settings;
 
 /// Returns the generated password when one was made (to print once).
 pub async fn ensure_admin(store: &Store, hasher: &Hasher, env_password: Option<String>) -> AppResult<Option<String>> {
+    match create_first_admin(store, hasher, env_password).await {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            // Several instances may start at once on one PostgreSQL: the one that
+            // lost the race finds the admin made by the other and goes on.
+            let mut conn = store.conn().await?;
+            if users::count_all(&mut conn).await? > 0 {
+                Ok(None)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn create_first_admin(store: &Store, hasher: &Hasher, env_password: Option<String>) -> AppResult<Option<String>> {
     let mut tx = store.begin().await?;
     if users::count_all(&mut tx).await? > 0 {
         return Ok(None);

@@ -38,7 +38,16 @@ pub async fn update(
         muster_store::settings::put(&mut tx, k, &v.to_string(), now).await?;
     }
     if !changed.is_empty() {
-        audit::record(&mut tx, ctx, Some(grant.actor()), "settings.updated", None, None, Some(serde_json::Value::Object(changed))).await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            Some(grant.actor()),
+            "settings.updated",
+            None,
+            None,
+            Some(serde_json::Value::Object(changed)),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())

@@ -88,7 +88,9 @@ async fn parse_input(conn: &mut Conn, actor: &Actor, input: &UserInput) -> AppRe
     };
     let username = Username::parse(&input.username).map_err(&mut take).ok();
     let email = EmailAddress::parse(&input.email).map_err(&mut take).ok();
-    let first_name = PersonName::parse("first_name", &input.first_name).map_err(&mut take).ok();
+    let first_name = PersonName::parse("first_name", &input.first_name)
+        .map_err(&mut take)
+        .ok();
     let last_name = PersonName::parse("last_name", &input.last_name).map_err(&mut take).ok();
     let mut roles = Vec::new();
     for r in &input.roles {
@@ -107,7 +109,10 @@ async fn parse_input(conn: &mut Conn, actor: &Actor, input: &UserInput) -> AppRe
     for name in &input.organizations {
         match organizations::find_by_name(conn, name).await? {
             Some(o) if actor.organization_ids.contains(&o.id) => org_ids.push(o.id),
-            _ => errors.push(FieldError::new("organizations", format!("unknown organization {name:?}"))),
+            _ => errors.push(FieldError::new(
+                "organizations",
+                format!("unknown organization {name:?}"),
+            )),
         }
     }
     match (username, email, first_name, last_name) {
@@ -144,10 +149,16 @@ pub async fn create(
                 parsed.last_name.as_str(),
             ];
             let pw = settings.password_policy().check(p, &inputs)?;
-            (hasher.hash(pw.expose().to_owned(), settings.argon2()).await?, AuthStatus::Active)
+            (
+                hasher.hash(pw.expose().to_owned(), settings.argon2()).await?,
+                AuthStatus::Active,
+            )
         }
         // No password: nobody can sign in as this user until a reset link is used.
-        None => (format!("!unusable-{}", crate::crypto::random_token(16)), AuthStatus::PasswordReset),
+        None => (
+            format!("!unusable-{}", crate::crypto::random_token(16)),
+            AuthStatus::PasswordReset,
+        ),
     };
     let mut tx = store.begin().await?;
     let new = NewUser {
@@ -162,8 +173,19 @@ pub async fn create(
         organization_ids: parsed.org_ids,
     };
     let id = users::insert(&mut tx, &new, clock::now()).await?;
-    let user = users::get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("user"))?;
-    audit::record(&mut tx, ctx, Some(actor), "user.created", Some(&user), None, Some(audit::snapshot(&user))).await?;
+    let user = users::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    audit::record(
+        &mut tx,
+        ctx,
+        Some(actor),
+        "user.created",
+        Some(&user),
+        None,
+        Some(audit::snapshot(&user)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -186,11 +208,24 @@ pub async fn set_enabled(
         if !enabled {
             sessions::delete_for_user(&mut tx, id, None).await?;
         }
-        let after = users::get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("user"))?;
+        let after = users::get(&mut tx, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?;
         let action = if enabled { "user.enabled" } else { "user.disabled" };
-        audit::record(&mut tx, ctx, Some(actor), action, Some(&after), Some(audit::snapshot(&before)), Some(audit::snapshot(&after))).await?;
+        audit::record(
+            &mut tx,
+            ctx,
+            Some(actor),
+            action,
+            Some(&after),
+            Some(audit::snapshot(&before)),
+            Some(audit::snapshot(&after)),
+        )
+        .await?;
     }
-    let user = users::get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let user = users::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
     tx.commit().await?;
     Ok(user)
 }
@@ -202,8 +237,19 @@ pub async fn activate(store: &Store, grant: &Allowed<perm::Activate>, ctx: &Ctx,
     let before = load_target(&mut tx, actor, id).await?;
     let to = muster_domain::status::transition(before.auth_status, muster_domain::status::Transition::Activate)?;
     users::set_auth_status(&mut tx, id, to, clock::now()).await?;
-    let after = users::get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("user"))?;
-    audit::record(&mut tx, ctx, Some(actor), "user.activated", Some(&after), Some(audit::snapshot(&before)), Some(audit::snapshot(&after))).await?;
+    let after = users::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    audit::record(
+        &mut tx,
+        ctx,
+        Some(actor),
+        "user.activated",
+        Some(&after),
+        Some(audit::snapshot(&before)),
+        Some(audit::snapshot(&after)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }

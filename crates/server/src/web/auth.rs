@@ -131,7 +131,8 @@ async fn login(
     let default = if is_admin { "/admin/users" } else { "/profile" };
     let to = safe_next(Some(&form.next)).unwrap_or_else(|| default.to_owned());
     let mut resp = Redirect::to(&to).into_response();
-    resp.headers_mut().append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &token, None));
+    resp.headers_mut()
+        .append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &token, None));
     Ok(resp)
 }
 
@@ -141,6 +142,7 @@ async fn logout(State(state): State<AppState>, viewer: Option<Viewer>) -> Result
         sessions::delete(&mut conn, &v.session_hash).await?;
     }
     let mut resp = Redirect::to("/login").into_response();
-    resp.headers_mut().append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", Some(0)));
+    resp.headers_mut()
+        .append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", Some(0)));
     Ok(resp)
 }

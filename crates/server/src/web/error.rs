@@ -40,13 +40,17 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self.0 {
             AppError::Unauthenticated => Redirect::to("/login").into_response(),
-            AppError::Domain(DomainError::NotFound(what)) => {
-                page(StatusCode::NOT_FOUND, "Not found", &format!("The {what} was not found."))
-            }
+            AppError::Domain(DomainError::NotFound(what)) => page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                &format!("The {what} was not found."),
+            ),
             AppError::Domain(DomainError::Forbidden(why)) => page(StatusCode::FORBIDDEN, "Forbidden", &why),
-            AppError::Domain(DomainError::InvalidCredentials) => {
-                page(StatusCode::UNAUTHORIZED, "Not signed in", "Invalid username or password.")
-            }
+            AppError::Domain(DomainError::InvalidCredentials) => page(
+                StatusCode::UNAUTHORIZED,
+                "Not signed in",
+                "Invalid username or password.",
+            ),
             AppError::Domain(e @ (DomainError::Invalid(_) | DomainError::Conflict { .. })) => {
                 page(StatusCode::UNPROCESSABLE_ENTITY, "Invalid input", &e.to_string())
             }

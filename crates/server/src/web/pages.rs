@@ -10,8 +10,8 @@ use muster_domain::permission::perm;
 use muster_domain::{Error as DomainError, UserFilter, UserSort, View};
 use muster_store::users::User;
 
-use super::{PageError, TimeFmt};
 use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
+use super::{PageError, TimeFmt};
 use crate::app::AppState;
 use crate::clock;
 use crate::services;
@@ -32,7 +32,10 @@ struct ProfilePage {
 }
 
 async fn profile(layout: Layout, viewer: Viewer) -> ProfilePage {
-    ProfilePage { layout, user: viewer.user }
+    ProfilePage {
+        layout,
+        user: viewer.user,
+    }
 }
 
 struct SettingRow {
@@ -61,11 +64,18 @@ fn rows(s: &Settings, errors: &[muster_domain::FieldError]) -> Vec<SettingRow> {
         .collect()
 }
 
-async fn settings_form(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<SettingsPage, PageError> {
+async fn settings_form(
+    State(state): State<AppState>,
+    layout: Layout,
+    viewer: Viewer,
+) -> Result<SettingsPage, PageError> {
     viewer.actor.allow::<perm::ManageSettings>()?;
     let mut conn = state.store.conn().await?;
     let s = Settings::load(&mut conn).await?;
-    Ok(SettingsPage { layout, rows: rows(&s, &[]) })
+    Ok(SettingsPage {
+        layout,
+        rows: rows(&s, &[]),
+    })
 }
 
 async fn settings_save(
@@ -77,7 +87,12 @@ async fn settings_save(
 ) -> Result<Response, PageError> {
     let grant = viewer.actor.allow::<perm::ManageSettings>()?;
     match services::settings::update(&state.store, &grant, &ctx, &form).await {
-        Ok(()) => Ok(redirect_with_flash(&state, "/admin/settings", "success", "Settings saved.")),
+        Ok(()) => Ok(redirect_with_flash(
+            &state,
+            "/admin/settings",
+            "success",
+            "Settings saved.",
+        )),
         Err(crate::error::AppError::Domain(DomainError::Invalid(errors))) => {
             let mut conn = state.store.conn().await?;
             let s = Settings::load(&mut conn).await?;
@@ -87,7 +102,11 @@ async fn settings_save(
                     r.value = v.trim().parse().unwrap_or(r.value);
                 }
             }
-            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, SettingsPage { layout, rows }).into_response())
+            Ok((
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                SettingsPage { layout, rows },
+            )
+                .into_response())
         }
         Err(e) => Err(e.into()),
     }
@@ -120,8 +139,19 @@ async fn users_list(
         Some(v) => View::parse(v)?,
         None => View::default(),
     };
-    let filter = UserFilter { view: Some(view), ..Default::default() };
-    let page = services::users::list(&state.store, &grant, &filter, &UserSort::default(), q.page.unwrap_or(1), 25).await?;
+    let filter = UserFilter {
+        view: Some(view),
+        ..Default::default()
+    };
+    let page = services::users::list(
+        &state.store,
+        &grant,
+        &filter,
+        &UserSort::default(),
+        q.page.unwrap_or(1),
+        25,
+    )
+    .await?;
     let _ = clock::now();
     Ok(UsersPage {
         layout,

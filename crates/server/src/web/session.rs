@@ -127,7 +127,9 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         },
         None => None,
     };
-    let anon = cookie(&headers, CSRF_COOKIE).filter(|t| t.len() >= 32).map(str::to_owned);
+    let anon = cookie(&headers, CSRF_COOKIE)
+        .filter(|t| t.len() >= 32)
+        .map(str::to_owned);
     let mut new_anon = None;
     let expected = match (&viewer, &anon) {
         (Some(v), _) => v.csrf.clone(),
@@ -155,9 +157,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or_else(|| if is_form { form_field(&bytes, "csrf") } else { None })
-            .or_else(|| {
-                parts.uri.query().and_then(|q| form_field(q.as_bytes(), "csrf"))
-            });
+            .or_else(|| parts.uri.query().and_then(|q| form_field(q.as_bytes(), "csrf")));
         if !given.is_some_and(|g| constant_time_eq(&g, &expected)) {
             return super::error::page(
                 StatusCode::FORBIDDEN,
@@ -176,7 +176,8 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     let mut resp = next.run(req).await;
     if let Some(t) = new_anon {
-        resp.headers_mut().append(SET_COOKIE, set_cookie(&state, CSRF_COOKIE, &t, None));
+        resp.headers_mut()
+            .append(SET_COOKIE, set_cookie(&state, CSRF_COOKIE, &t, None));
     }
     // A flash is shown once: cleared on the page that displays it, unless this response sets a new one.
     let sets_flash = resp
@@ -185,7 +186,8 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .iter()
         .any(|v| v.to_str().is_ok_and(|s| s.starts_with(FLASH_COOKIE)));
     if had_flash && !sets_flash {
-        resp.headers_mut().append(SET_COOKIE, set_cookie(&state, FLASH_COOKIE, "", Some(0)));
+        resp.headers_mut()
+            .append(SET_COOKIE, set_cookie(&state, FLASH_COOKIE, "", Some(0)));
     }
     resp
 }
@@ -201,7 +203,8 @@ fn decode_flash(raw: &str) -> Option<(String, String)> {
 pub fn redirect_with_flash(state: &AppState, to: &str, kind: &str, message: &str) -> Response {
     let value = serde_urlencoded::to_string([("k", kind), ("m", message)]).unwrap_or_default();
     let mut resp = Redirect::to(to).into_response();
-    resp.headers_mut().append(SET_COOKIE, set_cookie(state, FLASH_COOKIE, &value, Some(60)));
+    resp.headers_mut()
+        .append(SET_COOKIE, set_cookie(state, FLASH_COOKIE, &value, Some(60)));
     resp
 }
 

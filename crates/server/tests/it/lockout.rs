@@ -1,0 +1,139 @@
+//! The lockout is exact under concurrency: on one instance, and on two
+//! `muster serve` processes sharing one PostgreSQL database.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use futures::future::join_all;
+use muster_domain::AuthStatus;
+
+use crate::support::{PASSWORD, TestApp, TestDb};
+
+const TOKEN: &str = "lockout-test-token-lockout-test-token-xyz1";
+
+async fn attempt(http: &reqwest::Client, base: &str, username: &str, password: &str) -> u16 {
+    http.post(format!("{base}/login"))
+        .header("cookie", format!("muster_csrf={TOKEN}"))
+        .form(&[("username", username), ("password", password), ("csrf", TOKEN)])
+        .send()
+        .await
+        .expect("login request")
+        .status()
+        .as_u16()
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_wrong_passwords_lock_exactly_at_the_limit_sqlite() {
+    let app = TestApp::spawn().await;
+    let u = app.create_user("target", &["User"]).await;
+    let http = no_redirects();
+    let tries = (0..25).map(|_| attempt(&http, &app.base, "target", "wrong password!"));
+    let statuses = join_all(tries).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    let after = app.user(u.id).await;
+    assert_eq!(after.failed_login_count, 10);
+    assert_eq!(after.auth_status, AuthStatus::Locked);
+    assert_eq!(
+        attempt(&http, &app.base, "target", PASSWORD).await,
+        401,
+        "locked: the right password is refused"
+    );
+    let mut conn = app.store().conn().await.unwrap();
+    let events = muster_store::audit::list(&mut conn, &Default::default(), 50, 0)
+        .await
+        .unwrap();
+    assert_eq!(events.iter().filter(|e| e.action == "user.locked").count(), 1);
+}
+
+/// A `muster serve` process; killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(db_url: &str, data_dir: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("MUSTER_ADMIN_PASSWORD", crate::support::ADMIN_PASSWORD)
+        .env("MUSTER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start muster serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("muster serve exited before listening")
+            .expect("read stdout");
+        if let Some(rest) = line.strip_prefix("muster listening on ") {
+            break rest.trim().to_owned();
+        }
+    };
+    Server { child, base }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_on_one_postgres_lock_exactly_at_the_limit() {
+    let db = TestDb::postgres().await;
+    let a = serve(&db.url, db.dir.path());
+    let b = serve(&db.url, db.dir.path());
+    // the user is made through the services, on the same database
+    let app = TestApp::spawn_on(db).await;
+    let u = app.create_user("target", &["User"]).await;
+
+    let http = no_redirects();
+    let mut tries = Vec::new();
+    for i in 0..50 {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        tries.push(attempt(&http, base, "target", "wrong password!"));
+    }
+    let right = attempt(&http, &b.base, "target", PASSWORD);
+    let (wrong, right) = tokio::join!(join_all(tries), right);
+    assert!(wrong.iter().all(|s| *s == 401));
+
+    let after = app.user(u.id).await;
+    assert_eq!(after.failed_login_count, 10, "counted exactly to the limit");
+    assert_eq!(after.auth_status, AuthStatus::Locked);
+
+    let mut conn = app.store().conn().await.unwrap();
+    let filter = muster_store::login_attempts::Filter {
+        user_id: Some(u.id),
+        ..Default::default()
+    };
+    let attempts = muster_store::login_attempts::list(&mut conn, &filter, 100, 0)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 51);
+    let lock_id = attempts
+        .iter()
+        .find(|a| a.reason.contains("account locked"))
+        .expect("the locking attempt")
+        .id;
+    if right == 303 {
+        let success = attempts.iter().find(|a| a.success).expect("success row");
+        assert!(success.id < lock_id, "a right password signed in only before the lock");
+    } else {
+        assert_eq!(right, 401);
+    }
+    // after the lock, the right password does not get in, on either instance
+    assert_eq!(attempt(&http, &a.base, "target", PASSWORD).await, 401);
+    assert_eq!(attempt(&http, &b.base, "target", PASSWORD).await, 401);
+}

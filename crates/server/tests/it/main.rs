@@ -1,0 +1,6 @@
+//! All integration tests of the server in one binary (one link on a 2-core machine).
+
+mod support;
+
+mod http_auth;
+mod lockout;
