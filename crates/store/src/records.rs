@@ -126,3 +126,15 @@ pub async fn reassign(conn: &mut Conn, from: i64, to: i64, now: Millis) -> Resul
         .await?;
     Ok(done.rows_affected())
 }
+
+/// The newest records of one owner.
+pub async fn list_owned(conn: &mut Conn, owner_id: i64, limit: i64) -> Result<Vec<Record>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM records WHERE owner_id = $1 ORDER BY id DESC LIMIT $2"
+    )))
+    .bind(owner_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}

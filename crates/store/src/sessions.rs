@@ -107,3 +107,20 @@ pub async fn count_for_user(conn: &mut Conn, user_id: i64) -> Result<i64> {
         .fetch_one(&mut *conn)
         .await?)
 }
+
+/// End the sessions of every user a filter selects, except `skip_id`; used in
+/// the transaction of a mass disable, before the update (afterwards a filter
+/// such as "enabled users" would no longer select them).
+pub async fn delete_for_filter(
+    conn: &mut Conn,
+    scope: &crate::users::Scope,
+    f: &muster_domain::UserFilter,
+    skip_id: i64,
+) -> Result<u64> {
+    let mut sql = crate::sql::Sql::new("DELETE FROM sessions WHERE user_id <> ");
+    sql.int(skip_id).push(" AND user_id IN (SELECT id FROM users");
+    crate::users::push_where(&mut sql, scope, f);
+    sql.push(")");
+    let done = sql.query().execute(&mut *conn).await?;
+    Ok(done.rows_affected())
+}

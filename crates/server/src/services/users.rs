@@ -264,3 +264,296 @@ pub async fn on_locked(tx: &mut Conn, user: &User) -> AppResult<()> {
 pub fn may_assign_roles(actor: &Actor) -> bool {
     actor.has(Permission::CreateUsers)
 }
+
+/// The records a user owns: the count per kind and the newest ones.
+pub struct Assigned {
+    pub counts: Vec<(String, i64)>,
+    pub total: i64,
+    pub latest: Vec<muster_store::records::Record>,
+}
+
+impl Assigned {
+    /// "3 records are assigned (2 contact, 1 task)".
+    pub fn describe(&self) -> String {
+        let kinds = self
+            .counts
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let noun = if self.total == 1 {
+            "record is"
+        } else {
+            "records are"
+        };
+        format!("{} {noun} assigned ({kinds})", self.total)
+    }
+}
+
+async fn assigned_in(conn: &mut Conn, id: i64, latest: i64) -> AppResult<Assigned> {
+    let counts = muster_store::records::counts_by_kind(conn, id).await?;
+    let total = counts.iter().map(|(_, n)| n).sum();
+    let latest = if latest > 0 && total > 0 {
+        muster_store::records::list_owned(conn, id, latest).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Assigned { counts, total, latest })
+}
+
+/// The records assigned to a user the actor may see.
+pub async fn assigned_records(
+    store: &Store,
+    grant: &Allowed<perm::ViewUsers>,
+    id: i64,
+    latest: i64,
+) -> AppResult<Assigned> {
+    let mut conn = store.conn().await?;
+    load_target(&mut conn, grant.actor(), id).await?;
+    assigned_in(&mut conn, id, latest).await
+}
+
+/// Delete a user: never oneself, never while records are assigned.
+pub async fn delete(store: &Store, grant: &Allowed<perm::DeleteUsers>, ctx: &Ctx, id: i64) -> AppResult<User> {
+    let actor = grant.actor();
+    if id == actor.user_id {
+        return Err(AppError::forbidden("you cannot delete yourself"));
+    }
+    let mut tx = store.begin().await?;
+    let user = load_target(&mut tx, actor, id).await?;
+    let assigned = assigned_in(&mut tx, id, 0).await?;
+    if assigned.total > 0 {
+        return Err(DomainError::Refused(format!(
+            "Cannot delete {}: {}",
+            user.username,
+            assigned.describe()
+        ))
+        .into());
+    }
+    audit::record(
+        &mut tx,
+        ctx,
+        Some(actor),
+        "user.deleted",
+        Some(&user),
+        Some(audit::snapshot(&user)),
+        None,
+    )
+    .await?;
+    users::delete(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Move every record of `from` to `to`; both must be users the actor may act on.
+pub async fn reassign_records(
+    store: &Store,
+    grant: &Allowed<perm::ManageRecords>,
+    ctx: &Ctx,
+    from: i64,
+    to: i64,
+) -> AppResult<u64> {
+    let actor = grant.actor();
+    if from == to {
+        return Err(DomainError::invalid("toUserId", "choose another user than the current owner").into());
+    }
+    let mut tx = store.begin().await?;
+    let source = load_target(&mut tx, actor, from).await?;
+    let target = match load_target(&mut tx, actor, to).await {
+        Ok(t) => t,
+        Err(AppError::Domain(DomainError::NotFound(_))) => {
+            return Err(DomainError::invalid("toUserId", "no such user").into());
+        }
+        Err(e) => return Err(e),
+    };
+    let moved = muster_store::records::reassign(&mut tx, from, to, clock::now()).await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        Some(actor),
+        "user.records_reassigned",
+        Some(&source),
+        None,
+        Some(serde_json::json!({"toUserId": target.id, "toUsername": target.username, "count": moved})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Enable or disable every user a filter selects (within the actor's
+/// organizations), as set-based statements; the actor is skipped. Disabling
+/// ends the sessions of the users it selects. One audit event per mass action.
+pub async fn mass_set_enabled(
+    store: &Store,
+    grant: &Allowed<perm::EnableDisable>,
+    ctx: &Ctx,
+    filter: &UserFilter,
+    enabled: bool,
+    described: serde_json::Value,
+) -> AppResult<u64> {
+    let actor = grant.actor();
+    let scope = scope_of(actor);
+    let mut tx = store.begin().await?;
+    if !enabled {
+        sessions::delete_for_filter(&mut tx, &scope, filter, actor.user_id).await?;
+    }
+    let affected = users::mass_set_enabled(&mut tx, &scope, filter, enabled, actor.user_id, clock::now()).await?;
+    let action = if enabled {
+        "users.mass_enabled"
+    } else {
+        "users.mass_disabled"
+    };
+    audit::record(
+        &mut tx,
+        ctx,
+        Some(actor),
+        action,
+        None,
+        None,
+        Some(serde_json::json!({"affected": affected, "selection": described})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(affected)
+}
+
+/// Edit a user. Username, email and names need `EditUsers`; roles and
+/// organizations change only when the actor may assign them, and only within
+/// the actor's organizations (memberships elsewhere are kept).
+pub async fn update(
+    store: &Store,
+    grant: &Allowed<perm::EditUsers>,
+    ctx: &Ctx,
+    id: i64,
+    input: &UserInput,
+) -> AppResult<User> {
+    let actor = grant.actor();
+    let mut tx = store.begin().await?;
+    let before = load_target(&mut tx, actor, id).await?;
+    let assign = may_assign_roles(actor);
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut take = |e: DomainError| match e {
+        DomainError::Invalid(f) => errors.extend(f),
+        other => errors.push(FieldError::new("", other.to_string())),
+    };
+    let username = Username::parse(&input.username).map_err(&mut take).ok();
+    let email = EmailAddress::parse(&input.email).map_err(&mut take).ok();
+    let first_name = PersonName::parse("first_name", &input.first_name)
+        .map_err(&mut take)
+        .ok();
+    let last_name = PersonName::parse("last_name", &input.last_name).map_err(&mut take).ok();
+    let mut roles = Vec::new();
+    let mut org_ids = Vec::new();
+    if assign {
+        for r in &input.roles {
+            match Role::parse(r) {
+                Ok(role) => roles.push(role),
+                Err(e) => take(e),
+            }
+        }
+        if roles.is_empty() {
+            errors.push(FieldError::new("roles", "choose at least one role"));
+        }
+        if id == actor.user_id && before.roles.contains(&Role::Administrator) && !roles.contains(&Role::Administrator)
+        {
+            errors.push(FieldError::new(
+                "roles",
+                "you cannot remove your own Administrator role",
+            ));
+        }
+        let current = users::organization_ids(&mut tx, id).await?;
+        org_ids = current
+            .into_iter()
+            .filter(|o| !actor.organization_ids.contains(o))
+            .collect();
+        let mut chosen = 0;
+        for name in &input.organizations {
+            match organizations::find_by_name(&mut tx, name).await? {
+                Some(o) if actor.organization_ids.contains(&o.id) => {
+                    org_ids.push(o.id);
+                    chosen += 1;
+                }
+                _ => errors.push(FieldError::new(
+                    "organizations",
+                    format!("unknown organization {name:?}"),
+                )),
+            }
+        }
+        if chosen == 0 && org_ids.is_empty() {
+            errors.push(FieldError::new("organizations", "choose at least one organization"));
+        }
+    }
+    let enabled_changes = input.enabled != before.enabled;
+    if enabled_changes && !input.enabled && id == actor.user_id {
+        errors.push(FieldError::new("enabled", "you cannot disable yourself"));
+    }
+    if enabled_changes && !actor.has(Permission::EnableDisable) {
+        errors.push(FieldError::new("enabled", "you may not enable or disable users"));
+    }
+    let (Some(username), Some(email), Some(first_name), Some(last_name)) = (username, email, first_name, last_name)
+    else {
+        return Err(DomainError::Invalid(errors).into());
+    };
+    if !errors.is_empty() {
+        return Err(DomainError::Invalid(errors).into());
+    }
+    let now = clock::now();
+    users::update_profile(
+        &mut tx,
+        id,
+        &users::ProfileChange {
+            username,
+            email,
+            first_name,
+            last_name,
+        },
+        now,
+    )
+    .await?;
+    if assign {
+        users::set_roles(&mut tx, id, &roles).await?;
+        org_ids.sort_unstable();
+        org_ids.dedup();
+        users::set_organizations(&mut tx, id, &org_ids).await?;
+    }
+    if enabled_changes {
+        users::set_enabled(&mut tx, id, input.enabled, now).await?;
+        if !input.enabled {
+            sessions::delete_for_user(&mut tx, id, None).await?;
+        }
+    }
+    let after = users::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    if audit::snapshot(&before) != audit::snapshot(&after) {
+        audit::record(
+            &mut tx,
+            ctx,
+            Some(actor),
+            "user.updated",
+            Some(&after),
+            Some(audit::snapshot(&before)),
+            Some(audit::snapshot(&after)),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// The audit events about one user, newest first.
+pub async fn history(
+    store: &Store,
+    grant: &Allowed<perm::ViewUsers>,
+    id: i64,
+    limit: i64,
+) -> AppResult<Vec<muster_store::audit::Event>> {
+    let mut conn = store.conn().await?;
+    load_target(&mut conn, grant.actor(), id).await?;
+    let filter = muster_store::audit::Filter {
+        target_id: Some(id),
+        ..Default::default()
+    };
+    Ok(muster_store::audit::list(&mut conn, &filter, limit, 0).await?)
+}
