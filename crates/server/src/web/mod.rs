@@ -4,7 +4,10 @@
 mod auth;
 pub mod error;
 mod health;
+mod grid_state;
 mod pages;
+mod user_pages;
+mod users_grid;
 pub mod session;
 
 use axum::Router;
@@ -19,6 +22,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     let ui = Router::new()
         .merge(auth::router())
         .merge(pages::router())
+        .merge(users_grid::router())
+        .merge(user_pages::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }

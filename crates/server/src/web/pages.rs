@@ -1,19 +1,18 @@
-//! Signed-in pages: profile, settings, and the users list.
+//! Signed-in pages: profile and settings.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use muster_domain::permission::perm;
-use muster_domain::{Error as DomainError, UserFilter, UserSort, View};
+use muster_domain::Error as DomainError;
 use muster_store::users::User;
 
 use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
 use super::{PageError, TimeFmt};
 use crate::app::AppState;
-use crate::clock;
 use crate::services;
 use crate::settings::{DESCRIPTORS, Descriptor, Kind, Settings};
 
@@ -21,7 +20,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/profile", get(profile))
         .route("/admin/settings", get(settings_form).post(settings_save))
-        .route("/admin/users", get(users_list))
 }
 
 #[derive(Template, WebTemplate)]
@@ -110,54 +108,4 @@ async fn settings_save(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(serde::Deserialize, Default)]
-struct UsersQuery {
-    view: Option<String>,
-    page: Option<i64>,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "users.html")]
-struct UsersPage {
-    layout: Layout,
-    users: Vec<User>,
-    total: i64,
-    view: &'static str,
-    views: Vec<(&'static str, &'static str)>,
-}
-
-async fn users_list(
-    State(state): State<AppState>,
-    layout: Layout,
-    viewer: Viewer,
-    Query(q): Query<UsersQuery>,
-) -> Result<UsersPage, PageError> {
-    let grant = viewer.actor.allow::<perm::ViewUsers>()?;
-    let view = match q.view.as_deref() {
-        Some(v) => View::parse(v)?,
-        None => View::default(),
-    };
-    let filter = UserFilter {
-        view: Some(view),
-        ..Default::default()
-    };
-    let page = services::users::list(
-        &state.store,
-        &grant,
-        &filter,
-        &UserSort::default(),
-        q.page.unwrap_or(1),
-        25,
-    )
-    .await?;
-    let _ = clock::now();
-    Ok(UsersPage {
-        layout,
-        users: page.users,
-        total: page.total,
-        view: view.as_str(),
-        views: View::ALL.iter().map(|v| (v.as_str(), v.label())).collect(),
-    })
 }

@@ -1,0 +1,345 @@
+//! The users grid `/admin/users`: server-side filters, sort, columns and
+//! pages, the built-in and saved views, and the mass actions.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use muster_domain::permission::perm;
+use muster_domain::{AuthStatus, Error as DomainError, Permission, Role, SortDir, View};
+use muster_store::saved_views::SavedView;
+use muster_store::users::User;
+
+use super::grid_state::{COLUMNS, GridState, PAGE_SIZES};
+use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
+use super::{PageError, TimeFmt};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::services;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/users", get(grid))
+        .route("/admin/users/mass", post(mass))
+        .route("/admin/users/views", post(save_view))
+        .route("/admin/users/views/{id}/rename", post(rename_view))
+        .route("/admin/users/views/{id}/delete", post(delete_view))
+        .route("/admin/users/views/{id}/default", post(default_view))
+}
+
+struct Head {
+    key: &'static str,
+    label: &'static str,
+    href: String,
+    /// `ascending`, `descending` or `none`, for aria-sort.
+    aria_sort: &'static str,
+    mark: &'static str,
+}
+
+struct Tab {
+    href: String,
+    label: String,
+    id: String,
+    current: bool,
+    is_default: bool,
+}
+
+struct Row {
+    user: User,
+    is_self: bool,
+    locked: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "users.html")]
+struct GridPage {
+    layout: Layout,
+    state: GridState,
+    query: String,
+    here: String,
+    heads: Vec<Head>,
+    rows: Vec<Row>,
+    total: i64,
+    pages: i64,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+    tabs: Vec<Tab>,
+    current_saved: Option<SavedView>,
+    columns: Vec<(&'static str, &'static str, bool)>,
+    statuses: Vec<(&'static str, &'static str, bool)>,
+    roles: Vec<(&'static str, bool)>,
+    orgs: Vec<(i64, String, bool)>,
+    sizes: Vec<(i64, bool)>,
+    can_create: bool,
+    can_edit: bool,
+    can_enable: bool,
+    can_activate: bool,
+    can_delete: bool,
+}
+
+fn pairs_of(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default()
+}
+
+async fn grid(
+    State(state): State<AppState>,
+    layout: Layout,
+    viewer: Viewer,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let grant = viewer.actor.allow::<perm::ViewUsers>()?;
+    let pairs = pairs_of(raw.as_deref());
+    if pairs.is_empty()
+        && let Some(v) = services::saved_views::default_view(&state.store, &grant).await?
+    {
+        let mut s = GridState::from_query(&v.query);
+        s.saved = Some(v.id);
+        return Ok(Redirect::to(&s.href()).into_response());
+    }
+    let gs = GridState::from_pairs(&pairs);
+    let page = services::users::list(&state.store, &grant, &gs.filter(), &gs.sort, gs.page, gs.size).await?;
+    let saved = services::saved_views::list(&state.store, &grant).await?;
+    let mut conn = state.store.conn().await?;
+    let all_orgs = muster_store::organizations::list(&mut conn).await?;
+    drop(conn);
+
+    let first = gs.sort.0.first().copied();
+    let heads = COLUMNS
+        .iter()
+        .filter(|c| gs.shows(c.key))
+        .map(|c| {
+            let (aria_sort, mark) = match first {
+                Some((f, SortDir::Asc)) if f == c.sort => ("ascending", " ▲"),
+                Some((f, SortDir::Desc)) if f == c.sort => ("descending", " ▼"),
+                _ => ("none", ""),
+            };
+            Head {
+                key: c.key,
+                label: c.label,
+                href: gs.sorted_by(c.sort).href(),
+                aria_sort,
+                mark,
+            }
+        })
+        .collect();
+    let pages = ((page.total + gs.size - 1) / gs.size).max(1);
+    let mut tabs: Vec<Tab> = View::ALL
+        .iter()
+        .map(|v| Tab {
+            href: format!("/admin/users?view={}", v.as_str()),
+            label: v.label().to_owned(),
+            id: format!("view-{}", v.as_str()),
+            current: gs.saved.is_none() && gs.view == *v,
+            is_default: false,
+        })
+        .collect();
+    let current_saved = gs.saved.and_then(|id| saved.iter().find(|v| v.id == id).cloned());
+    for v in &saved {
+        let mut s = GridState::from_query(&v.query);
+        s.saved = Some(v.id);
+        tabs.push(Tab {
+            href: s.href(),
+            label: v.name.clone(),
+            id: format!("saved-{}", v.id),
+            current: gs.saved == Some(v.id),
+            is_default: v.is_default,
+        });
+    }
+    let actor = &viewer.actor;
+    let rows = page
+        .users
+        .into_iter()
+        .map(|user| Row {
+            is_self: user.id == actor.user_id,
+            locked: user.auth_status == AuthStatus::Locked,
+            user,
+        })
+        .collect();
+    Ok(GridPage {
+        layout,
+        query: gs.query(),
+        here: gs.href(),
+        heads,
+        rows,
+        total: page.total,
+        pages,
+        prev_href: (gs.page > 1).then(|| gs.with_page(gs.page - 1).href()),
+        next_href: (gs.page < pages).then(|| gs.with_page(gs.page + 1).href()),
+        tabs,
+        current_saved,
+        columns: COLUMNS.iter().map(|c| (c.key, c.label, gs.shows(c.key))).collect(),
+        statuses: AuthStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label(), gs.statuses.contains(s)))
+            .collect(),
+        roles: Role::ALL.iter().map(|r| (r.name(), gs.role == Some(*r))).collect(),
+        orgs: all_orgs
+            .into_iter()
+            .filter(|o| actor.organization_ids.contains(&o.id))
+            .map(|o| (o.id, o.name, gs.org == Some(o.id)))
+            .collect(),
+        sizes: PAGE_SIZES.iter().map(|n| (*n, gs.size == *n)).collect(),
+        can_create: actor.has(Permission::CreateUsers),
+        can_edit: actor.has(Permission::EditUsers),
+        can_enable: actor.has(Permission::EnableDisable),
+        can_activate: actor.has(Permission::Activate),
+        can_delete: actor.has(Permission::DeleteUsers),
+        state: gs,
+    }
+    .into_response())
+}
+
+fn values<'a>(form: &'a [(String, String)], key: &str) -> impl Iterator<Item = &'a str> {
+    form.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn value<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
+    values(form, key).next().unwrap_or("")
+}
+
+fn ids(form: &[(String, String)], key: &str) -> Vec<i64> {
+    let mut v: Vec<i64> = values(form, key).filter_map(|s| s.parse().ok()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Mass Enable / Disable over the ticked rows, or over every user the grid's
+/// filter matches except the rows unticked on the page shown.
+async fn mass(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ReqCtx(ctx): ReqCtx,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let grant = viewer.actor.allow::<perm::EnableDisable>()?;
+    let gs = GridState::from_query(value(&form, "query"));
+    let back = gs.href();
+    let enabled = match value(&form, "action") {
+        "enable" => true,
+        "disable" => false,
+        other => {
+            return Err(DomainError::invalid("action", format!("unknown mass action {other:?}")).into());
+        }
+    };
+    let ticked = ids(&form, "id");
+    let (filter, described) = if value(&form, "all") == "1" {
+        let shown = ids(&form, "shown");
+        let except: Vec<i64> = shown.into_iter().filter(|i| !ticked.contains(i)).collect();
+        let mut f = gs.filter();
+        f.exclude_ids.clone_from(&except);
+        (f, serde_json::json!({"filter": gs.query(), "except": except}))
+    } else {
+        if ticked.is_empty() {
+            return Ok(redirect_with_flash(&state, &back, "error", "Select at least one user."));
+        }
+        let f = muster_domain::UserFilter {
+            only_ids: Some(ticked.clone()),
+            ..Default::default()
+        };
+        (f, serde_json::json!({"ids": ticked}))
+    };
+    let n = services::users::mass_set_enabled(&state.store, &grant, &ctx, &filter, enabled, described).await?;
+    let word = if enabled { "enabled" } else { "disabled" };
+    Ok(redirect_with_flash(
+        &state,
+        &back,
+        "success",
+        &format!("{n} user(s) were {word}"),
+    ))
+}
+
+/// Where to go after a saved-view change, with the message of a refusal.
+fn view_result(state: &AppState, back: &str, r: Result<String, AppError>) -> Result<Response, PageError> {
+    match r {
+        Ok(msg) => Ok(redirect_with_flash(state, back, "success", &msg)),
+        Err(AppError::Domain(DomainError::Invalid(f))) => {
+            let msg = f
+                .iter()
+                .map(|e| format!("View {}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            Ok(redirect_with_flash(state, back, "error", &msg))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn save_view(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let grant = viewer.actor.allow::<perm::ViewUsers>()?;
+    let mut gs = GridState::from_query(value(&form, "query"));
+    let name = value(&form, "name");
+    match services::saved_views::save(&state.store, &grant, name, &gs.query()).await {
+        Ok(id) => {
+            gs.saved = Some(id);
+            gs.page = 1;
+            Ok(redirect_with_flash(
+                &state,
+                &gs.href(),
+                "success",
+                &format!("View \u{201c}{}\u{201d} saved.", name.trim()),
+            ))
+        }
+        Err(e) => view_result(&state, &gs.href(), Err(e)),
+    }
+}
+
+async fn rename_view(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let grant = viewer.actor.allow::<perm::ViewUsers>()?;
+    let v = services::saved_views::get(&state.store, &grant, id).await?;
+    let mut gs = GridState::from_query(&v.query);
+    gs.saved = Some(id);
+    let name = value(&form, "name");
+    let r = services::saved_views::rename(&state.store, &grant, id, name)
+        .await
+        .map(|()| format!("View renamed to \u{201c}{}\u{201d}.", name.trim()));
+    view_result(&state, &gs.href(), r)
+}
+
+async fn delete_view(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let grant = viewer.actor.allow::<perm::ViewUsers>()?;
+    let v = services::saved_views::get(&state.store, &grant, id).await?;
+    services::saved_views::delete(&state.store, &grant, id).await?;
+    Ok(redirect_with_flash(
+        &state,
+        "/admin/users?view=active",
+        "success",
+        &format!("View \u{201c}{}\u{201d} deleted.", v.name),
+    ))
+}
+
+/// Make a view the default, or (with `unset=1`) go back to *Active users*.
+async fn default_view(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let grant = viewer.actor.allow::<perm::ViewUsers>()?;
+    let v = services::saved_views::get(&state.store, &grant, id).await?;
+    let unset = value(&form, "unset") == "1";
+    services::saved_views::set_default(&state.store, &grant, (!unset).then_some(id)).await?;
+    let mut gs = GridState::from_query(&v.query);
+    gs.saved = Some(id);
+    let msg = if unset {
+        "Active users is the default view again.".to_owned()
+    } else {
+        format!("\u{201c}{}\u{201d} is now your default view.", v.name)
+    };
+    Ok(redirect_with_flash(&state, &gs.href(), "success", &msg))
+}
