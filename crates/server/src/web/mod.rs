@@ -1,6 +1,7 @@
 //! The web UI: server-rendered pages, plain forms, a CSRF check on every
 //! state-changing request, and one mapping of errors to pages.
 
+mod audit_pages;
 mod auth;
 pub mod error;
 mod health;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(pages::router())
         .merge(users_grid::router())
         .merge(user_pages::router())
+        .merge(audit_pages::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }
