@@ -80,6 +80,28 @@ struct Parsed {
     org_ids: Vec<i64>,
 }
 
+/// Add "is already taken" for the username and the email to `errors`, so a
+/// form reports every problem at once (the insert or update checks again).
+async fn collect_taken(
+    conn: &mut Conn,
+    username: Option<&Username>,
+    email: Option<&EmailAddress>,
+    except_id: Option<i64>,
+    errors: &mut Vec<FieldError>,
+) -> AppResult<()> {
+    let (Some(u), Some(e)) = (username, email) else {
+        return Ok(());
+    };
+    match users::check_unique(conn, u, e, except_id).await {
+        Ok(()) => Ok(()),
+        Err(muster_store::Error::Domain(DomainError::Invalid(f))) => {
+            errors.extend(f);
+            Ok(())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 async fn parse_input(conn: &mut Conn, actor: &Actor, input: &UserInput) -> AppResult<Parsed> {
     let mut errors: Vec<FieldError> = Vec::new();
     let mut take = |e: DomainError| match e {
@@ -115,6 +137,7 @@ async fn parse_input(conn: &mut Conn, actor: &Actor, input: &UserInput) -> AppRe
             )),
         }
     }
+    collect_taken(conn, username.as_ref(), email.as_ref(), None, &mut errors).await?;
     match (username, email, first_name, last_name) {
         (Some(username), Some(email), Some(first_name), Some(last_name)) if errors.is_empty() => Ok(Parsed {
             username,
@@ -484,6 +507,7 @@ pub async fn update(
             errors.push(FieldError::new("organizations", "choose at least one organization"));
         }
     }
+    collect_taken(&mut tx, username.as_ref(), email.as_ref(), Some(id), &mut errors).await?;
     let enabled_changes = input.enabled != before.enabled;
     if enabled_changes && !input.enabled && id == actor.user_id {
         errors.push(FieldError::new("enabled", "you cannot disable yourself"));

@@ -4,3 +4,4 @@ mod support;
 
 mod http_auth;
 mod lockout;
+mod ui_users;
