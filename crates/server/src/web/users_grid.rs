@@ -96,7 +96,11 @@ async fn grid(
     {
         let mut s = GridState::from_query(&v.query);
         s.saved = Some(v.id);
-        return Ok(Redirect::to(&s.href()).into_response());
+        // a message on its way to this page must survive the extra redirect
+        return Ok(match &layout.flash {
+            Some((kind, message)) => redirect_with_flash(&state, &s.href(), kind, message),
+            None => Redirect::to(&s.href()).into_response(),
+        });
     }
     let gs = GridState::from_pairs(&pairs);
     let page = services::users::list(&state.store, &grant, &gs.filter(), &gs.sort, gs.page, gs.size).await?;

@@ -4,4 +4,5 @@ mod support;
 
 mod http_auth;
 mod lockout;
+mod ui_browser_users;
 mod ui_users;
