@@ -182,6 +182,33 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
         )
         .await;
     assert_eq!(scripts, json!(0));
+
+    // a narrow screen: the page does not overflow sideways (only the grid scrolls),
+    // and the row menu still works
+    b.resize(400, 900).await;
+    b.goto(&app.url("/admin/users?view=all")).await;
+    b.find("#users-grid").await;
+    let overflow = b
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            json!([]),
+        )
+        .await;
+    assert_eq!(overflow, json!(0), "the page is as wide as the screen");
+    let scrolls = b
+        .execute(
+            "var w = document.getElementById('grid-wrap'); return w.scrollWidth > w.clientWidth",
+            json!([]),
+        )
+        .await;
+    assert_eq!(scrolls, json!(true), "the grid scrolls inside its box");
+    b.execute(
+        "document.querySelector(\"tr[data-username='alice'] summary\").scrollIntoView()",
+        json!([]),
+    )
+    .await;
+    row_menu(&b, "alice", ".row-disable").await;
+    expect_flash(&b, "User alice was disabled.").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

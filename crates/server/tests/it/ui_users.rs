@@ -237,10 +237,18 @@ async fn enable_disable_activate_with_csrf_and_audit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delete_is_refused_while_records_are_assigned_then_done_after_reassign() {
-    let app = TestApp::spawn().await;
+    delete_is_refused_while_records_are_assigned_then_done_after_reassign_flow(&TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_is_refused_while_records_are_assigned_then_done_after_reassign_on_postgres() {
+    delete_is_refused_while_records_are_assigned_then_done_after_reassign_flow(&TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+async fn delete_is_refused_while_records_are_assigned_then_done_after_reassign_flow(app: &TestApp) {
     let u = app.create_user("jdoe", &["User"]).await;
     let heir = app.create_user("heir", &["User"]).await;
-    records(&app, &u, &["contact", "task", "contact"]).await;
+    records(app, &u, &["contact", "task", "contact"]).await;
     let c = app.signed_in("admin", ADMIN_PASSWORD).await;
     let page = format!("/admin/users/{}", u.id);
     let html = c.get_text(&page).await;
@@ -278,7 +286,7 @@ async fn delete_is_refused_while_records_are_assigned_then_done_after_reassign()
     assert_eq!((r.status().as_u16(), location(&r)), (303, back.to_owned()));
     assert!(c.get_text(back).await.contains("User jdoe was deleted."));
     assert_eq!(c.get(&page).await.status(), 404);
-    let actions: Vec<String> = audit_actions(&app).await.into_iter().map(|a| a.0).collect();
+    let actions: Vec<String> = audit_actions(app).await.into_iter().map(|a| a.0).collect();
     assert!(actions.contains(&"user.deleted".to_owned()) && actions.contains(&"user.records_reassigned".to_owned()));
 }
 
@@ -500,7 +508,15 @@ async fn mass_enable_and_disable_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn saved_views_belong_to_their_admin() {
-    let app = TestApp::spawn().await;
+    saved_views_belong_to_their_admin_flow(&TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_views_belong_to_their_admin_on_postgres() {
+    saved_views_belong_to_their_admin_flow(&TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+async fn saved_views_belong_to_their_admin_flow(app: &TestApp) {
     app.create_user("locked1", &["User"]).await;
     app.create_user_in("admin2", &["Administrator"], &["Main"]).await;
     let c = app.signed_in("admin", ADMIN_PASSWORD).await;

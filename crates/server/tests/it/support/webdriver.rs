@@ -275,6 +275,16 @@ impl Browser {
         self.call(reqwest::Method::POST, &self.s("/alert/accept"), None).await;
     }
 
+    /// Resize the window (e.g. to check a narrow screen).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            &self.s("/window/rect"),
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
     /// A PNG of the page, for looking at what a person would see.
     pub async fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine;
