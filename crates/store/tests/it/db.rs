@@ -11,7 +11,11 @@ pub async fn sqlite() -> Db {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let store = Store::connect(&url, 4).await.unwrap();
     store.migrate().await.unwrap();
-    Db { store, _dir: Some(dir), pg: None }
+    Db {
+        store,
+        _dir: Some(dir),
+        pg: None,
+    }
 }
 
 pub async fn postgres() -> Db {
@@ -21,15 +25,26 @@ pub async fn postgres() -> Db {
     let name = format!(
         "muster_s_{}_{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000
     );
     let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let mut url = url::Url::parse(&base).unwrap();
     url.set_path(&format!("/{name}"));
     let store = Store::connect(url.as_str(), 4).await.unwrap();
     store.migrate().await.unwrap();
-    Db { store, _dir: None, pg: Some((base, name)) }
+    Db {
+        store,
+        _dir: None,
+        pg: Some((base, name)),
+    }
 }
 
 impl Db {
@@ -38,9 +53,11 @@ impl Db {
         store.pool.close().await;
         if let Some((base, name)) = pg {
             let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await.unwrap();
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut admin)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut admin)
+            .await;
         }
     }
 }
