@@ -186,6 +186,10 @@ pub async fn run(
     let end = first_id + users;
     while id < end {
         let mut tx = store.begin().await?;
+        if store.backend == muster_store::Backend::Sqlite {
+            // random-order index keys thrash SQLite's default 2 MB page cache
+            sqlx::query("PRAGMA cache_size = -262144").execute(&mut *tx).await?;
+        }
         for _ in 0..PER_TX {
             if id >= end {
                 break;
