@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cli;
 mod http_auth;
 mod lockout;
 mod ui_browser_users;
