@@ -117,6 +117,7 @@ pub async fn delete_for_filter(
     f: &muster_domain::UserFilter,
     skip_id: i64,
 ) -> Result<u64> {
+    let scope = &crate::users::effective_scope(conn, scope).await?;
     let mut sql = crate::sql::Sql::new("DELETE FROM sessions WHERE user_id <> ");
     sql.int(skip_id).push(" AND user_id IN (SELECT id FROM users");
     crate::users::push_where(&mut sql, scope, f);

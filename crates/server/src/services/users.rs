@@ -304,11 +304,7 @@ impl Assigned {
             .map(|(k, n)| format!("{n} {k}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let noun = if self.total == 1 {
-            "record is"
-        } else {
-            "records are"
-        };
+        let noun = if self.total == 1 { "record is" } else { "records are" };
         format!("{} {noun} assigned ({kinds})", self.total)
     }
 }
@@ -346,12 +342,7 @@ pub async fn delete(store: &Store, grant: &Allowed<perm::DeleteUsers>, ctx: &Ctx
     let user = load_target(&mut tx, actor, id).await?;
     let assigned = assigned_in(&mut tx, id, 0).await?;
     if assigned.total > 0 {
-        return Err(DomainError::Refused(format!(
-            "Cannot delete {}: {}",
-            user.username,
-            assigned.describe()
-        ))
-        .into());
+        return Err(DomainError::Refused(format!("Cannot delete {}: {}", user.username, assigned.describe())).into());
     }
     audit::record(
         &mut tx,
@@ -478,8 +469,7 @@ pub async fn update(
         if roles.is_empty() {
             errors.push(FieldError::new("roles", "choose at least one role"));
         }
-        if id == actor.user_id && before.roles.contains(&Role::Administrator) && !roles.contains(&Role::Administrator)
-        {
+        if id == actor.user_id && before.roles.contains(&Role::Administrator) && !roles.contains(&Role::Administrator) {
             errors.push(FieldError::new(
                 "roles",
                 "you cannot remove your own Administrator role",

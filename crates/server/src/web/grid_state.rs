@@ -300,10 +300,7 @@ impl GridState {
     }
 
     pub fn with_page(&self, page: i64) -> GridState {
-        GridState {
-            page,
-            ..self.clone()
-        }
+        GridState { page, ..self.clone() }
     }
 
     /// Sort by one column: ascending first, descending when it already sorts ascending.

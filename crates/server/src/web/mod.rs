@@ -4,12 +4,12 @@
 mod audit_pages;
 mod auth;
 pub mod error;
-mod health;
 mod grid_state;
+mod health;
 mod pages;
+pub mod session;
 mod user_pages;
 mod users_grid;
-pub mod session;
 
 use axum::Router;
 use axum::middleware;

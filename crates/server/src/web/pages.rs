@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
-use muster_domain::permission::perm;
 use muster_domain::Error as DomainError;
+use muster_domain::permission::perm;
 use muster_store::users::User;
 
 use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};

@@ -357,19 +357,14 @@ fn input_from(form: &[(String, String)], with_password: bool) -> UserInput {
 fn field_errors(e: AppError) -> Result<Vec<FieldError>, PageError> {
     match e {
         AppError::Domain(DomainError::Invalid(f)) => Ok(f),
-        AppError::Domain(DomainError::Conflict { field }) => Ok(vec![FieldError::new(
-            "",
-            format!("{field} is already taken"),
-        )]),
+        AppError::Domain(DomainError::Conflict { field }) => {
+            Ok(vec![FieldError::new("", format!("{field} is already taken"))])
+        }
         other => Err(other.into()),
     }
 }
 
-async fn new_form(
-    State(state): State<AppState>,
-    layout: Layout,
-    viewer: Viewer,
-) -> Result<UserFormPage, PageError> {
+async fn new_form(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<UserFormPage, PageError> {
     viewer.actor.allow::<perm::CreateUsers>()?;
     let input = UserInput {
         enabled: true,

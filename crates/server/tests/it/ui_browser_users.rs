@@ -51,7 +51,10 @@ async fn expect_flash(b: &Browser, expected: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let got = b
-            .execute("var f = document.querySelector('.flash'); return f ? f.innerText : ''", json!([]))
+            .execute(
+                "var f = document.querySelector('.flash'); return f ? f.innerText : ''",
+                json!([]),
+            )
             .await;
         if got.as_str() == Some(expected) {
             return;
@@ -75,7 +78,9 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
     let xss = app.create_user("xss", &["User"]).await;
     {
         let mut conn = app.store().conn().await.unwrap();
-        muster_store::users::set_enabled(&mut conn, bob.id, false, 2).await.unwrap();
+        muster_store::users::set_enabled(&mut conn, bob.id, false, 2)
+            .await
+            .unwrap();
         muster_store::users::set_auth_status(&mut conn, carol.id, AuthStatus::Locked, 2)
             .await
             .unwrap();
@@ -88,7 +93,9 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
             first_name: muster_domain::PersonName::parse("first_name", XSS).unwrap(),
             last_name: muster_domain::PersonName::parse("last_name", XSS).unwrap(),
         };
-        muster_store::users::update_profile(&mut conn, xss.id, &p, 2).await.unwrap();
+        muster_store::users::update_profile(&mut conn, xss.id, &p, 2)
+            .await
+            .unwrap();
     }
     let b = Browser::start().await;
     b.login(&app.base, "admin", ADMIN_PASSWORD).await;
@@ -98,7 +105,10 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
     assert_eq!(sorted_names(&b).await, ["admin", "alice", "carol", "dave", "xss"]);
     b.click("#view-all").await;
     b.find("#view-all.current").await;
-    assert_eq!(sorted_names(&b).await, ["admin", "alice", "bob", "carol", "dave", "xss"]);
+    assert_eq!(
+        sorted_names(&b).await,
+        ["admin", "alice", "bob", "carol", "dave", "xss"]
+    );
     b.click("#view-disabled").await;
     b.find("#view-disabled.current").await;
     assert_eq!(sorted_names(&b).await, ["bob"]);
@@ -117,7 +127,10 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
     b.find("#view-active.current").await;
     row_menu(&b, "alice", ".row-disable").await;
     expect_flash(&b, "User alice was disabled.").await;
-    assert!(!grid_names(&b).await.contains(&"alice".to_owned()), "back on Active users");
+    assert!(
+        !grid_names(&b).await.contains(&"alice".to_owned()),
+        "back on Active users"
+    );
     assert!(!app.user(alice.id).await.enabled);
     b.click("#view-disabled").await;
     b.find("#view-disabled.current").await;
@@ -258,7 +271,8 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
     b.goto(&app.url("/admin/users?view=all&size=10&sort=username")).await;
     b.find("#users-grid").await;
     assert_eq!(b.text("#total-count").await, "8");
-    b.goto(&app.url("/admin/users?view=all&q=mass&size=10&sort=username")).await;
+    b.goto(&app.url("/admin/users?view=all&q=mass&size=10&sort=username"))
+        .await;
     b.click("#select-all-matching").await;
     assert_eq!(b.text("#selection-note").await, "All 5 matching users selected");
     b.click("tr[data-username='mass2'] .row-check").await;
@@ -316,8 +330,16 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
     b.wait_gone("#delete-dialog[open]").await;
     row_menu(&b, "owner", ".row-delete").await;
     b.click("#confirm-delete").await;
-    expect_flash(&b, "Cannot delete owner: 3 records are assigned (2 contact, 1 task). Reassign their records first.").await;
-    assert!(b.current_url().await.ends_with(&format!("/admin/users/{}#records", owner.id)));
+    expect_flash(
+        &b,
+        "Cannot delete owner: 3 records are assigned (2 contact, 1 task). Reassign their records first.",
+    )
+    .await;
+    assert!(
+        b.current_url()
+            .await
+            .ends_with(&format!("/admin/users/{}#records", owner.id))
+    );
     // reassign, then the delete goes through from the page
     b.type_into("#reassign-to", "heir").await;
     b.click("#reassign-records").await;

@@ -7,14 +7,6 @@ use muster_store::users::User;
 
 use crate::support::{ADMIN_PASSWORD, Client, PASSWORD, TestApp, TestDb, location};
 
-/// The ids of the grid's rows, in order.
-fn row_ids(html: &str) -> Vec<i64> {
-    html.split("data-user-id=\"")
-        .skip(1)
-        .filter_map(|s| s.split('"').next()?.parse().ok())
-        .collect()
-}
-
 fn row_names(html: &str) -> Vec<String> {
     html.split("data-username=\"")
         .skip(1)
@@ -94,19 +86,25 @@ async fn views_and_filters(app: &TestApp) {
     assert_eq!(names(&page), ["carol", "dave"]);
 
     // filters combine with the view; the state stays in the URL
-    let page = c.get_text("/admin/users?view=all&status=locked&status=password_reset").await;
+    let page = c
+        .get_text("/admin/users?view=all&status=locked&status=password_reset")
+        .await;
     assert_eq!(names(&page), ["carol", "dave", "erin"]);
     let page = c.get_text("/admin/users?view=all&role=User+Manager").await;
     assert_eq!(names(&page), ["bob"]);
     let page = c.get_text("/admin/users?view=all&q=CAR").await;
     assert_eq!(names(&page), ["carol"]);
-    let page = c.get_text("/admin/users?view=all&first_name=firsta&email=example").await;
+    let page = c
+        .get_text("/admin/users?view=all&first_name=firsta&email=example")
+        .await;
     assert_eq!(names(&page), ["alice"]);
     let page = c.get_text("/admin/users?view=all&username=AV").await;
     assert_eq!(names(&page), ["dave"]);
     let page = c.get_text("/admin/users?view=all&enabled=no").await;
     assert_eq!(names(&page), ["bob", "erin"]);
-    let page = c.get_text("/admin/users?view=all&created_from=2000-01-01&created_to=2999-12-31").await;
+    let page = c
+        .get_text("/admin/users?view=all&created_from=2000-01-01&created_to=2999-12-31")
+        .await;
     assert_eq!(total(&page), 6);
     // the fixtures above changed bob, carol, dave and erin at time 1 (1970)
     let page = c.get_text("/admin/users?view=all&updated_to=2000-01-01").await;
@@ -185,9 +183,7 @@ async fn enable_disable_activate_with_csrf_and_audit() {
 
     // from the grid's row menu: back to the grid as it was
     let back = "/admin/users?view=disabled&sort=-username";
-    let r = c
-        .post(back, &format!("{page}/enable"), &[("back", back)])
-        .await;
+    let r = c.post(back, &format!("{page}/enable"), &[("back", back)]).await;
     assert_eq!((r.status().as_u16(), location(&r)), (303, back.to_owned()));
     assert!(app.user(u.id).await.enabled);
     // a foreign back is not followed
@@ -242,7 +238,10 @@ async fn delete_is_refused_while_records_are_assigned_then_done_after_reassign()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delete_is_refused_while_records_are_assigned_then_done_after_reassign_on_postgres() {
-    delete_is_refused_while_records_are_assigned_then_done_after_reassign_flow(&TestApp::spawn_on(TestDb::postgres().await).await).await;
+    delete_is_refused_while_records_are_assigned_then_done_after_reassign_flow(
+        &TestApp::spawn_on(TestDb::postgres().await).await,
+    )
+    .await;
 }
 
 async fn delete_is_refused_while_records_are_assigned_then_done_after_reassign_flow(app: &TestApp) {
@@ -348,7 +347,11 @@ async fn users_and_user_managers_are_refused_where_the_design_says() {
     assert_eq!(r.status(), 303);
     let after = app.user(target.id).await;
     assert_eq!(after.first_name, "Renamed");
-    assert_eq!(after.roles, vec![muster_domain::Role::User], "a manager does not assign roles");
+    assert_eq!(
+        after.roles,
+        vec![muster_domain::Role::User],
+        "a manager does not assign roles"
+    );
     // may not: delete, reassign, create, audit
     assert_eq!(m.post(&page, &format!("{page}/delete"), &[]).await.status(), 403);
     assert_eq!(
@@ -439,7 +442,12 @@ async fn mass_actions(app: &TestApp) {
         .post(
             "/admin/users",
             "/admin/users/mass",
-            &[("action", "disable"), ("id", &id_s[0]), ("id", &id_s[1]), ("query", "view=active")],
+            &[
+                ("action", "disable"),
+                ("id", &id_s[0]),
+                ("id", &id_s[1]),
+                ("query", "view=active"),
+            ],
         )
         .await;
     assert_eq!(r.status(), 303);
@@ -447,11 +455,19 @@ async fn mass_actions(app: &TestApp) {
     assert!(c.get_text("/admin/users").await.contains("2 user(s) were disabled"));
     assert!(!app.user(ids[0]).await.enabled && !app.user(ids[1]).await.enabled);
     assert!(app.user(ids[2]).await.enabled);
-    assert_eq!(victim.get("/profile").await.status(), 303, "sessions of disabled users end");
+    assert_eq!(
+        victim.get("/profile").await.status(),
+        303,
+        "sessions of disabled users end"
+    );
 
     // nothing ticked
     let r = c
-        .post("/admin/users", "/admin/users/mass", &[("action", "enable"), ("query", "view=all")])
+        .post(
+            "/admin/users",
+            "/admin/users/mass",
+            &[("action", "enable"), ("query", "view=all")],
+        )
         .await;
     assert_eq!(r.status(), 303);
     assert!(c.get_text("/admin/users").await.contains("Select at least one user."));
@@ -528,11 +544,18 @@ async fn saved_views_belong_to_their_admin_flow(app: &TestApp) {
         403
     );
     let r = c
-        .post("/profile", "/admin/users/views", &[("name", "  By name  "), ("query", q)])
+        .post(
+            "/profile",
+            "/admin/users/views",
+            &[("name", "  By name  "), ("query", q)],
+        )
         .await;
     assert_eq!(r.status(), 303);
     let to = location(&r);
-    assert!(to.starts_with("/admin/users?view=all&sort=-username&col=username&col=status&saved="), "{to}");
+    assert!(
+        to.starts_with("/admin/users?view=all&sort=-username&col=username&col=status&saved="),
+        "{to}"
+    );
     let html = c.get_text(&to).await;
     assert!(html.contains("View “By name” saved."));
     assert!(html.contains(">By name</a>") && html.contains("aria-current=\"page\">By name"));
@@ -542,10 +565,18 @@ async fn saved_views_belong_to_their_admin_flow(app: &TestApp) {
     // the same name twice, any case; an empty name
     c.post("/profile", "/admin/users/views", &[("name", "BY NAME"), ("query", q)])
         .await;
-    assert!(c.get_text("/admin/users?view=all").await.contains("already have a view named"));
+    assert!(
+        c.get_text("/admin/users?view=all")
+            .await
+            .contains("already have a view named")
+    );
     c.post("/profile", "/admin/users/views", &[("name", " "), ("query", q)])
         .await;
-    assert!(c.get_text("/admin/users?view=all").await.contains("View name: is required"));
+    assert!(
+        c.get_text("/admin/users?view=all")
+            .await
+            .contains("View name: is required")
+    );
 
     // make it the default: /admin/users opens it
     let r = c
@@ -556,8 +587,12 @@ async fn saved_views_belong_to_their_admin_flow(app: &TestApp) {
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), to);
     // a second default replaces the first
-    c.post("/profile", "/admin/users/views", &[("name", "Other"), ("query", "view=disabled")])
-        .await;
+    c.post(
+        "/profile",
+        "/admin/users/views",
+        &[("name", "Other"), ("query", "view=disabled")],
+    )
+    .await;
     let mut conn = app.store().conn().await.unwrap();
     let admin = app.user_by_name("admin").await;
     let views = muster_store::saved_views::list(&mut conn, admin.id).await.unwrap();
@@ -579,7 +614,11 @@ async fn saved_views_belong_to_their_admin_flow(app: &TestApp) {
 
     // rename
     let r = c
-        .post("/profile", &format!("/admin/users/views/{id}/rename"), &[("name", "Renamed")])
+        .post(
+            "/profile",
+            &format!("/admin/users/views/{id}/rename"),
+            &[("name", "Renamed")],
+        )
         .await;
     assert_eq!(r.status(), 303);
     assert!(c.get_text(&location(&r)).await.contains("Renamed"));
@@ -589,7 +628,11 @@ async fn saved_views_belong_to_their_admin_flow(app: &TestApp) {
     assert!(!c2.get_text("/admin/users").await.contains("Renamed"));
     for action in ["rename", "delete", "default"] {
         let r = c2
-            .post("/profile", &format!("/admin/users/views/{id}/{action}"), &[("name", "x")])
+            .post(
+                "/profile",
+                &format!("/admin/users/views/{id}/{action}"),
+                &[("name", "x")],
+            )
             .await;
         assert_eq!(r.status(), 404, "{action}");
     }
@@ -650,7 +693,9 @@ async fn create_and_edit_forms_report_each_field() {
         .await;
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
-    assert!(html.contains("id=\"error-username\">is already taken") && html.contains("id=\"error-email\">is already taken"));
+    assert!(
+        html.contains("id=\"error-username\">is already taken") && html.contains("id=\"error-email\">is already taken")
+    );
     // created
     let r = c
         .post(
@@ -765,14 +810,23 @@ async fn audit_and_login_attempt_pages_filter_and_escape() {
     Client::new(&app.base).login("jdoe", "wrong").await;
     Client::new(&app.base).login("ghost", "wrong").await;
 
-    for path in ["/admin/users?view=all", page.as_str(), "/admin/audit", "/admin/login-attempts"] {
+    for path in [
+        "/admin/users?view=all",
+        page.as_str(),
+        "/admin/audit",
+        "/admin/login-attempts",
+    ] {
         let html = c.get_text(path).await;
         assert!(!html.contains("<script>alert(1)"), "{path} must escape");
         assert!(!html.contains("<b>x</b>"), "{path} must escape");
     }
     let html = c.get_text(&page).await;
     assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{html}");
-    assert!(c.get_text("/admin/audit").await.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
+    assert!(
+        c.get_text("/admin/audit")
+            .await
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+    );
 
     let html = c.get_text("/admin/audit?action=user.disabled").await;
     assert_eq!(html.matches("class=\"action\">").count(), 1);
