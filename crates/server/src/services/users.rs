@@ -283,6 +283,13 @@ pub async fn on_locked(tx: &mut Conn, user: &User) -> AppResult<()> {
     Ok(())
 }
 
+/// Whether `actor` may edit `target`. A User Manager may not edit an
+/// Administrator: changing an administrator's email would let them take the
+/// account over through a password reset.
+pub fn may_edit(actor: &Actor, target: &User) -> bool {
+    actor.has(Permission::EditUsers) && (may_assign_roles(actor) || !target.roles.contains(&Role::Administrator))
+}
+
 /// Whether `actor` may change roles and organizations of users.
 pub fn may_assign_roles(actor: &Actor) -> bool {
     actor.has(Permission::CreateUsers)
@@ -445,6 +452,9 @@ pub async fn update(
     let actor = grant.actor();
     let mut tx = store.begin().await?;
     let before = load_target(&mut tx, actor, id).await?;
+    if !may_edit(actor, &before) {
+        return Err(AppError::forbidden("only an administrator may edit an administrator"));
+    }
     let assign = may_assign_roles(actor);
     let mut errors: Vec<FieldError> = Vec::new();
     let mut take = |e: DomainError| match e {

@@ -85,6 +85,7 @@ async fn show(
     let assigned = services::users::assigned_records(&state.store, &grant, id, 50).await?;
     let history = services::users::history(&state.store, &grant, id, 50).await?;
     let a = &viewer.actor;
+    let can_edit = services::users::may_edit(a, &user);
     Ok(UserPage {
         layout,
         is_self: user.id == a.user_id,
@@ -92,7 +93,7 @@ async fn show(
         user,
         assigned,
         history,
-        can_edit: a.has(Permission::EditUsers),
+        can_edit,
         can_enable: a.has(Permission::EnableDisable),
         can_activate: a.has(Permission::Activate),
         can_delete: a.has(Permission::DeleteUsers),
@@ -411,6 +412,9 @@ async fn edit_form(
     let mut conn = state.store.conn().await?;
     let user = services::users::load_target(&mut conn, grant.actor(), id).await?;
     drop(conn);
+    if !services::users::may_edit(grant.actor(), &user) {
+        return Err(AppError::forbidden("only an administrator may edit an administrator").into());
+    }
     let input = UserInput {
         username: user.username.clone(),
         email: user.email.clone(),

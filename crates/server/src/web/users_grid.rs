@@ -50,6 +50,7 @@ struct Row {
     user: User,
     is_self: bool,
     locked: bool,
+    editable: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -73,7 +74,6 @@ struct GridPage {
     orgs: Vec<(i64, String, bool)>,
     sizes: Vec<(i64, bool)>,
     can_create: bool,
-    can_edit: bool,
     can_enable: bool,
     can_activate: bool,
     can_delete: bool,
@@ -158,6 +158,7 @@ async fn grid(
         .map(|user| Row {
             is_self: user.id == actor.user_id,
             locked: user.auth_status == AuthStatus::Locked,
+            editable: services::users::may_edit(actor, &user),
             user,
         })
         .collect();
@@ -186,7 +187,6 @@ async fn grid(
             .collect(),
         sizes: PAGE_SIZES.iter().map(|n| (*n, gs.size == *n)).collect(),
         can_create: actor.has(Permission::CreateUsers),
-        can_edit: actor.has(Permission::EditUsers),
         can_enable: actor.has(Permission::EnableDisable),
         can_activate: actor.has(Permission::Activate),
         can_delete: actor.has(Permission::DeleteUsers),

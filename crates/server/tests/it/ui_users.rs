@@ -352,6 +352,27 @@ async fn users_and_user_managers_are_refused_where_the_design_says() {
         vec![muster_domain::Role::User],
         "a manager does not assign roles"
     );
+    // may not: edit an administrator (their email is the way to their account)
+    let admin = app.user_by_name("admin").await;
+    let admin_page = format!("/admin/users/{}", admin.id);
+    assert!(!m.get_text(&admin_page).await.contains("id=\"edit-user\""));
+    assert!(!m.get_text("/admin/users").await.contains(&format!("/admin/users/{}/edit", admin.id)));
+    assert_eq!(m.get(&format!("{admin_page}/edit")).await.status(), 403);
+    let r = m
+        .post(
+            &page,
+            &format!("{admin_page}/edit"),
+            &[
+                ("username", "admin"),
+                ("email", "manager-owns-this@example.com"),
+                ("first_name", "Admin"),
+                ("last_name", "User"),
+                ("enabled", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.user(admin.id).await.email, "admin@example.com");
     // may not: delete, reassign, create, audit
     assert_eq!(m.post(&page, &format!("{page}/delete"), &[]).await.status(), 403);
     assert_eq!(
