@@ -2,4 +2,5 @@
 //! `MUSTER_TEST_DATABASE_URL` (a PostgreSQL test without it fails).
 
 mod db;
+mod back_office;
 mod stories;
