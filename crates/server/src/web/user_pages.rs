@@ -45,7 +45,8 @@ fn values(form: &[(String, String)], key: &str) -> Vec<String> {
 /// The page to return to after an action: a local admin path only.
 fn back_or(form: &[(String, String)], fallback: String) -> String {
     let b = value(form, "back");
-    if b.starts_with("/admin/") && !b.contains("//") && !b.contains('\\') {
+    // printable ASCII only: anything else could not be a Location header
+    if b.starts_with("/admin/") && !b.contains("//") && !b.contains('\\') && b.bytes().all(|c| c.is_ascii_graphic()) {
         b.to_owned()
     } else {
         fallback
@@ -208,7 +209,8 @@ async fn reassign(
 ) -> Result<Response, PageError> {
     let grant = viewer.actor.allow::<perm::ManageRecords>()?;
     let back = format!("{}#records", user_href(id));
-    let to_name = value(&form, "to").trim().to_owned();
+    // what is echoed back in the flash cookie stays short
+    let to_name: String = value(&form, "to").trim().chars().take(64).collect();
     let mut conn = state.store.conn().await?;
     let to = muster_store::users::find_by_username(&mut conn, &to_name).await?;
     drop(conn);

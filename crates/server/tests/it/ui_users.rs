@@ -191,6 +191,14 @@ async fn enable_disable_activate_with_csrf_and_audit() {
         .post(&page, &format!("{page}/enable"), &[("back", "https://evil.example/")])
         .await;
     assert_eq!(location(&r), page);
+    let r = c
+        .post(
+            &page,
+            &format!("{page}/enable"),
+            &[("back", "/admin/users\r\nSet-Cookie: x=1")],
+        )
+        .await;
+    assert_eq!((r.status().as_u16(), location(&r)), (303, page.clone()), "never a 500");
 
     // Activate: offered only when locked
     assert!(!c.get_text(&page).await.contains("id=\"activate-user\""));
@@ -356,7 +364,11 @@ async fn users_and_user_managers_are_refused_where_the_design_says() {
     let admin = app.user_by_name("admin").await;
     let admin_page = format!("/admin/users/{}", admin.id);
     assert!(!m.get_text(&admin_page).await.contains("id=\"edit-user\""));
-    assert!(!m.get_text("/admin/users").await.contains(&format!("/admin/users/{}/edit", admin.id)));
+    assert!(
+        !m.get_text("/admin/users")
+            .await
+            .contains(&format!("/admin/users/{}/edit", admin.id))
+    );
     assert_eq!(m.get(&format!("{admin_page}/edit")).await.status(), 403);
     let r = m
         .post(

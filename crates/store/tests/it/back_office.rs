@@ -27,8 +27,12 @@ async fn saved_views_one_default_per_owner(store: &Store) {
     let org = organizations::create(&mut c, "Main", 1).await.unwrap();
     let a = users::insert(&mut c, &new_user("a", org.id), 1).await.unwrap();
     let b = users::insert(&mut c, &new_user("b", org.id), 1).await.unwrap();
-    let v1 = saved_views::insert(&mut c, a, "Locked", "view=all&status=locked", 2).await.unwrap();
-    let v2 = saved_views::insert(&mut c, a, "Disabled", "view=disabled", 2).await.unwrap();
+    let v1 = saved_views::insert(&mut c, a, "Locked", "view=all&status=locked", 2)
+        .await
+        .unwrap();
+    let v2 = saved_views::insert(&mut c, a, "Disabled", "view=disabled", 2)
+        .await
+        .unwrap();
     let vb = saved_views::insert(&mut c, b, "Locked", "view=all", 2).await.unwrap();
     assert!(saved_views::name_taken(&mut c, a, "LOCKED", 0).await.unwrap());
     assert!(!saved_views::name_taken(&mut c, a, "LOCKED", v1).await.unwrap());
@@ -51,7 +55,11 @@ async fn saved_views_one_default_per_owner(store: &Store) {
         .map(|v| v.id)
         .collect();
     assert_eq!(defaults, [v2]);
-    assert_eq!(saved_views::get_default(&mut c, b).await.unwrap().unwrap().id, vb, "b's untouched");
+    assert_eq!(
+        saved_views::get_default(&mut c, b).await.unwrap().unwrap().id,
+        vb,
+        "b's untouched"
+    );
     saved_views::set_default(&mut c, a, None, 5).await.unwrap();
     assert!(saved_views::get_default(&mut c, a).await.unwrap().is_none());
 
@@ -94,7 +102,12 @@ async fn mass_disable_ends_the_sessions_it_selects(store: &Store) {
     };
     // sessions first: once disabled, "active" would no longer select them
     assert_eq!(sessions::delete_for_filter(&mut c, &scope, &f, actor).await.unwrap(), 1);
-    assert_eq!(users::mass_set_enabled(&mut c, &scope, &f, false, actor, 2).await.unwrap(), 1);
+    assert_eq!(
+        users::mass_set_enabled(&mut c, &scope, &f, false, actor, 2)
+            .await
+            .unwrap(),
+        1
+    );
     for (u, live) in [(actor, 1), (x, 0), (y, 1), (out, 1)] {
         assert_eq!(sessions::count_for_user(&mut c, u).await.unwrap(), live, "user {u}");
     }
