@@ -211,7 +211,7 @@ fn ids(form: &[(String, String)], key: &str) -> Vec<i64> {
 }
 
 /// Mass Enable / Disable over the ticked rows, or over every user the grid's
-/// filter matches except the rows unticked on the page shown.
+/// filter matches (at the time of the click) except the rows unticked on the page shown.
 async fn mass(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -230,8 +230,8 @@ async fn mass(
     };
     let ticked = ids(&form, "id");
     let (filter, described) = if value(&form, "all") == "1" {
-        let shown = ids(&form, "shown");
-        let except: Vec<i64> = shown.into_iter().filter(|i| !ticked.contains(i)).collect();
+        // the page's script adds the rows unticked after "select all"; without it there are none
+        let except = ids(&form, "except");
         let mut f = gs.filter();
         f.exclude_ids.clone_from(&except);
         (f, serde_json::json!({"filter": gs.query(), "except": except}))

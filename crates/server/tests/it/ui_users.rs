@@ -508,8 +508,9 @@ async fn mass_actions(app: &TestApp) {
     // all matching "mass" users, except mass3 unticked on the page shown; the admin is never touched
     let mut form: Vec<(&str, &str)> = vec![("action", "disable"), ("all", "1"), ("query", "view=all&q=mass")];
     for (i, s) in id_s.iter().enumerate() {
-        form.push(("shown", s));
-        if i != 3 {
+        if i == 3 {
+            form.push(("except", s));
+        } else {
             form.push(("id", s));
         }
     }
