@@ -184,6 +184,7 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
 }
 
 async fn serve(config: Config) -> Result<(), AppError> {
+    let shutdown = shutdown_signal();
     let store = open_store(&config).await?;
     let state = AppState::new(store, config.clone()).await?;
     let admin_password = std::env::var("MUSTER_ADMIN_PASSWORD").ok();
@@ -197,7 +198,7 @@ async fn serve(config: Config) -> Result<(), AppError> {
     let addr = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?;
     println!("muster listening on http://{addr}");
     tracing::info!(%addr, database = ?config.database_url, "muster started");
-    crate::app::run(listener, state, shutdown_signal())
+    crate::app::run(listener, state, shutdown)
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     tracing::info!("muster stopped");
