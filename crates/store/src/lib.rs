@@ -8,12 +8,15 @@ pub mod sql;
 
 pub mod api_keys;
 pub mod audit;
+pub mod jobs;
 pub mod login_attempts;
 pub mod organizations;
 pub mod outbox;
 pub mod records;
 pub mod sessions;
 pub mod settings;
+pub mod user_import;
+pub mod user_pages;
 pub mod users;
 
 use std::str::FromStr;
