@@ -8,8 +8,10 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod hashing;
+pub mod jobs;
 pub mod services;
 pub mod settings;
+pub mod user_csv;
 pub mod web;
 
 pub use app::{AppState, run};
