@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod cli_csv;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -63,6 +63,10 @@ impl Header {
     pub fn has(&self, c: Column) -> bool {
         self.columns.contains(&c)
     }
+
+    pub fn position(&self, c: Column) -> Option<usize> {
+        self.columns.iter().position(|x| *x == c)
+    }
 }
 
 /// One row, every given cell parsed.
