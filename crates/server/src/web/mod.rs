@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod error;
+mod exports;
 mod health;
 mod pages;
 pub mod session;
@@ -19,6 +20,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let ui = Router::new()
         .merge(auth::router())
         .merge(pages::router())
+        .merge(exports::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }
