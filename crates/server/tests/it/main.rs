@@ -2,5 +2,8 @@
 
 mod support;
 
+mod csv_support;
+mod exports;
 mod http_auth;
+mod imports;
 mod lockout;
