@@ -492,3 +492,74 @@ async fn benchmark_export_100k() {
     let secs = started.elapsed().as_secs_f64();
     println!("exported {rows} rows in {secs:.2} s: {:.0} rows/s", rows as f64 / secs);
 }
+
+/// The real binary is killed (SIGKILL) in the middle of an export; the job is
+/// left `running` with its `.partial` file, and once its lease runs out another
+/// worker takes it over and finishes a complete file.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_survives_the_process_being_killed() {
+    let app = TestApp::spawn().await;
+    seed_bulk(app.store(), 30_000, main_org(&app).await).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &app.db.url])
+        .arg("--data-dir")
+        .arg(app.data_dir())
+        .env("MUSTER_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("muster serve");
+    let actor = muster_server::services::auth::actor_for(
+        &mut *app.store().conn().await.unwrap(),
+        &app.user_by_name("admin").await,
+    )
+    .await
+    .unwrap();
+    let grant = actor.allow::<muster_domain::permission::perm::ExportUsers>().unwrap();
+    let export = muster_server::services::exports::request_export(
+        app.store(),
+        &grant,
+        &Default::default(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let id = export.job.id;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let j = job(&app, id).await;
+        if j.status == Status::Running && j.processed >= 2000 {
+            break;
+        }
+        assert!(j.status != Status::Done, "the export finished before it could be killed");
+        assert!(std::time::Instant::now() < deadline, "the worker of muster serve never started");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let j = job(&app, id).await;
+    assert_eq!(j.status, Status::Running);
+    assert!(j.processed < 30_001);
+    let partial = partial_path(&app.data_dir(), id);
+    assert!(partial.exists(), "the half-written file is left behind");
+    assert!(!app.data_dir().join(result_name(id)).exists(), "and not offered");
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    assert_eq!(admin.get(&format!("/admin/exports/{id}/download")).await.status(), 409);
+
+    // the dead worker's lease runs out (60 s in real life)
+    sqlx::query("UPDATE jobs SET lease_until = 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *app.store().conn().await.unwrap())
+        .await
+        .unwrap();
+    run_jobs(&app).await;
+    let j = job(&app, id).await;
+    assert_eq!(j.status, Status::Done, "{:?}", j.error);
+    assert_eq!(j.attempts, 2);
+    let body = admin.get(&format!("/admin/exports/{id}/download")).await.bytes().await.unwrap();
+    let (_, rows) = parse_csv(&body);
+    assert_eq!(rows.len(), 30_001);
+    let mut ids: Vec<i64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 30_001, "every user exactly once");
+}
