@@ -94,7 +94,9 @@ pub async fn export_users(store: &Store, out: &Path) -> AppResult<i64> {
         Ok(Some(end)) => end,
         other => {
             let _ = tokio::fs::remove_file(&partial).await;
-            return Err(other.err().unwrap_or_else(|| AppError::Internal("the export stopped".into())));
+            return Err(other
+                .err()
+                .unwrap_or_else(|| AppError::Internal("the export stopped".into())));
         }
     };
     file.sync_all().await.map_err(|e| io("syncing", &partial, e))?;
@@ -157,4 +159,3 @@ pub async fn import(cmd: ImportCommand, store: &Store, actor: &muster_domain::Ac
     }
     Ok(())
 }
-

@@ -136,7 +136,8 @@ pub async fn claim(
         }
         kind_list.push_str(&format!("${}", i + 4));
     }
-    let claimable = format!("kind IN ({kind_list}) AND (status = 'queued' OR (status = 'running' AND lease_until < $3))");
+    let claimable =
+        format!("kind IN ({kind_list}) AND (status = 'queued' OR (status = 'running' AND lease_until < $3))");
     // One statement on both backends. The outer WHERE repeats the condition so
     // that a row changed by a concurrent claimer is not taken twice.
     let lock = match store.backend {
@@ -152,7 +153,10 @@ pub async fn claim(
          WHERE id = (SELECT id FROM jobs WHERE {claimable} ORDER BY id LIMIT 1{lock}) AND {claimable} \
          RETURNING {COLUMNS}"
     );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner).bind(lease_until).bind(now);
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now);
     for k in kinds {
         q = q.bind(*k);
     }

@@ -41,7 +41,11 @@ pub fn result_name(id: i64) -> String {
 }
 
 /// The `.partial` file positioned at its end, resumed from `checkpoint` when the file still holds it.
-async fn open_partial(path: &Path, checkpoint: Option<Position>, columns: &[Column]) -> AppResult<(File, Position, bool)> {
+async fn open_partial(
+    path: &Path,
+    checkpoint: Option<Position>,
+    columns: &[Column],
+) -> AppResult<(File, Position, bool)> {
     if let Some(cp) = checkpoint
         && let Ok(meta) = tokio::fs::metadata(path).await
         && meta.len() >= cp.bytes
@@ -101,7 +105,11 @@ async fn write_and_finish(state: &AppState, job: &Job, owner: &str, partial: &Pa
     }
 
     let mut cursor = Cursor::new(scope, filter, PAGE_SIZE);
-    let mut renew = Renew { store, id: job.id, owner };
+    let mut renew = Renew {
+        store,
+        id: job.id,
+        owner,
+    };
     let Some(end) = stream(store, &mut cursor, &columns, &mut file, start, &mut renew).await? else {
         return Ok(Outcome::LostLease);
     };

@@ -123,7 +123,9 @@ pub async fn request_export(
         Some(serde_json::json!({ "export": id, "filtered": !request.filter.is_empty() })),
     )
     .await?;
-    let job = jobs::get(&mut tx, id).await?.ok_or_else(|| AppError::not_found("export"))?;
+    let job = jobs::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("export"))?;
     tx.commit().await?;
     Ok(Export { job, request })
 }

@@ -144,23 +144,26 @@ pub async fn import_users<R: Read + Send>(
         let outcome = match parse_row(&header, &record) {
             Err(errors) => Err(errors),
             Ok(row) => {
-                let mut dup = Vec::new();
-                if dry_run && let Some(email) = &row.cells.email {
-                    let key = email.canonical();
-                    match emails_in_file.get(&key) {
-                        Some((l, u)) if *u != row.username.canonical() => dup.push(FieldError::new(
-                            "email",
-                            format!("is also given to {u} on line {l} of this file"),
-                        )),
-                        _ => {
-                            emails_in_file.insert(key, (line, row.username.canonical()));
+                let email = row.cells.email.as_ref().map(|e| e.canonical());
+                let earlier = email
+                    .as_ref()
+                    .and_then(|e| emails_in_file.get(e))
+                    .filter(|(_, u)| *u != row.username.canonical());
+                match earlier {
+                    Some((l, u)) if dry_run => Err(vec![FieldError::new(
+                        "email",
+                        format!("is also given to {u} on line {l} of this file"),
+                    )]),
+                    _ => {
+                        let applied = apply_in_own_transaction(store, actor, ctx, &orgs, &row, dry_run).await?;
+                        if dry_run
+                            && applied.is_ok()
+                            && let Some(e) = email
+                        {
+                            emails_in_file.insert(e, (line, row.username.canonical()));
                         }
+                        applied
                     }
-                }
-                if dup.is_empty() {
-                    apply_in_own_transaction(store, actor, ctx, &orgs, &row, dry_run).await?
-                } else {
-                    Err(dup)
                 }
             }
         };
@@ -197,10 +200,9 @@ fn header_cell(header: &Header, record: &csv::StringRecord) -> String {
 fn rejected(e: muster_store::Error) -> Result<Vec<FieldError>, AppError> {
     match e {
         muster_store::Error::Domain(DomainError::Invalid(f)) => Ok(f),
-        muster_store::Error::Domain(DomainError::Conflict { field }) => Ok(vec![FieldError::new(
-            "username",
-            format!("{field} is already taken"),
-        )]),
+        muster_store::Error::Domain(DomainError::Conflict { field }) => {
+            Ok(vec![FieldError::new("username", format!("{field} is already taken"))])
+        }
         other => Err(other.into()),
     }
 }
@@ -336,10 +338,16 @@ fn check_own_row(row: &Row, errors: &mut Vec<FieldError>) {
         errors.push(FieldError::new("enabled", "you cannot disable yourself"));
     }
     if c.auth_status.is_some_and(|s| s != AuthStatus::Active) {
-        errors.push(FieldError::new("auth_status", "you cannot lock yourself or reset your own password"));
+        errors.push(FieldError::new(
+            "auth_status",
+            "you cannot lock yourself or reset your own password",
+        ));
     }
     if c.roles.as_ref().is_some_and(|r| !r.contains(&Role::Administrator)) {
-        errors.push(FieldError::new("roles", "you cannot remove your own Administrator role"));
+        errors.push(FieldError::new(
+            "roles",
+            "you cannot remove your own Administrator role",
+        ));
     }
 }
 
@@ -359,18 +367,18 @@ async fn update(
     let mut changed = false;
     let profile = ProfileChange {
         username: row.username.clone(),
-        email: c.email.clone().map_or_else(
-            || muster_domain::EmailAddress::parse(&before.email),
-            Ok,
-        )?,
+        email: c
+            .email
+            .clone()
+            .map_or_else(|| muster_domain::EmailAddress::parse(&before.email), Ok)?,
         first_name: c.first_name.clone().map_or_else(
             || muster_domain::PersonName::parse("first_name", &before.first_name),
             Ok,
         )?,
-        last_name: c.last_name.clone().map_or_else(
-            || muster_domain::PersonName::parse("last_name", &before.last_name),
-            Ok,
-        )?,
+        last_name: c
+            .last_name
+            .clone()
+            .map_or_else(|| muster_domain::PersonName::parse("last_name", &before.last_name), Ok)?,
     };
     if profile.username.as_str() != before.username
         || profile.email.as_str() != before.email
@@ -467,6 +475,10 @@ fn password_changed_mail(u: &User) -> outbox::NewMail {
         subject: "Your password was changed".to_owned(),
         text_body,
         html_body,
-        message_id: format!("<password-{}-{}@muster.localhost>", u.id, crate::crypto::random_token(9)),
+        message_id: format!(
+            "<password-{}-{}@muster.localhost>",
+            u.id,
+            crate::crypto::random_token(9)
+        ),
     }
 }

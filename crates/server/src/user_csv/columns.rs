@@ -101,7 +101,12 @@ impl Column {
             Column::Enabled => u.enabled.to_string(),
             Column::AuthStatus => u.auth_status.as_str().to_owned(),
             Column::Organizations => u.organizations.join(LIST_SEPARATOR),
-            Column::Roles => u.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(LIST_SEPARATOR),
+            Column::Roles => u
+                .roles
+                .iter()
+                .map(|r| r.name())
+                .collect::<Vec<_>>()
+                .join(LIST_SEPARATOR),
             Column::CreatedAt => clock::rfc3339(u.created_at),
             Column::UpdatedAt => clock::rfc3339(u.updated_at),
             Column::LastLoginAt => u.last_login_at.map(clock::rfc3339).unwrap_or_default(),

@@ -27,7 +27,11 @@ impl Header {
         let mut errors = Vec::new();
         for (i, raw) in record.iter().enumerate() {
             // a BOM from spreadsheet programs before the first key
-            let key = if i == 0 { raw.trim_start_matches('\u{feff}') } else { raw };
+            let key = if i == 0 {
+                raw.trim_start_matches('\u{feff}')
+            } else {
+                raw
+            };
             match Column::parse(key) {
                 Some(c) if columns.contains(&c) => {
                     errors.push(FieldError::new("header", format!("column {:?} appears twice", c.key())));
@@ -176,7 +180,9 @@ pub fn parse_row(header: &Header, record: &csv::StringRecord) -> Result<Row, Vec
             Column::CreatedAt | Column::LastLoginAt => match clock::parse_date(cell, false) {
                 Some(t) if *column == Column::CreatedAt => row.created_at = Some(t),
                 Some(t) => row.last_login_at = Some(t),
-                None => bad(format!("must be a time in RFC 3339 form, like 2026-11-28T13:45:00Z (got {cell:?})")),
+                None => bad(format!(
+                    "must be a time in RFC 3339 form, like 2026-11-28T13:45:00Z (got {cell:?})"
+                )),
             },
             Column::LoginCount => match cell.parse::<i64>() {
                 Ok(n) if n >= 0 => row.login_count = Some(n),
@@ -186,7 +192,10 @@ pub fn parse_row(header: &Header, record: &csv::StringRecord) -> Result<Row, Vec
                 if is_argon2_phc(cell) {
                     row.password_hash = Some(cell.to_owned());
                 } else {
-                    bad("must be an Argon2 hash in PHC form ($argon2id$v=19$…); other hash formats cannot be imported".to_owned());
+                    bad(
+                        "must be an Argon2 hash in PHC form ($argon2id$v=19$…); other hash formats cannot be imported"
+                            .to_owned(),
+                    );
                 }
             }
         }
@@ -213,7 +222,9 @@ mod tests {
     fn header_problems_are_named() {
         let e = Header::parse(&rec(&["username", "password"])).unwrap_err().to_string();
         assert!(e.contains("unknown column \"password\""), "{e}");
-        let e = Header::parse(&rec(&["username", "email", "email"])).unwrap_err().to_string();
+        let e = Header::parse(&rec(&["username", "email", "email"]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("appears twice"), "{e}");
         let e = Header::parse(&rec(&["email"])).unwrap_err().to_string();
         assert!(e.contains("username column is required"), "{e}");

@@ -100,7 +100,8 @@ async fn start(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let grant = viewer.actor.allow::<perm::ExportUsers>()?;
-    let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     pairs.extend(serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default());
     let filter = FilterParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let export = exports::request_export(&state.store, &grant, &ctx, filter).await?;
@@ -135,7 +136,10 @@ async fn download(
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024));
     let mut resp = (StatusCode::OK, body).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"muster-users-{id}.csv\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -219,11 +223,7 @@ async fn import_upload(
             Ok((status, page).into_response())
         }
         Err(AppError::Domain(DomainError::Invalid(fields))) => {
-            let message = fields
-                .iter()
-                .map(|f| f.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ");
+            let message = fields.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; ");
             let page = ImportPage {
                 layout,
                 report: None,

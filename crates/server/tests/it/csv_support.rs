@@ -44,7 +44,7 @@ pub async fn main_org(app: &TestApp) -> i64 {
 }
 
 pub async fn job(app: &TestApp, id: i64) -> Job {
-    jobs::get(&mut *app.store().conn().await.unwrap(), id)
+    jobs::get(&mut app.store().conn().await.unwrap(), id)
         .await
         .unwrap()
         .expect("job")

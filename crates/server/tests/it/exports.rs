@@ -59,7 +59,12 @@ async fn an_export_runs_in_the_background_mails_the_link_and_downloads() {
     let resp = admin.get(&format!("/admin/exports/{id}/download")).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
-    assert!(resp.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
     let body = resp.bytes().await.unwrap();
     let (head, rows) = parse_csv(&body);
     let keys: Vec<&str> = Column::ALL.iter().map(|c| c.key()).collect();
@@ -89,7 +94,16 @@ async fn exportable_fields_and_the_view_filter_shape_the_file() {
     let mut form: Vec<(String, String)> = muster_server::settings::DESCRIPTORS
         .iter()
         .filter(|d| !matches!(d.key, "export_field_password_hash" | "export_field_login_count"))
-        .map(|d| (d.key.to_owned(), if d.key.starts_with("export_field") { "on".into() } else { d.default.to_string() }))
+        .map(|d| {
+            (
+                d.key.to_owned(),
+                if d.key.starts_with("export_field") {
+                    "on".into()
+                } else {
+                    d.default.to_string()
+                },
+            )
+        })
         .collect();
     form.push(("csrf".into(), admin.csrf("/admin/settings").await));
     let resp = admin
@@ -103,7 +117,12 @@ async fn exportable_fields_and_the_view_filter_shape_the_file() {
 
     let id = start_export(&app, &admin, "?view=disabled").await;
     run_jobs(&app).await;
-    let body = admin.get(&format!("/admin/exports/{id}/download")).await.bytes().await.unwrap();
+    let body = admin
+        .get(&format!("/admin/exports/{id}/download"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let (head, rows) = parse_csv(&body);
     assert!(!head.contains(&"password_hash".to_owned()) && !head.contains(&"login_count".to_owned()));
     assert_eq!(head.len(), 12);
@@ -130,7 +149,10 @@ async fn a_user_manager_may_not_export_or_download() {
     assert_eq!(um.get("/admin/exports").await.status(), 403);
     assert_eq!(um.post("/profile", "/admin/exports", &[]).await.status(), 403);
     assert_eq!(um.get("/admin/import").await.status(), 403);
-    assert!(!um.get_text("/profile").await.contains("/admin/exports"), "no Exports menu entry");
+    assert!(
+        !um.get_text("/profile").await.contains("/admin/exports"),
+        "no Exports menu entry"
+    );
     // signed out: to the login page
     let anon = app.client();
     let resp = anon.get(&format!("/admin/exports/{id}/download")).await;
@@ -143,20 +165,31 @@ async fn an_administrator_of_another_organization_does_not_see_the_export() {
     let app = TestApp::spawn().await;
     app.create_org("Branch").await;
     app.create_user_in("branchadmin", &["Administrator"], &["Branch"]).await;
-    app.create_user_in("bothadmin", &["Administrator"], &["Main", "Branch"]).await;
+    app.create_user_in("bothadmin", &["Administrator"], &["Main", "Branch"])
+        .await;
     let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
     let id = start_export(&app, &admin, "").await;
     run_jobs(&app).await;
 
     let other = app.signed_in("branchadmin", PASSWORD).await;
     assert_eq!(other.get(&format!("/admin/exports/{id}/download")).await.status(), 404);
-    assert!(!other.get_text("/admin/exports").await.contains(&format!("data-export-id=\"{id}\"")));
+    assert!(
+        !other
+            .get_text("/admin/exports")
+            .await
+            .contains(&format!("data-export-id=\"{id}\""))
+    );
     let both = app.signed_in("bothadmin", PASSWORD).await;
     assert_eq!(both.get(&format!("/admin/exports/{id}/download")).await.status(), 200);
     // branchadmin's own export holds only Branch users
     let own = start_export(&app, &other, "").await;
     run_jobs(&app).await;
-    let body = other.get(&format!("/admin/exports/{own}/download")).await.bytes().await.unwrap();
+    let body = other
+        .get(&format!("/admin/exports/{own}/download"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let (_, rows) = parse_csv(&body);
     let names: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
     assert_eq!(names, ["branchadmin", "bothadmin"]);
@@ -180,7 +213,7 @@ async fn takeover_story(app: TestApp) {
     assert_eq!(claimed.id, id);
     let columns = Column::ALL.to_vec();
     let first = muster_store::user_pages::page_after(
-        &mut *app.store().conn().await.unwrap(),
+        &mut app.store().conn().await.unwrap(),
         &Scope::Organizations(vec![main]),
         &Default::default(),
         0,
@@ -202,9 +235,16 @@ async fn takeover_story(app: TestApp) {
     std::fs::write(&partial, &bytes).unwrap();
     let mut conn = app.store().conn().await.unwrap();
     assert!(
-        jobs::renew(&mut conn, id, "dead-worker", now + 60_000, 1000, Some(&serde_json::to_string(&cp).unwrap()))
-            .await
-            .unwrap()
+        jobs::renew(
+            &mut conn,
+            id,
+            "dead-worker",
+            now + 60_000,
+            1000,
+            Some(&serde_json::to_string(&cp).unwrap())
+        )
+        .await
+        .unwrap()
     );
     // not yet expired: nobody else may take it
     assert!(
@@ -230,7 +270,12 @@ async fn takeover_story(app: TestApp) {
     assert_eq!(j.attempts, 2, "taken over once");
     assert_eq!(j.processed, 2501);
     assert!(!partial.exists());
-    let body = admin.get(&format!("/admin/exports/{id}/download")).await.bytes().await.unwrap();
+    let body = admin
+        .get(&format!("/admin/exports/{id}/download"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let (_, rows) = parse_csv(&body);
     assert_eq!(rows.len(), 2501, "admin and 2500 bulk users");
     let mut ids: Vec<i64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
@@ -267,7 +312,12 @@ async fn a_checkpoint_without_its_file_starts_over() {
         .await
         .unwrap()
         .unwrap();
-    let cp = serde_json::to_string(&Position { after_id: 1, rows: 1, bytes: 400 }).unwrap();
+    let cp = serde_json::to_string(&Position {
+        after_id: 1,
+        rows: 1,
+        bytes: 400,
+    })
+    .unwrap();
     let mut conn = app.store().conn().await.unwrap();
     sqlx::query("UPDATE jobs SET checkpoint = $1 WHERE id = $2")
         .bind(cp)
@@ -277,7 +327,12 @@ async fn a_checkpoint_without_its_file_starts_over() {
         .unwrap();
     drop(conn);
     run_jobs(&app).await;
-    let body = admin.get(&format!("/admin/exports/{id}/download")).await.bytes().await.unwrap();
+    let body = admin
+        .get(&format!("/admin/exports/{id}/download"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(parse_csv(&body).1.len(), 2);
 }
 
@@ -362,7 +417,7 @@ async fn round_trip(target: TestDb) {
     // the exporting administrator belongs to both organizations, so the export has every user
     let admin_id = a.user_by_name("admin").await.id;
     let main = main_org(&a).await;
-    muster_store::users::set_organizations(&mut *a.store().conn().await.unwrap(), admin_id, &[main, sales])
+    muster_store::users::set_organizations(&mut a.store().conn().await.unwrap(), admin_id, &[main, sales])
         .await
         .unwrap();
     let actor = a.system_actor().await;
@@ -395,8 +450,16 @@ async fn round_trip(target: TestDb) {
     let admin = a.signed_in("admin", ADMIN_PASSWORD).await;
     let id = start_export(&a, &admin, "").await;
     run_jobs(&a).await;
-    let body = admin.get(&format!("/admin/exports/{id}/download")).await.bytes().await.unwrap();
-    assert!(String::from_utf8_lossy(&body).contains("\"'=HYPERLINK("), "formula guarded");
+    let body = admin
+        .get(&format!("/admin/exports/{id}/download"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&body).contains("\"'=HYPERLINK("),
+        "formula guarded"
+    );
     let file = a.data_dir().join("download.csv");
     std::fs::write(&file, &body).unwrap();
 
@@ -412,15 +475,38 @@ async fn round_trip(target: TestDb) {
         .output()
         .expect("muster import");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("7 row(s): 6 were created, 1 were updated"), "{stdout}");
-    assert!(!stdout.contains('\u{1b}'), "no progress bar when stdout is not a terminal");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no progress bar when stdout is not a terminal"
+    );
 
     for name in ["admin", "alice", "bob", "carol", "dave", "erin", "-minus"] {
         let (x, y) = (a.user_by_name(name).await, b.user_by_name(name).await);
         assert_eq!(
-            (&x.email, &x.first_name, &x.last_name, x.enabled, x.auth_status, &x.roles, &x.organizations),
-            (&y.email, &y.first_name, &y.last_name, y.enabled, y.auth_status, &y.roles, &y.organizations),
+            (
+                &x.email,
+                &x.first_name,
+                &x.last_name,
+                x.enabled,
+                x.auth_status,
+                &x.roles,
+                &x.organizations
+            ),
+            (
+                &y.email,
+                &y.first_name,
+                &y.last_name,
+                y.enabled,
+                y.auth_status,
+                &y.roles,
+                &y.organizations
+            ),
             "{name}"
         );
         assert_eq!(x.password_hash, y.password_hash, "{name}");
@@ -434,7 +520,11 @@ async fn round_trip(target: TestDb) {
     }
     b.signed_in("admin", ADMIN_PASSWORD).await;
     for name in ["carol", "dave", "erin"] {
-        assert_eq!(b.client().login(name, PASSWORD).await.status(), 401, "{name} cannot sign in, as before");
+        assert_eq!(
+            b.client().login(name, PASSWORD).await.status(),
+            401,
+            "{name} cannot sign in, as before"
+        );
     }
     // importing the same file again changes nothing
     let again = Command::new(env!("CARGO_BIN_EXE_muster"))
@@ -509,20 +599,16 @@ async fn an_export_survives_the_process_being_killed() {
         .spawn()
         .expect("muster serve");
     let actor = muster_server::services::auth::actor_for(
-        &mut *app.store().conn().await.unwrap(),
+        &mut app.store().conn().await.unwrap(),
         &app.user_by_name("admin").await,
     )
     .await
     .unwrap();
     let grant = actor.allow::<muster_domain::permission::perm::ExportUsers>().unwrap();
-    let export = muster_server::services::exports::request_export(
-        app.store(),
-        &grant,
-        &Default::default(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let export =
+        muster_server::services::exports::request_export(app.store(), &grant, &Default::default(), Default::default())
+            .await
+            .unwrap();
     let id = export.job.id;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
@@ -530,8 +616,14 @@ async fn an_export_survives_the_process_being_killed() {
         if j.status == Status::Running && j.processed >= 2000 {
             break;
         }
-        assert!(j.status != Status::Done, "the export finished before it could be killed");
-        assert!(std::time::Instant::now() < deadline, "the worker of muster serve never started");
+        assert!(
+            j.status != Status::Done,
+            "the export finished before it could be killed"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker of muster serve never started"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     child.kill().unwrap();
@@ -556,7 +648,12 @@ async fn an_export_survives_the_process_being_killed() {
     let j = job(&app, id).await;
     assert_eq!(j.status, Status::Done, "{:?}", j.error);
     assert_eq!(j.attempts, 2);
-    let body = admin.get(&format!("/admin/exports/{id}/download")).await.bytes().await.unwrap();
+    let body = admin
+        .get(&format!("/admin/exports/{id}/download"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let (_, rows) = parse_csv(&body);
     assert_eq!(rows.len(), 30_001);
     let mut ids: Vec<i64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();

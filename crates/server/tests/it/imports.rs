@@ -37,7 +37,9 @@ async fn every_kind_of_rejected_row_is_listed_and_nothing_is_half_applied() {
         "u19,newbie@example.com,A,B,true,active,Main,User,,,",                           // 19: same email as line 2
     ]
     .join("\n");
-    let users_before = muster_store::users::count_all(&mut *app.store().conn().await.unwrap()).await.unwrap();
+    let users_before = muster_store::users::count_all(&mut app.store().conn().await.unwrap())
+        .await
+        .unwrap();
 
     let resp = upload(&admin, &csv, true).await;
     assert_eq!(resp.status(), 422);
@@ -65,13 +67,16 @@ async fn every_kind_of_rejected_row_is_listed_and_nothing_is_half_applied() {
     ];
     for (line, field, reason) in expect {
         assert!(
-            rows.iter().any(|(l, f, r)| l == line && f == field && r.contains(reason)),
+            rows.iter()
+                .any(|(l, f, r)| l == line && f == field && r.contains(reason)),
             "line {line} {field} {reason:?} not in {rows:#?}"
         );
     }
     assert_eq!(rows.len(), expect.len(), "{rows:#?}");
     assert!(html.contains("id=\"created\">1<"), "the valid row would be created");
-    let users_after = muster_store::users::count_all(&mut *app.store().conn().await.unwrap()).await.unwrap();
+    let users_after = muster_store::users::count_all(&mut app.store().conn().await.unwrap())
+        .await
+        .unwrap();
     assert_eq!(users_before, users_after, "a dry run changes nothing");
 
     // the real run: only the valid row is applied; the half-valid row changed nothing
@@ -79,21 +84,40 @@ async fn every_kind_of_rejected_row_is_listed_and_nothing_is_half_applied() {
     assert_eq!(resp.status(), 422);
     let html = resp.text().await.unwrap();
     let rows = rejected_rows(&html);
-    assert_eq!(rows.len(), expect.len(), "line 19 now clashes with the stored newbie: {rows:#?}");
-    assert!(rows.iter().any(|(l, f, r)| *l == 19 && f == "email" && r.contains("already taken")));
+    assert_eq!(
+        rows.len(),
+        expect.len(),
+        "line 19 now clashes with the stored newbie: {rows:#?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|(l, f, r)| *l == 19 && f == "email" && r.contains("already taken"))
+    );
     let newbie = app.user_by_name("newbie").await;
-    assert_eq!(newbie.auth_status, AuthStatus::PasswordReset, "no hash: the user must reset");
+    assert_eq!(
+        newbie.auth_status,
+        AuthStatus::PasswordReset,
+        "no hash: the user must reset"
+    );
     assert!(!muster_server::hashing::is_argon2_phc(&newbie.password_hash));
     assert_eq!(newbie.login_count, 3);
     assert_eq!(muster_server::clock::rfc3339(newbie.created_at), "2025-01-02T03:04:05Z");
-    assert_eq!(app.user(keep.id).await.first_name, keep.first_name, "rejected row not half applied");
+    assert_eq!(
+        app.user(keep.id).await.first_name,
+        keep.first_name,
+        "rejected row not half applied"
+    );
     assert!(app.user_by_name("admin").await.enabled);
     assert_eq!(
-        muster_store::users::count_all(&mut *app.store().conn().await.unwrap()).await.unwrap(),
+        muster_store::users::count_all(&mut app.store().conn().await.unwrap())
+            .await
+            .unwrap(),
         users_before + 1
     );
     let mut conn = app.store().conn().await.unwrap();
-    let events = muster_store::audit::list(&mut conn, &Default::default(), 50, 0).await.unwrap();
+    let events = muster_store::audit::list(&mut conn, &Default::default(), 50, 0)
+        .await
+        .unwrap();
     assert_eq!(events.iter().filter(|e| e.action == "user.imported").count(), 1);
 }
 
@@ -138,10 +162,18 @@ async fn an_import_updates_by_username_in_any_case_and_keeps_passwords() {
     assert_eq!(after.last_name, "Smith");
     assert_eq!(after.first_name, u.first_name, "absent cells keep their value");
     assert_eq!(after.roles.len(), 2);
-    assert_eq!(jane.get("/profile").await.status(), 303, "sessions ended with the password change");
+    assert_eq!(
+        jane.get("/profile").await.status(),
+        303,
+        "sessions ended with the password change"
+    );
     app.signed_in("jane.doe", "Another-Secret-Phrase-77").await;
     let mails = outbox(&app).await;
-    assert!(mails.iter().any(|m| m.0 == after.email && m.1.contains("password was changed")));
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.0 == after.email && m.1.contains("password was changed"))
+    );
 }
 
 #[tokio::test]
@@ -161,5 +193,10 @@ async fn only_administrators_may_import() {
         .unwrap();
     assert_eq!(resp.status(), 403);
     let mut conn = app.store().conn().await.unwrap();
-    assert!(muster_store::users::find_by_username(&mut conn, "mallory").await.unwrap().is_none());
+    assert!(
+        muster_store::users::find_by_username(&mut conn, "mallory")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
