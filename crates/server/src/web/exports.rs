@@ -3,9 +3,9 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Multipart, Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use muster_domain::Error as DomainError;
@@ -129,25 +129,7 @@ async fn download(
 ) -> Result<Response, PageError> {
     let grant = viewer.actor.allow::<perm::ExportUsers>()?;
     let (_, path) = exports::download(&state.store, &grant, &ctx, &state.config.data_dir, id).await?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|_| AppError::not_found("export file"))?;
-    let len = file.metadata().await.map(|m| m.len()).ok();
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024));
-    let mut resp = (StatusCode::OK, body).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"muster-users-{id}.csv\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    if let Some(len) = len {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    }
-    Ok(resp)
+    Ok(crate::api_exports::csv_file(&path, id).await?)
 }
 
 #[derive(Template, WebTemplate)]

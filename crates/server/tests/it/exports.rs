@@ -660,3 +660,48 @@ async fn an_export_survives_the_process_being_killed() {
     ids.dedup();
     assert_eq!(ids.len(), 30_001, "every user exactly once");
 }
+
+#[tokio::test]
+async fn the_api_handlers_answer_json_api_and_csv() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_by_name("admin").await;
+    let actor = muster_server::services::auth::actor_for(&mut app.store().conn().await.unwrap(), &admin)
+        .await
+        .unwrap();
+    let ctx = muster_server::services::Ctx::default();
+    let resp = muster_server::api_exports::create(&app.state, &actor, &ctx, Some("filter[view]=all"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["data"]["type"], "exports");
+    assert_eq!(doc["data"]["attributes"]["status"], "queued");
+    assert_eq!(doc["data"]["attributes"]["filtered"], true);
+    let id: i64 = doc["data"]["id"].as_str().unwrap().parse().unwrap();
+    let early = muster_server::api_exports::download(&app.state, &actor, &ctx, id).await;
+    assert!(matches!(
+        early,
+        Err(muster_server::error::AppError::Domain(muster_domain::Error::Refused(_)))
+    ));
+    run_jobs(&app).await;
+    let resp = muster_server::api_exports::show(&app.state, &actor, id).await.unwrap();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["data"]["attributes"]["status"], "done");
+    assert_eq!(doc["data"]["attributes"]["processed"], 1);
+    let resp = muster_server::api_exports::download(&app.state, &actor, &ctx, id)
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    let um = muster_domain::Actor {
+        roles: vec![muster_domain::Role::UserManager],
+        ..actor.clone()
+    };
+    assert!(matches!(
+        muster_server::api_exports::download(&app.state, &um, &ctx, id).await,
+        Err(muster_server::error::AppError::Domain(muster_domain::Error::Forbidden(
+            _
+        )))
+    ));
+}
