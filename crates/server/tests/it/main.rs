@@ -4,6 +4,7 @@ mod support;
 
 mod csv_support;
 mod exports;
+mod exports_browser;
 mod http_auth;
 mod imports;
 mod lockout;
