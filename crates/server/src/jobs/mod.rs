@@ -42,6 +42,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         let owner = worker_id();
         tracing::info!(%owner, "job worker started");
         let mut last_sweep: Option<tokio::time::Instant> = None;
+        let mut failures: u32 = 0;
         loop {
             if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) {
                 if let Err(e) = sweep(&state).await {
@@ -50,11 +51,16 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 last_sweep = Some(tokio::time::Instant::now());
             }
             match run_one(&state, &owner).await {
-                Ok(true) => {}
-                Ok(false) => tokio::time::sleep(IDLE_POLL).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "job worker: claiming a job failed");
+                Ok(true) => failures = 0,
+                Ok(false) => {
+                    failures = 0;
                     tokio::time::sleep(IDLE_POLL).await;
+                }
+                Err(e) => {
+                    // the database is away: back off up to half a minute instead of logging every second
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, failures, "job worker: claiming a job failed");
+                    tokio::time::sleep(IDLE_POLL * 2u32.saturating_pow(failures.min(5))).await;
                 }
             }
         }

@@ -2,11 +2,13 @@
 //!
 //! Rows are matched to users by username, case-insensitively: an unknown
 //! username creates a user, a known one is updated with the cells given.
-//! Each row is applied in its own transaction, so a rejected row changes
-//! nothing and the rows before and after it still count. A dry run applies
-//! each row the same way and rolls it back: it rejects exactly what a real run
-//! would, except conflicts between two rows of the same file, which it checks
-//! for email addresses itself.
+//! Each row is applied in its own savepoint, so a rejected row changes
+//! nothing and the rows before and after it still count; rows are committed
+//! in batches (at most [`BATCH_ROWS`] rows or [`BATCH_TIME`]), which spares
+//! SQLite a commit per row without holding its write lock for long. A dry run
+//! applies each row the same way and rolls it back: it rejects exactly what a
+//! real run would, except conflicts between two rows of the same file, which
+//! it checks for email addresses itself.
 //!
 //! A password hash in Argon2 PHC form is stored as it is, so users keep their
 //! passwords. A new user without one gets a password nobody knows and the
@@ -15,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::time::{Duration, Instant};
 
 use muster_domain::permission::perm;
 use muster_domain::{Actor, Allowed, AuthStatus, Error as DomainError, FieldError, Millis, Role};
@@ -25,6 +28,51 @@ use super::{Ctx, audit};
 use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::user_csv::import::{Header, Row, parse_row};
+
+/// Rows per transaction, at most.
+pub const BATCH_ROWS: usize = 200;
+/// How long a transaction of rows stays open, at most (other writers wait on SQLite).
+pub const BATCH_TIME: Duration = Duration::from_millis(200);
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// The open transaction of the current batch of rows.
+struct Batch {
+    tx: Option<(Tx, usize, Instant)>,
+}
+
+impl Batch {
+    async fn tx(&mut self, store: &Store) -> AppResult<&mut Tx> {
+        if self.tx.is_none() {
+            self.tx = Some((store.begin().await?, 0, Instant::now()));
+        }
+        match &mut self.tx {
+            Some((tx, rows, _)) => {
+                *rows += 1;
+                Ok(tx)
+            }
+            None => Err(AppError::Internal("no import transaction".into())),
+        }
+    }
+
+    async fn commit_if_full(&mut self) -> AppResult<()> {
+        if self
+            .tx
+            .as_ref()
+            .is_some_and(|(_, rows, started)| *rows >= BATCH_ROWS || started.elapsed() >= BATCH_TIME)
+        {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> AppResult<()> {
+        if let Some((tx, _, _)) = self.tx.take() {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
 
 /// One problem of a rejected row. A row may have several.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +165,7 @@ pub async fn import_users<R: Read + Send>(
     };
     // only in a dry run: emails given by earlier rows, which a real run would have stored
     let mut emails_in_file: HashMap<String, (u64, String)> = HashMap::new();
+    let mut batch = Batch { tx: None };
     loop {
         let read = reader.read_record(&mut record);
         let line = match &read {
@@ -155,7 +204,8 @@ pub async fn import_users<R: Read + Send>(
                         format!("is also given to {u} on line {l} of this file"),
                     )]),
                     _ => {
-                        let applied = apply_in_own_transaction(store, actor, ctx, &orgs, &row, dry_run).await?;
+                        let tx = batch.tx(store).await?;
+                        let applied = apply_in_savepoint(tx, actor, ctx, &orgs, &row, dry_run).await?;
                         if dry_run
                             && applied.is_ok()
                             && let Some(e) = email
@@ -181,8 +231,10 @@ pub async fn import_users<R: Read + Send>(
                 }));
             }
         }
+        batch.commit_if_full().await?;
         progress(reader.position().byte());
     }
+    batch.commit().await?;
     Ok(report)
 }
 
@@ -207,15 +259,16 @@ fn rejected(e: muster_store::Error) -> Result<Vec<FieldError>, AppError> {
     }
 }
 
-async fn apply_in_own_transaction(
-    store: &Store,
+async fn apply_in_savepoint(
+    tx: &mut Tx,
     actor: &Actor,
     ctx: &Ctx,
     orgs: &Orgs,
     row: &Row,
     dry_run: bool,
 ) -> AppResult<Result<Applied, Vec<FieldError>>> {
-    let mut tx = store.begin().await?;
+    // a transaction begun inside a transaction is a SAVEPOINT
+    let mut tx = sqlx::Connection::begin(&mut **tx).await?;
     let result = match apply(&mut tx, actor, ctx, orgs, row).await {
         Ok(r) => r,
         Err(AppError::Domain(d)) => match rejected(muster_store::Error::Domain(d)) {
