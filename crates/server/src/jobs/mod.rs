@@ -76,6 +76,9 @@ pub async fn run_one(state: &AppState, owner: &str) -> AppResult<bool> {
     if job.attempts > MAX_ATTEMPTS {
         let why = format!("gave up after {MAX_ATTEMPTS} attempts: the worker stopped each time");
         jobs::fail(&mut *state.store.conn().await?, job.id, owner, clock::now(), &why).await?;
+        if job.kind == crate::services::exports::KIND {
+            let _ = tokio::fs::remove_file(export_users::partial_path(&state.config.data_dir, job.id)).await;
+        }
         return Ok(true);
     }
     tracing::info!(job = job.id, kind = %job.kind, attempt = job.attempts, "job started");

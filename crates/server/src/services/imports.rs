@@ -189,7 +189,7 @@ pub async fn import_users<R: Read + Send>(
             Err(e) => return Err(DomainError::invalid("file", format!("line {line}: {}", csv_problem(&e))).into()),
         }
         report.rows += 1;
-        let username_cell = header_cell(&header, &record);
+        let username_cell = username_cell(&header, &record);
         let outcome = match parse_row(&header, &record) {
             Err(errors) => Err(errors),
             Ok(row) => {
@@ -238,7 +238,7 @@ pub async fn import_users<R: Read + Send>(
     Ok(report)
 }
 
-fn header_cell(header: &Header, record: &csv::StringRecord) -> String {
+fn username_cell(header: &Header, record: &csv::StringRecord) -> String {
     header
         .position(crate::user_csv::Column::Username)
         .and_then(|i| record.get(i))

@@ -705,3 +705,31 @@ async fn the_api_handlers_answer_json_api_and_csv() {
         )))
     ));
 }
+
+#[tokio::test]
+async fn a_job_that_keeps_dying_or_cannot_run_is_marked_failed() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let id = start_export(&app, &admin, "").await;
+    let mut conn = app.store().conn().await.unwrap();
+    sqlx::query("UPDATE jobs SET status = 'running', lease_until = 1, attempts = $1 WHERE id = $2")
+        .bind(muster_server::jobs::MAX_ATTEMPTS)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let broken = jobs::enqueue(&mut conn, "export_users", "{not json", None, 1)
+        .await
+        .unwrap();
+    drop(conn);
+    run_jobs(&app).await;
+    let j = job(&app, id).await;
+    assert_eq!(j.status, Status::Failed);
+    assert!(j.error.unwrap().contains("gave up"));
+    let b = job(&app, broken).await;
+    assert_eq!(b.status, Status::Failed);
+    assert!(b.error.unwrap().contains("bad payload"));
+    let page = admin.get_text("/admin/exports").await;
+    assert!(page.contains("failed") && page.contains("gave up"));
+    assert_eq!(admin.get(&format!("/admin/exports/{id}/download")).await.status(), 409);
+}
