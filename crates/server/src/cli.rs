@@ -41,6 +41,12 @@ pub enum Command {
         #[arg(long, env = "MUSTER_SEED_PASSWORD", default_value = "Seeded-Users-Password-1")]
         password: String,
     },
+    /// Export users to CSV.
+    #[command(subcommand)]
+    Export(crate::cli_csv::ExportCommand),
+    /// Import users from CSV.
+    #[command(subcommand)]
+    Import(crate::cli_csv::ImportCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -180,6 +186,11 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             );
             Ok(())
         }
+        Command::Export(cmd) => crate::cli_csv::export(cmd, &open_store(&config).await?).await,
+        Command::Import(cmd) => {
+            let store = open_store(&config).await?;
+            crate::cli_csv::import(cmd, &store, &cli_actor(&store).await?).await
+        }
     }
 }
 
@@ -192,6 +203,7 @@ async fn serve(config: Config) -> Result<(), AppError> {
         println!("Created the administrator \"admin\" with the password: {generated}");
         println!("This password is shown once. Sign in and change it.");
     }
+    crate::jobs::spawn(state.clone());
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;

@@ -8,6 +8,7 @@ pub mod sql;
 
 pub mod api_keys;
 pub mod audit;
+pub mod jobs;
 pub mod login_attempts;
 pub mod organizations;
 pub mod outbox;
@@ -16,6 +17,8 @@ pub mod saved_views;
 pub mod seed;
 pub mod sessions;
 pub mod settings;
+pub mod user_import;
+pub mod user_pages;
 pub mod users;
 
 use std::str::FromStr;

@@ -6,6 +6,9 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod saved_views;
+pub mod export_filter;
+pub mod exports;
+pub mod imports;
 pub mod settings;
 pub mod users;
 

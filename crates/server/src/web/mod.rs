@@ -5,6 +5,7 @@ mod audit_pages;
 mod auth;
 pub mod error;
 mod grid_state;
+mod exports;
 mod health;
 mod pages;
 pub mod session;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(users_grid::router())
         .merge(user_pages::router())
         .merge(audit_pages::router())
+        .merge(exports::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }

@@ -3,7 +3,11 @@
 mod support;
 
 mod cli;
+mod csv_support;
+mod exports;
+mod exports_browser;
 mod http_auth;
+mod imports;
 mod lockout;
 mod ui_browser_users;
 mod ui_users;

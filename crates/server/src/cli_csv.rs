@@ -1,0 +1,161 @@
+//! `muster export users` and `muster import users`: the same CSV as the
+//! Exports page, with a progress bar on a terminal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use muster_domain::permission::perm;
+use muster_domain::{Error as DomainError, UserFilter};
+use muster_store::Store;
+use muster_store::user_pages::Cursor;
+use muster_store::users::{self, Scope};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{AppError, AppResult};
+use crate::services::{Ctx, imports};
+use crate::settings::Settings;
+use crate::user_csv::columns::exportable;
+use crate::user_csv::export::{BeforePage, PAGE_SIZE, Position, header, stream};
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// Write every user to a CSV file (the fields marked exportable in Settings).
+    Users {
+        /// The file to write; it appears only when complete.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Create or update users (matched by username) from a CSV file of `muster export users`.
+    Users {
+        file: PathBuf,
+        /// Check every row and list the rejected ones; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn bar(len: u64, template: &str) -> ProgressBar {
+    if !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb
+}
+
+struct Progress(ProgressBar);
+
+impl BeforePage for Progress {
+    async fn before_page(&mut self, pos: Position) -> AppResult<bool> {
+        self.0.set_position(u64::try_from(pos.rows).unwrap_or(0));
+        Ok(true)
+    }
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> AppError {
+    AppError::Internal(format!("{what} {}: {e}", path.display()))
+}
+
+/// Every user, synchronously, to `out` (through `out.partial`, renamed when complete).
+pub async fn export_users(store: &Store, out: &Path) -> AppResult<i64> {
+    let columns = exportable(&Settings::load(&mut *store.conn().await?).await?);
+    if columns.is_empty() {
+        return Err(DomainError::Refused("No user field is marked exportable in Settings.".to_owned()).into());
+    }
+    let filter = UserFilter::default();
+    let total = users::count(&mut *store.conn().await?, &Scope::System, &filter).await?;
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let mut file = tokio::fs::File::create(&partial)
+        .await
+        .map_err(|e| io("creating", &partial, e))?;
+    let head = header(&columns)?;
+    file.write_all(&head).await.map_err(|e| io("writing", &partial, e))?;
+    let pb = bar(
+        u64::try_from(total).unwrap_or(0),
+        "{bar:40} {pos}/{len} users  {per_sec}  eta {eta}",
+    );
+    let mut cursor = Cursor::new(Scope::System, filter, PAGE_SIZE);
+    let start = Position {
+        bytes: head.len() as u64,
+        ..Default::default()
+    };
+    let mut progress = Progress(pb.clone());
+    let end = match stream(store, &mut cursor, &columns, &mut file, start, &mut progress).await {
+        Ok(Some(end)) => end,
+        other => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(other
+                .err()
+                .unwrap_or_else(|| AppError::Internal("the export stopped".into())));
+        }
+    };
+    file.sync_all().await.map_err(|e| io("syncing", &partial, e))?;
+    drop(file);
+    tokio::fs::rename(&partial, out)
+        .await
+        .map_err(|e| io("renaming", &partial, e))?;
+    pb.finish_and_clear();
+    Ok(end.rows)
+}
+
+pub async fn export(cmd: ExportCommand, store: &Store) -> AppResult<()> {
+    match cmd {
+        ExportCommand::Users { out } => {
+            let started = std::time::Instant::now();
+            let rows = export_users(store, &out).await?;
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            println!(
+                "exported {rows} user(s) to {} in {secs:.1} s ({:.0} rows/s)",
+                out.display(),
+                rows as f64 / secs
+            );
+            Ok(())
+        }
+    }
+}
+
+pub async fn import(cmd: ImportCommand, store: &Store, actor: &muster_domain::Actor) -> AppResult<()> {
+    let ImportCommand::Users { file, dry_run } = cmd;
+    let grant = actor.allow::<perm::ImportUsers>()?;
+    let f = std::fs::File::open(&file).map_err(|e| io("opening", &file, e))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let pb = bar(len, "{bar:40} {bytes}/{total_bytes}  eta {eta}");
+    let mut progress = |bytes: u64| pb.set_position(bytes);
+    let report = imports::import_users(
+        store,
+        &grant,
+        &Ctx::cli(),
+        std::io::BufReader::new(f),
+        dry_run,
+        &mut progress,
+    )
+    .await?;
+    pb.finish_and_clear();
+    for e in &report.errors {
+        println!("line {}: {}: {} (username {:?})", e.line, e.field, e.reason, e.username);
+    }
+    let verb = if dry_run { "would be" } else { "were" };
+    println!(
+        "{} row(s): {} {verb} created, {} {verb} updated, {} unchanged, {} rejected{}",
+        report.rows,
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.rejected_rows,
+        if dry_run { " (dry run: nothing was changed)" } else { "" }
+    );
+    if report.rejected_rows > 0 {
+        return Err(DomainError::Refused(format!("{} row(s) were rejected", report.rejected_rows)).into());
+    }
+    Ok(())
+}

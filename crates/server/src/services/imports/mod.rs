@@ -1,0 +1,217 @@
+//! Importing users from the CSV of an export (`user_csv::import` parses it).
+//!
+//! Rows are matched to users by username, case-insensitively: an unknown
+//! username creates a user, a known one is updated with the cells given.
+//! Each row is applied in its own savepoint, so a rejected row changes
+//! nothing and the rows before and after it still count; rows are committed
+//! in batches (at most [`BATCH_ROWS`] rows or [`BATCH_TIME`]), which spares
+//! SQLite a commit per row without holding its write lock for long. A dry run
+//! applies each row the same way and rolls it back: it rejects exactly what a
+//! real run would, except conflicts between two rows of the same file, which
+//! it checks for email addresses itself.
+//!
+//! A password hash in Argon2 PHC form is stored as it is, so users keep their
+//! passwords. A new user without one gets a password nobody knows and the
+//! status `password_reset`. Replacing an existing user's hash ends their
+//! sessions and mails them that their password was changed.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use muster_domain::permission::perm;
+use muster_domain::{Allowed, Error as DomainError, FieldError};
+use muster_store::Store;
+
+use super::Ctx;
+use crate::error::{AppError, AppResult};
+use crate::user_csv::import::{Header, parse_row};
+
+mod apply;
+
+use apply::{Applied, Orgs, apply_in_savepoint};
+
+/// Rows per transaction, at most.
+pub const BATCH_ROWS: usize = 200;
+/// How long a transaction of rows stays open, at most (other writers wait on SQLite).
+pub const BATCH_TIME: Duration = Duration::from_millis(200);
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// The open transaction of the current batch of rows.
+struct Batch {
+    tx: Option<(Tx, usize, Instant)>,
+}
+
+impl Batch {
+    async fn tx(&mut self, store: &Store) -> AppResult<&mut Tx> {
+        if self.tx.is_none() {
+            self.tx = Some((store.begin().await?, 0, Instant::now()));
+        }
+        match &mut self.tx {
+            Some((tx, rows, _)) => {
+                *rows += 1;
+                Ok(tx)
+            }
+            None => Err(AppError::Internal("no import transaction".into())),
+        }
+    }
+
+    async fn commit_if_full(&mut self) -> AppResult<()> {
+        if self
+            .tx
+            .as_ref()
+            .is_some_and(|(_, rows, started)| *rows >= BATCH_ROWS || started.elapsed() >= BATCH_TIME)
+        {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> AppResult<()> {
+        if let Some((tx, _, _)) = self.tx.take() {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// One problem of a rejected row. A row may have several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// The line of the file the row starts on (the header is line 1).
+    pub line: u64,
+    /// The username cell as written, to find the row.
+    pub username: String,
+    /// The column key, or `row` for the row as a whole.
+    pub field: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub dry_run: bool,
+    pub rows: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected_rows: u64,
+    pub errors: Vec<RowError>,
+}
+
+fn csv_problem(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8 text".to_owned(),
+        _ => e.to_string(),
+    }
+}
+
+/// Import `input`. `progress` is told the number of bytes read so far.
+pub async fn import_users<R: Read + Send>(
+    store: &Store,
+    grant: &Allowed<perm::ImportUsers>,
+    ctx: &Ctx,
+    input: R,
+    dry_run: bool,
+    progress: &mut (impl FnMut(u64) + Send),
+) -> AppResult<Report> {
+    let actor = grant.actor();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut record = csv::StringRecord::new();
+    let header = match reader.read_record(&mut record) {
+        Ok(true) => Header::parse(&record)?,
+        Ok(false) => return Err(DomainError::invalid("file", "is empty: expected a header row").into()),
+        Err(e) => return Err(DomainError::invalid("file", format!("header row {}", csv_problem(&e))).into()),
+    };
+    let orgs = Orgs::load(&mut *store.conn().await?, actor).await?;
+    let mut report = Report {
+        dry_run,
+        ..Default::default()
+    };
+    // only in a dry run: emails given by earlier rows, which a real run would have stored
+    let mut emails_in_file: HashMap<String, (u64, String)> = HashMap::new();
+    let mut batch = Batch { tx: None };
+    loop {
+        let read = reader.read_record(&mut record);
+        let line = match &read {
+            Ok(_) => record.position().map_or(0, csv::Position::line),
+            Err(e) => e.position().map_or(0, csv::Position::line),
+        };
+        match read {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                report.rows += 1;
+                report.rejected_rows += 1;
+                report.errors.push(RowError {
+                    line,
+                    username: String::new(),
+                    field: "row".to_owned(),
+                    reason: csv_problem(&e),
+                });
+                continue;
+            }
+            Err(e) => return Err(DomainError::invalid("file", format!("line {line}: {}", csv_problem(&e))).into()),
+        }
+        report.rows += 1;
+        let username_cell = username_cell(&header, &record);
+        let outcome = match parse_row(&header, &record) {
+            Err(errors) => Err(errors),
+            Ok(row) => {
+                let email = row.cells.email.as_ref().map(|e| e.canonical());
+                let earlier = email
+                    .as_ref()
+                    .and_then(|e| emails_in_file.get(e))
+                    .filter(|(_, u)| *u != row.username.canonical());
+                match earlier {
+                    Some((l, u)) if dry_run => Err(vec![FieldError::new(
+                        "email",
+                        format!("is also given to {u} on line {l} of this file"),
+                    )]),
+                    _ => {
+                        let tx = batch.tx(store).await?;
+                        let applied = apply_in_savepoint(tx, actor, ctx, &orgs, &row, dry_run).await?;
+                        if dry_run
+                            && applied.is_ok()
+                            && let Some(e) = email
+                        {
+                            emails_in_file.insert(e, (line, row.username.canonical()));
+                        }
+                        applied
+                    }
+                }
+            }
+        };
+        match outcome {
+            Ok(Applied::Created) => report.created += 1,
+            Ok(Applied::Updated) => report.updated += 1,
+            Ok(Applied::Unchanged) => report.unchanged += 1,
+            Err(errors) => {
+                report.rejected_rows += 1;
+                report.errors.extend(errors.into_iter().map(|e| RowError {
+                    line,
+                    username: username_cell.clone(),
+                    field: e.field,
+                    reason: e.message,
+                }));
+            }
+        }
+        batch.commit_if_full().await?;
+        progress(reader.position().byte());
+    }
+    batch.commit().await?;
+    Ok(report)
+}
+
+fn username_cell(header: &Header, record: &csv::StringRecord) -> String {
+    header
+        .position(crate::user_csv::Column::Username)
+        .and_then(|i| record.get(i))
+        .unwrap_or("")
+        .chars()
+        .take(64)
+        .collect()
+}

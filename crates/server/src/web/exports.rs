@@ -1,0 +1,218 @@
+//! The Exports page (list, start, download) and the Import page (upload, dry run).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use muster_domain::Error as DomainError;
+use muster_domain::permission::perm;
+
+use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
+use super::{PageError, TimeFmt};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::services::export_filter::FilterParams;
+use crate::services::exports::{self, Export};
+use crate::services::imports::{self, Report};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/exports", get(list).post(start))
+        .route("/admin/exports/{id}/download", get(download))
+        .route("/admin/import", get(import_form).post(import_upload))
+}
+
+/// One line of the exports table.
+struct Line {
+    id: i64,
+    state: &'static str,
+    badge: &'static str,
+    processed: i64,
+    total: i64,
+    requested_by: String,
+    created_at: i64,
+    finished_at: Option<i64>,
+    filtered: bool,
+    downloadable: bool,
+    error: String,
+}
+
+impl From<Export> for Line {
+    fn from(e: Export) -> Self {
+        let state = e.state();
+        Line {
+            id: e.job.id,
+            state,
+            badge: match state {
+                "done" => "ok",
+                "failed" => "bad",
+                "queued" | "running" => "warn",
+                _ => "",
+            },
+            processed: e.job.processed,
+            total: e.job.total.max(e.job.processed),
+            requested_by: e.request.requested_by.clone(),
+            created_at: e.job.created_at,
+            finished_at: e.job.finished_at,
+            filtered: e.is_filtered(),
+            downloadable: e.downloadable(),
+            error: e.job.error.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "exports.html")]
+struct ExportsPage {
+    layout: Layout,
+    lines: Vec<Line>,
+    active: bool,
+    can_import: bool,
+}
+
+async fn list(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<ExportsPage, PageError> {
+    let grant = viewer.actor.allow::<perm::ExportUsers>()?;
+    let lines: Vec<Line> = exports::list(&state.store, &grant)
+        .await?
+        .into_iter()
+        .map(Line::from)
+        .collect();
+    Ok(ExportsPage {
+        layout,
+        active: lines.iter().any(|l| matches!(l.state, "queued" | "running")),
+        lines,
+        can_import: viewer.actor.has(muster_domain::Permission::ImportUsers),
+    })
+}
+
+/// Start an export. The grid's Export button posts its view and filters, in
+/// the query string or the form; without them every user of the actor's
+/// organizations is exported.
+async fn start(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ReqCtx(ctx): ReqCtx,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let grant = viewer.actor.allow::<perm::ExportUsers>()?;
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    pairs.extend(serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default());
+    let filter = FilterParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let export = exports::request_export(&state.store, &grant, &ctx, filter).await?;
+    let what = if export.is_filtered() {
+        "the users of your view"
+    } else {
+        "all users"
+    };
+    Ok(redirect_with_flash(
+        &state,
+        "/admin/exports",
+        "success",
+        &format!(
+            "Export #{} of {what} was started. You will get an email with the download link when it is ready.",
+            export.job.id
+        ),
+    ))
+}
+
+async fn download(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ReqCtx(ctx): ReqCtx,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let grant = viewer.actor.allow::<perm::ExportUsers>()?;
+    let (_, path) = exports::download(&state.store, &grant, &ctx, &state.config.data_dir, id).await?;
+    Ok(crate::api_exports::csv_file(&path, id).await?)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "import.html")]
+struct ImportPage {
+    layout: Layout,
+    report: Option<Report>,
+    error: Option<String>,
+}
+
+async fn import_form(layout: Layout, viewer: Viewer) -> Result<ImportPage, PageError> {
+    viewer.actor.allow::<perm::ImportUsers>()?;
+    Ok(ImportPage {
+        layout,
+        report: None,
+        error: None,
+    })
+}
+
+fn bad_upload(e: impl std::fmt::Display) -> AppError {
+    DomainError::invalid("file", format!("the upload could not be read: {e}")).into()
+}
+
+/// The upload is `multipart/form-data` with `file` and an optional `dry_run`;
+/// its CSRF token travels in the query string (the session layer reads it there).
+async fn import_upload(
+    State(state): State<AppState>,
+    layout: Layout,
+    viewer: Viewer,
+    ReqCtx(ctx): ReqCtx,
+    mut form: Multipart,
+) -> Result<Response, PageError> {
+    let grant = viewer.actor.allow::<perm::ImportUsers>()?;
+    let mut data: Option<Bytes> = None;
+    let mut dry_run = false;
+    while let Some(field) = form.next_field().await.map_err(bad_upload)? {
+        match field.name() {
+            Some("file") => data = Some(field.bytes().await.map_err(bad_upload)?),
+            Some("dry_run") => dry_run = !field.text().await.map_err(bad_upload)?.is_empty(),
+            _ => {}
+        }
+    }
+    let data = data.filter(|d| !d.is_empty());
+    let Some(data) = data else {
+        let page = ImportPage {
+            layout,
+            report: None,
+            error: Some("Choose a CSV file to import.".to_owned()),
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    let result = imports::import_users(
+        &state.store,
+        &grant,
+        &ctx,
+        std::io::Cursor::new(data),
+        dry_run,
+        &mut |_| {},
+    )
+    .await;
+    match result {
+        Ok(report) => {
+            let status = if report.rejected_rows > 0 {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            let page = ImportPage {
+                layout,
+                report: Some(report),
+                error: None,
+            };
+            Ok((status, page).into_response())
+        }
+        Err(AppError::Domain(DomainError::Invalid(fields))) => {
+            let message = fields.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; ");
+            let page = ImportPage {
+                layout,
+                report: None,
+                error: Some(format!("The file was not imported: {message}")),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,202 @@
+//! Import: every kind of rejected row, named with its line, field and reason;
+//! a dry run changes nothing; a rejected row is never half applied.
+
+use muster_domain::AuthStatus;
+
+use crate::csv_support::*;
+use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp};
+
+#[tokio::test]
+async fn every_kind_of_rejected_row_is_listed_and_nothing_is_half_applied() {
+    let app = TestApp::spawn().await;
+    app.create_org("Elsewhere").await;
+    app.create_user("taken", &["User"]).await;
+    let keep = app.create_user("keepme", &["User"]).await;
+    app.create_user_in("outsider", &["User"], &["Elsewhere"]).await;
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+
+    let csv = [
+        "username,email,first_name,last_name,enabled,auth_status,organizations,roles,created_at,login_count,password_hash",
+        "newbie,newbie@example.com,New,Bie,true,active,Main,User,2025-01-02T03:04:05Z,3,", // 2: valid
+        "bad name!,a@example.com,A,B,true,active,Main,User,,,",                          // 3
+        "u4,not-an-email,A,B,true,active,Main,User,,,",                                  // 4
+        "u5,taken@example.com,A,B,true,active,Main,User,,,",                             // 5: email taken
+        "u6,u6@example.com,,B,true,active,Main,User,,,",                                 // 6: new user needs a first name
+        "u7,u7@example.com,A,B,maybe,active,Main,User,,,",                               // 7
+        "u8,u8@example.com,A,B,true,sleeping,Main,User,,,",                              // 8
+        "u9,u9@example.com,A,B,true,active,Atlantis,User,,,",                            // 9: unknown org
+        "u10,u10@example.com,A,B,true,active,Elsewhere,User,,,",                         // 10: org outside scope
+        "u11,u11@example.com,A,B,true,active,Main,Root,,,",                              // 11
+        "u12,u12@example.com,A,B,true,active,Main,User,yesterday,,",                     // 12
+        "u13,u13@example.com,A,B,true,active,Main,User,,-5,",                            // 13
+        "u14,u14@example.com,A,B,true,active,Main,User,,,$2y$10$abcdefghijklmnopqrstuu", // 14: bcrypt
+        "u15,u15@example.com,A,B",                                                       // 15: too few cells
+        "outsider,o@example.com,A,B,true,active,Main,User,,,",                           // 16: another org's user
+        "admin,,,,false,,,,,,",                                                          // 17: own account
+        "keepme,,Changed,,,,,Root,,,",                                                   // 18: half valid
+        "u19,newbie@example.com,A,B,true,active,Main,User,,,",                           // 19: same email as line 2
+    ]
+    .join("\n");
+    let users_before = muster_store::users::count_all(&mut app.store().conn().await.unwrap())
+        .await
+        .unwrap();
+
+    let resp = upload(&admin, &csv, true).await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Dry run: 18 row(s)"), "{html}");
+    let rows = rejected_rows(&html);
+    let expect: &[(u64, &str, &str)] = &[
+        (3, "username", "may contain letters"),
+        (4, "email", "must look like name@example.com"),
+        (5, "email", "is already taken"),
+        (6, "first_name", "is required for a new user"),
+        (7, "enabled", "must be true or false"),
+        (8, "auth_status", "unknown status"),
+        (9, "organizations", "unknown organization &#34;Atlantis&#34;"),
+        (10, "organizations", "unknown organization &#34;Elsewhere&#34;"),
+        (11, "roles", "unknown role &#34;Root&#34;"),
+        (12, "created_at", "RFC 3339"),
+        (13, "login_count", "0 or more"),
+        (14, "password_hash", "Argon2"),
+        (15, "row", "has 4 cells but the header has 11 columns"),
+        (16, "username", "outside your organizations"),
+        (17, "enabled", "cannot disable yourself"),
+        (18, "roles", "unknown role"),
+        (19, "email", "is also given to newbie on line 2"),
+    ];
+    for (line, field, reason) in expect {
+        assert!(
+            rows.iter()
+                .any(|(l, f, r)| l == line && f == field && r.contains(reason)),
+            "line {line} {field} {reason:?} not in {rows:#?}"
+        );
+    }
+    assert_eq!(rows.len(), expect.len(), "{rows:#?}");
+    assert!(html.contains("id=\"created\">1<"), "the valid row would be created");
+    let users_after = muster_store::users::count_all(&mut app.store().conn().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(users_before, users_after, "a dry run changes nothing");
+
+    // the real run: only the valid row is applied; the half-valid row changed nothing
+    let resp = upload(&admin, &csv, false).await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.unwrap();
+    let rows = rejected_rows(&html);
+    assert_eq!(
+        rows.len(),
+        expect.len(),
+        "line 19 now clashes with the stored newbie: {rows:#?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|(l, f, r)| *l == 19 && f == "email" && r.contains("already taken"))
+    );
+    let newbie = app.user_by_name("newbie").await;
+    assert_eq!(
+        newbie.auth_status,
+        AuthStatus::PasswordReset,
+        "no hash: the user must reset"
+    );
+    assert!(!muster_server::hashing::is_argon2_phc(&newbie.password_hash));
+    assert_eq!(newbie.login_count, 3);
+    assert_eq!(muster_server::clock::rfc3339(newbie.created_at), "2025-01-02T03:04:05Z");
+    assert_eq!(
+        app.user(keep.id).await.first_name,
+        keep.first_name,
+        "rejected row not half applied"
+    );
+    assert!(app.user_by_name("admin").await.enabled);
+    assert_eq!(
+        muster_store::users::count_all(&mut app.store().conn().await.unwrap())
+            .await
+            .unwrap(),
+        users_before + 1
+    );
+    let mut conn = app.store().conn().await.unwrap();
+    let events = muster_store::audit::list(&mut conn, &Default::default(), 50, 0)
+        .await
+        .unwrap();
+    assert_eq!(events.iter().filter(|e| e.action == "user.imported").count(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_header_refuses_the_whole_file() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let resp = upload(&admin, "username,password\nx,y\n", false).await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("unknown column &#34;password&#34;"), "{html}");
+    let resp = upload(&admin, "email\nx@example.com\n", false).await;
+    assert!(resp.text().await.unwrap().contains("username column is required"));
+    let resp = upload(&admin, "", false).await;
+    assert!(resp.text().await.unwrap().contains("Choose a CSV file"));
+    let resp = upload(&admin, "username\n\u{ff}", true).await;
+    assert_eq!(resp.status(), 422);
+}
+
+#[tokio::test]
+async fn an_import_updates_by_username_in_any_case_and_keeps_passwords() {
+    let app = TestApp::spawn().await;
+    let u = app.create_user("Jane.Doe", &["User"]).await;
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    // a session of Jane's, which the new hash must end
+    let jane = app.signed_in("Jane.Doe", PASSWORD).await;
+    let hash = muster_server::hashing::hash_now(
+        "Another-Secret-Phrase-77",
+        muster_server::hashing::Params {
+            memory_kib: 8192,
+            iterations: 1,
+            parallelism: 1,
+        },
+    )
+    .unwrap();
+    let csv = format!("username,last_name,roles,password_hash\njane.doe,Smith,\"User Manager, User\",\"{hash}\"\n");
+    let resp = upload(&admin, &csv, false).await;
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("id=\"updated\">1<"), "{html}");
+    let after = app.user(u.id).await;
+    assert_eq!(after.username, "jane.doe");
+    assert_eq!(after.last_name, "Smith");
+    assert_eq!(after.first_name, u.first_name, "absent cells keep their value");
+    assert_eq!(after.roles.len(), 2);
+    assert_eq!(
+        jane.get("/profile").await.status(),
+        303,
+        "sessions ended with the password change"
+    );
+    app.signed_in("jane.doe", "Another-Secret-Phrase-77").await;
+    let mails = outbox(&app).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.0 == after.email && m.1.contains("password was changed"))
+    );
+}
+
+#[tokio::test]
+async fn only_administrators_may_import() {
+    let app = TestApp::spawn().await;
+    app.create_user("manager", &["User Manager"]).await;
+    let um = app.signed_in("manager", PASSWORD).await;
+    assert_eq!(um.get("/admin/import").await.status(), 403);
+    let token = um.csrf("/profile").await;
+    let resp = um
+        .http
+        .post(format!("{}/admin/import?csrf={token}", um.base))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body("--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nusername\nmallory\r\n--x--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let mut conn = app.store().conn().await.unwrap();
+    assert!(
+        muster_store::users::find_by_username(&mut conn, "mallory")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
