@@ -1,6 +1,7 @@
 //! The `muster` binary as a library: configuration, the CLI, the web UI and
 //! the API over shared service functions, and the background workers.
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod clock;

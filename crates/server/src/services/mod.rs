@@ -2,9 +2,12 @@
 //! the API and the CLI alike. A function that needs a permission takes the
 //! proof of it (`Allowed<P>`) as an argument.
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod organizations;
+pub mod records;
 pub mod settings;
 pub mod users;
 
