@@ -31,6 +31,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(crate::cli_apikey::ApiKeyCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,6 +149,7 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             Ok(())
         }
         Command::User(cmd) => user_command(cmd, config).await,
+        Command::Apikey(cmd) => crate::cli_apikey::run(cmd, config).await,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod cli_apikey;
 pub mod clock;
 pub mod config;
 pub mod crypto;

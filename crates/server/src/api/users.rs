@@ -265,6 +265,9 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiErro
             "filter[username]" => q.filter.username = Some(text_param(name, value)?),
             "filter[email]" => q.filter.email = Some(text_param(name, value)?),
             "filter[search]" => q.filter.search = Some(text_param(name, value)?),
+            "sort" if value.trim().is_empty() => {
+                return Err(ApiError::parameter("sort must name at least one field", name));
+            }
             "sort" => q.sort = UserSort::parse(value)?,
             "page[number]" => q.page = int_param(name, value, 1, MAX_PAGE_NUMBER)?,
             "page[size]" => q.size = int_param(name, value, 1, MAX_PAGE_SIZE)?,
@@ -564,6 +567,7 @@ mod tests {
             ("filter[authStatus]=frozen", "frozen"),
             ("filter[view]=mine", "mine"),
             ("colour=red", "colour"),
+            ("sort=", "sort"),
             ("filter[search]=a%00b", "filter[search]"),
         ] {
             let e = parse_list_query(&pairs(bad)).err().unwrap_or_else(|| panic!("{bad} accepted"));

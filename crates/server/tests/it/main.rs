@@ -2,5 +2,8 @@
 
 mod support;
 
+mod api_client;
+mod api_keys;
+mod api_matrix;
 mod http_auth;
 mod lockout;
