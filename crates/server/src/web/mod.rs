@@ -1,6 +1,7 @@
 //! The web UI: server-rendered pages, plain forms, a CSRF check on every
 //! state-changing request, and one mapping of errors to pages.
 
+mod api_keys;
 mod auth;
 pub mod error;
 mod health;
@@ -13,10 +14,12 @@ use axum::middleware;
 use crate::app::AppState;
 
 pub use error::PageError;
+pub use api_keys::ApiKeySection;
 pub use session::{Layout, Viewer};
 
 pub fn router(state: AppState) -> Router<AppState> {
     let ui = Router::new()
+        .merge(api_keys::router())
         .merge(auth::router())
         .merge(pages::router())
         .layer(middleware::from_fn_with_state(state, session::layer));

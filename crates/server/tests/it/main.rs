@@ -3,6 +3,7 @@
 mod support;
 
 mod api_client;
+mod api_key_ui;
 mod api_keys;
 mod api_matrix;
 mod http_auth;
