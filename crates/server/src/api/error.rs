@@ -243,7 +243,11 @@ impl From<AppError> for ApiError {
                     })
                     .collect();
                 if errors.is_empty() {
-                    errors.push(ApiError::whole(status, "invalid", "Invalid request", "invalid input").errors.remove(0));
+                    errors.push(
+                        ApiError::whole(status, "invalid", "Invalid request", "invalid input")
+                            .errors
+                            .remove(0),
+                    );
                 }
                 ApiError {
                     status,
@@ -281,8 +285,10 @@ impl IntoResponse for ApiError {
         let status = self.status;
         let mut resp = super::document(status, &ErrorDocument { errors: self.errors });
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"muster\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"muster\""),
+            );
         }
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())

@@ -137,7 +137,10 @@ pub fn text_param(name: &str, raw: &str) -> Result<String, ApiError> {
         ));
     }
     if raw.chars().count() > 254 {
-        return Err(ApiError::parameter(format!("{name} must be at most 254 characters"), name));
+        return Err(ApiError::parameter(
+            format!("{name} must be at most 254 characters"),
+            name,
+        ));
     }
     Ok(raw.to_owned())
 }

@@ -37,7 +37,12 @@ pub const MEDIA_TYPE: &str = "application/vnd.api+json";
 /// A JSON:API response with its media type.
 pub fn document<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE))], bytes).into_response(),
+        Ok(bytes) => (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE))],
+            bytes,
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cannot serialize an API response");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -112,14 +117,29 @@ struct ApiDoc;
 
 /// The error statuses every operation may answer, and what they mean.
 const ERROR_RESPONSES: &[(&str, &str)] = &[
-    ("400", "Malformed request: bad JSON, a wrong type, an unknown filter, sort field or parameter"),
-    ("401", "No API key, or a key that is not valid or whose user cannot sign in"),
+    (
+        "400",
+        "Malformed request: bad JSON, a wrong type, an unknown filter, sort field or parameter",
+    ),
+    (
+        "401",
+        "No API key, or a key that is not valid or whose user cannot sign in",
+    ),
     ("403", "The key's user may not do this"),
     ("404", "Not found, or outside the key's organization"),
-    ("409", "Not possible in the current state (e.g. records assigned, already taken)"),
-    ("415", "The request body is not application/vnd.api+json or application/json"),
+    (
+        "409",
+        "Not possible in the current state (e.g. records assigned, already taken)",
+    ),
+    (
+        "415",
+        "The request body is not application/vnd.api+json or application/json",
+    ),
     ("422", "Invalid attribute values; each error points at its attribute"),
-    ("429", "Too many failed API key attempts from this address; see Retry-After"),
+    (
+        "429",
+        "Too many failed API key attempts from this address; see Retry-After",
+    ),
 ];
 
 fn error_response(description: &str, status: &str) -> openapi::Response {

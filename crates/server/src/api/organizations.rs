@@ -132,8 +132,6 @@ async fn create(
     let org = services::organizations::create(&state.store, &grant, &who.ctx, &doc.data.attributes.name).await?;
     Ok(document(
         StatusCode::CREATED,
-        &OrganizationDocument {
-            data: (&org).into(),
-        },
+        &OrganizationDocument { data: (&org).into() },
     ))
 }

@@ -98,9 +98,9 @@ impl IdValue {
     fn get(&self) -> Result<i64, ApiError> {
         match self {
             IdValue::Number(n) => Ok(*n),
-            IdValue::Text(s) => s.parse().map_err(|_| {
-                DomainError::invalid("owner_id", format!("must be a user id (got {s:?})")).into()
-            }),
+            IdValue::Text(s) => s
+                .parse()
+                .map_err(|_| DomainError::invalid("owner_id", format!("must be a user id (got {s:?})")).into()),
         }
     }
 }

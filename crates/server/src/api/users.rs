@@ -169,7 +169,6 @@ pub struct UserListDocument {
     pub links: PageLinks,
 }
 
-
 /// The query of `GET /api/users`. Any other parameter is refused with a 400 that names it.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -181,7 +180,10 @@ struct ListParams {
     #[param(rename = "filter[enabled]")]
     enabled: Option<bool>,
     /// Comma-separated statuses.
-    #[param(rename = "filter[authStatus]", pattern = r"^(active|locked|password_reset)(,(active|locked|password_reset))*$")]
+    #[param(
+        rename = "filter[authStatus]",
+        pattern = r"^(active|locked|password_reset)(,(active|locked|password_reset))*$"
+    )]
     auth_status: Option<String>,
     /// Exact, any case.
     #[param(rename = "filter[username]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
@@ -193,7 +195,9 @@ struct ListParams {
     #[param(rename = "filter[search]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     search: Option<String>,
     /// Comma-separated fields; a leading `-` sorts descending (`lastName,-createdAt`).
-    #[param(pattern = r"^-?(id|firstName|lastName|email|username|enabled|authStatus|organizations|roles|createdAt|updatedAt|lastLoginAt)(,-?(id|firstName|lastName|email|username|enabled|authStatus|organizations|roles|createdAt|updatedAt|lastLoginAt))*$")]
+    #[param(
+        pattern = r"^-?(id|firstName|lastName|email|username|enabled|authStatus|organizations|roles|createdAt|updatedAt|lastLoginAt)(,-?(id|firstName|lastName|email|username|enabled|authStatus|organizations|roles|createdAt|updatedAt|lastLoginAt))*$"
+    )]
     sort: Option<String>,
     #[param(rename = "page[number]", minimum = 1, maximum = 1_000_000_000)]
     page_number: Option<i64>,
@@ -228,7 +232,10 @@ fn parse_bool(name: &str, raw: &str) -> Result<bool, ApiError> {
     match raw.trim() {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(ApiError::parameter(format!("{name} must be true or false (got {raw:?})"), name)),
+        _ => Err(ApiError::parameter(
+            format!("{name} must be true or false (got {raw:?})"),
+            name,
+        )),
     }
 }
 
@@ -273,15 +280,14 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiErro
             "page[size]" => q.size = int_param(name, value, 1, MAX_PAGE_SIZE)?,
             other if other.starts_with("filter[") => {
                 return Err(ApiError::parameter(
-                    format!("unknown filter {other:?}: expected filter[view], filter[enabled], filter[authStatus], filter[username], filter[email] or filter[search]"),
+                    format!(
+                        "unknown filter {other:?}: expected filter[view], filter[enabled], filter[authStatus], filter[username], filter[email] or filter[search]"
+                    ),
                     other,
                 ));
             }
             other => {
-                return Err(ApiError::parameter(
-                    format!("unknown query parameter {other:?}"),
-                    other,
-                ));
+                return Err(ApiError::parameter(format!("unknown query parameter {other:?}"), other));
             }
         }
         if !name.starts_with("page[") {
@@ -555,7 +561,10 @@ mod tests {
     fn list_query_is_strict_and_names_unknown_fields() {
         let q = parse_list_query(&pairs("filter[view]=cannot_login&filter[authStatus]=locked,password_reset&sort=lastName,-createdAt&page[number]=2&page[size]=5")).unwrap();
         assert_eq!(q.filter.view, Some(View::CannotLogin));
-        assert_eq!(q.filter.auth_statuses, vec![AuthStatus::Locked, AuthStatus::PasswordReset]);
+        assert_eq!(
+            q.filter.auth_statuses,
+            vec![AuthStatus::Locked, AuthStatus::PasswordReset]
+        );
         assert_eq!((q.page, q.size), (2, 5));
         assert_eq!(q.kept.len(), 3);
         for (bad, named) in [
@@ -570,7 +579,9 @@ mod tests {
             ("sort=", "sort"),
             ("filter[search]=a%00b", "filter[search]"),
         ] {
-            let e = parse_list_query(&pairs(bad)).err().unwrap_or_else(|| panic!("{bad} accepted"));
+            let e = parse_list_query(&pairs(bad))
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
             assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
             assert!(e.errors[0].detail.contains(named), "{bad}: {:?}", e.errors[0].detail);
         }

@@ -65,9 +65,10 @@ fn pick_org(shared: &[i64], wanted: Option<i64>) -> AppResult<i64> {
     match wanted {
         Some(o) if shared.contains(&o) => Ok(o),
         Some(_) => Err(AppError::not_found("organization")),
-        None => shared.first().copied().ok_or_else(|| {
-            DomainError::Refused("the user belongs to none of your organizations".to_owned()).into()
-        }),
+        None => shared
+            .first()
+            .copied()
+            .ok_or_else(|| DomainError::Refused("the user belongs to none of your organizations".to_owned()).into()),
     }
 }
 
@@ -187,7 +188,11 @@ pub enum Refusal {
     Malformed,
     Unknown,
     /// The key is known; its user may not authenticate now.
-    UserRefused { user_id: i64, username: String, reason: &'static str },
+    UserRefused {
+        user_id: i64,
+        username: String,
+        reason: &'static str,
+    },
 }
 
 impl Refusal {

@@ -1,8 +1,8 @@
 //! Organizations: the ones a user belongs to, and creating one.
 
 use muster_domain::Actor;
-use muster_domain::permission::perm;
 use muster_domain::Allowed;
+use muster_domain::permission::perm;
 use muster_store::organizations::{self, Organization};
 use muster_store::{Store, users};
 

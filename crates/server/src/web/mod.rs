@@ -13,8 +13,8 @@ use axum::middleware;
 
 use crate::app::AppState;
 
-pub use error::PageError;
 pub use api_keys::ApiKeySection;
+pub use error::PageError;
 pub use session::{Layout, Viewer};
 
 pub fn router(state: AppState) -> Router<AppState> {

@@ -22,7 +22,10 @@ pub struct Reply {
 impl Reply {
     /// The error codes, for assertions.
     pub fn pointer(&self) -> String {
-        self.body["errors"][0]["source"]["pointer"].as_str().unwrap_or("?").to_owned()
+        self.body["errors"][0]["source"]["pointer"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned()
     }
 
     pub fn detail(&self) -> String {
@@ -65,8 +68,14 @@ impl Api {
         if status >= 400 {
             let e = &body["errors"][0];
             assert_eq!(e["status"], status.to_string(), "{method} {path}: {text}");
-            assert!(e["code"].is_string() && e["title"].is_string() && e["detail"].is_string(), "{text}");
-            assert!(e["source"]["pointer"].is_string(), "{method} {path}: no pointer in {text}");
+            assert!(
+                e["code"].is_string() && e["title"].is_string() && e["detail"].is_string(),
+                "{text}"
+            );
+            assert!(
+                e["source"]["pointer"].is_string(),
+                "{method} {path}: no pointer in {text}"
+            );
         }
         Reply {
             status,

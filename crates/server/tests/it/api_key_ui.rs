@@ -61,7 +61,10 @@ async fn administrators_manage_keys_of_their_organizations_only() {
 
     let manager = app.signed_in("manager", PASSWORD).await;
     assert_eq!(manager.post("/profile", &path, &[]).await.status(), 403);
-    assert_eq!(manager.post("/profile", &format!("{path}/revoke"), &[]).await.status(), 403);
+    assert_eq!(
+        manager.post("/profile", &format!("{path}/revoke"), &[]).await.status(),
+        403
+    );
     let acme = app.signed_in("acme-admin", PASSWORD).await;
     assert_eq!(acme.post("/profile", &path, &[]).await.status(), 404);
     let kim_web = app.signed_in("kim", PASSWORD).await;
@@ -73,7 +76,11 @@ async fn administrators_manage_keys_of_their_organizations_only() {
             .status(),
         403
     );
-    assert_eq!(Api::new(&app, Some(&key)).get("/api/userprofile").await.status, 200, "still the same key");
+    assert_eq!(
+        Api::new(&app, Some(&key)).get("/api/userprofile").await.status,
+        200,
+        "still the same key"
+    );
 
     let r = admin.post("/profile", &format!("{path}/revoke"), &[]).await;
     assert_eq!(r.status(), 303);
@@ -90,7 +97,14 @@ async fn sandbox_and_spec_are_served() {
     let spec: serde_json::Value = r.json().await.unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     assert_eq!(spec["components"]["securitySchemes"]["apiKey"]["scheme"], "bearer");
-    for path in ["/users", "/users/{id}", "/users/{id}/api-key", "/userprofile", "/organizations", "/records"] {
+    for path in [
+        "/users",
+        "/users/{id}",
+        "/users/{id}/api-key",
+        "/userprofile",
+        "/organizations",
+        "/records",
+    ] {
         assert!(spec["paths"][path].is_object(), "{path} missing from the spec");
     }
     let html = c.get_text("/api/docs/").await;

@@ -62,12 +62,20 @@ async fn key_life(app: TestApp) {
     let r = kim_api.get("/api/userprofile").await;
     assert_eq!(r.status, 401);
     assert!(r.headers.get("www-authenticate").is_some());
-    assert_eq!(admin_api.post_empty(&format!("/api/users/{}/enable", kim.id)).await.status, 200);
+    assert_eq!(
+        admin_api
+            .post_empty(&format!("/api/users/{}/enable", kim.id))
+            .await
+            .status,
+        200
+    );
     assert_eq!(kim_api.get("/api/userprofile").await.status, 200);
 
     // locked: refused until activated
     let mut c = app.store().conn().await.unwrap();
-    muster_store::users::set_auth_status(&mut c, kim.id, AuthStatus::Locked, 1).await.unwrap();
+    muster_store::users::set_auth_status(&mut c, kim.id, AuthStatus::Locked, 1)
+        .await
+        .unwrap();
     drop(c);
     assert_eq!(kim_api.get("/api/userprofile").await.status, 401);
     let r = admin_api.post_empty(&format!("/api/users/{}/activate", kim.id)).await;
@@ -85,14 +93,22 @@ async fn key_life(app: TestApp) {
     let r = admin_api.post_empty(&format!("/api/users/{}/activate", kim.id)).await;
     assert_eq!(r.status, 409, "{}", r.text);
     let mut c = app.store().conn().await.unwrap();
-    muster_store::users::set_auth_status(&mut c, kim.id, AuthStatus::Active, 1).await.unwrap();
+    muster_store::users::set_auth_status(&mut c, kim.id, AuthStatus::Active, 1)
+        .await
+        .unwrap();
     drop(c);
     assert_eq!(kim_api.get("/api/userprofile").await.status, 200);
 
     // revoke: refused afterwards; nothing left to revoke is a 404
-    assert_eq!(admin_api.delete(&format!("/api/users/{}/api-key", kim.id)).await.status, 204);
+    assert_eq!(
+        admin_api.delete(&format!("/api/users/{}/api-key", kim.id)).await.status,
+        204
+    );
     assert_eq!(kim_api.get("/api/userprofile").await.status, 401);
-    assert_eq!(admin_api.delete(&format!("/api/users/{}/api-key", kim.id)).await.status, 404);
+    assert_eq!(
+        admin_api.delete(&format!("/api/users/{}/api-key", kim.id)).await.status,
+        404
+    );
 
     // failed attempts are login attempts with source api; the key itself is never stored
     let mut c = app.store().conn().await.unwrap();
@@ -111,11 +127,20 @@ async fn key_life(app: TestApp) {
     for expected in ["unknown API key", "disabled", "locked", "password reset pending"] {
         assert!(reasons.contains(&expected), "{expected} missing from {reasons:?}");
     }
-    assert!(attempts.iter().all(|a| !a.success && !a.username.contains(&second[10..])));
+    assert!(
+        attempts
+            .iter()
+            .all(|a| !a.success && !a.username.contains(&second[10..]))
+    );
     // and audited
-    let events = muster_store::audit::list(&mut c, &Default::default(), 100, 0).await.unwrap();
+    let events = muster_store::audit::list(&mut c, &Default::default(), 100, 0)
+        .await
+        .unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
-    assert!(actions.contains(&"api_key.generated") && actions.contains(&"api_key.revoked"), "{actions:?}");
+    assert!(
+        actions.contains(&"api_key.generated") && actions.contains(&"api_key.revoked"),
+        "{actions:?}"
+    );
     let revoked = events.iter().find(|e| e.action == "api_key.revoked").unwrap();
     assert_eq!(revoked.actor_username, "admin");
     assert_eq!(revoked.target_username, "kim");
@@ -140,7 +165,11 @@ async fn a_key_acts_in_its_organization_only() {
     let in_acme = app.create_user_in("in-acme", &["User"], &["Acme"]).await;
     let acme = {
         let mut c = app.store().conn().await.unwrap();
-        muster_store::organizations::find_by_name(&mut c, "Acme").await.unwrap().unwrap().id
+        muster_store::organizations::find_by_name(&mut c, "Acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
     };
     let api = Api::new(&app, Some(&key_for(&app, both.id, Some(acme)).await));
     assert_eq!(api.get(&format!("/api/users/{}", in_acme.id)).await.status, 200);
@@ -155,8 +184,14 @@ async fn a_key_acts_in_its_organization_only() {
     assert!(names.contains(&"in-acme") && !names.contains(&"in-main"), "{names:?}");
     // a key of a user removed from its organization stops working
     let mut c = app.store().conn().await.unwrap();
-    let main = muster_store::organizations::find_by_name(&mut c, "Main").await.unwrap().unwrap().id;
-    muster_store::users::set_organizations(&mut c, both.id, &[main]).await.unwrap();
+    let main = muster_store::organizations::find_by_name(&mut c, "Main")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    muster_store::users::set_organizations(&mut c, both.id, &[main])
+        .await
+        .unwrap();
     drop(c);
     assert_eq!(api.get("/api/userprofile").await.status, 401);
 }
@@ -165,13 +200,19 @@ async fn a_key_acts_in_its_organization_only() {
 async fn failed_keys_are_rate_limited_per_address() {
     let app = TestApp::spawn().await;
     let mut c = app.store().conn().await.unwrap();
-    muster_store::settings::put(&mut c, "api_key_failures_per_minute", "3", 0).await.unwrap();
+    muster_store::settings::put(&mut c, "api_key_failures_per_minute", "3", 0)
+        .await
+        .unwrap();
     drop(c);
     let admin = app.user_by_name("admin").await;
     let good = Api::new(&app, Some(&key_for(&app, admin.id, None).await));
     let anonymous = Api::new(&app, None);
     for _ in 0..5 {
-        assert_eq!(anonymous.get("/api/userprofile").await.status, 401, "no key is not an attempt");
+        assert_eq!(
+            anonymous.get("/api/userprofile").await.status,
+            401,
+            "no key is not an attempt"
+        );
     }
     let bad = Api::new(&app, Some("mk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
     for _ in 0..3 {
@@ -181,7 +222,11 @@ async fn failed_keys_are_rate_limited_per_address() {
     assert_eq!(r.status, 429);
     let wait: u64 = r.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=20).contains(&wait), "{wait}");
-    assert_eq!(good.get("/api/userprofile").await.status, 429, "while blocked no key is checked");
+    assert_eq!(
+        good.get("/api/userprofile").await.status,
+        429,
+        "while blocked no key is checked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -219,6 +264,11 @@ async fn cli_prints_a_working_key() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = api.get("/api/organizations").await;
-    let names: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|o| o["attributes"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["attributes"]["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Acme", "Main"], "the creator joins the new organization");
 }

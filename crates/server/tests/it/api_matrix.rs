@@ -44,7 +44,11 @@ async fn matrix(app: TestApp) {
     let acme_user = app.create_user_in("acme-user", &["User"], &["Acme"]).await;
     let acme = {
         let mut c = app.store().conn().await.unwrap();
-        muster_store::organizations::find_by_name(&mut c, "Acme").await.unwrap().unwrap().id
+        muster_store::organizations::find_by_name(&mut c, "Acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
     };
     let apis = [
         Api::new(&app, None),
@@ -65,20 +69,90 @@ async fn matrix(app: TestApp) {
 
     let t = target.id;
     let cases = vec![
-        Case { method: "GET", path: "/api/users?filter[view]=all".into(), body: none, expect: [401, 403, 200, 200, 200] },
-        Case { method: "GET", path: format!("/api/users/{t}"), body: none, expect: [401, 403, 200, 404, 200] },
-        Case { method: "GET", path: format!("/api/users/{}", acme_user.id), body: none, expect: [401, 403, 404, 200, 404] },
-        Case { method: "POST", path: "/api/users".into(), body: new_user, expect: [401, 403, 403, 201, 201] },
-        Case { method: "POST", path: format!("/api/users/{t}/disable"), body: none, expect: [401, 403, 200, 404, 200] },
-        Case { method: "POST", path: format!("/api/users/{t}/enable"), body: none, expect: [401, 403, 200, 404, 200] },
-        Case { method: "POST", path: format!("/api/users/{t}/activate"), body: none, expect: [401, 403, 200, 404, 200] },
-        Case { method: "POST", path: format!("/api/users/{t}/api-key"), body: none, expect: [401, 403, 403, 404, 201] },
-        Case { method: "DELETE", path: format!("/api/users/{t}/api-key"), body: none, expect: [401, 403, 403, 404, 204] },
-        Case { method: "GET", path: "/api/userprofile".into(), body: none, expect: [401, 200, 200, 200, 200] },
-        Case { method: "GET", path: "/api/organizations".into(), body: none, expect: [401, 200, 200, 200, 200] },
-        Case { method: "POST", path: "/api/organizations".into(), body: new_org, expect: [401, 403, 403, 201, 201] },
-        Case { method: "GET", path: "/api/records".into(), body: none, expect: [401, 403, 403, 200, 200] },
-        Case { method: "GET", path: format!("/api/records/{record}"), body: none, expect: [401, 403, 403, 404, 200] },
+        Case {
+            method: "GET",
+            path: "/api/users?filter[view]=all".into(),
+            body: none,
+            expect: [401, 403, 200, 200, 200],
+        },
+        Case {
+            method: "GET",
+            path: format!("/api/users/{t}"),
+            body: none,
+            expect: [401, 403, 200, 404, 200],
+        },
+        Case {
+            method: "GET",
+            path: format!("/api/users/{}", acme_user.id),
+            body: none,
+            expect: [401, 403, 404, 200, 404],
+        },
+        Case {
+            method: "POST",
+            path: "/api/users".into(),
+            body: new_user,
+            expect: [401, 403, 403, 201, 201],
+        },
+        Case {
+            method: "POST",
+            path: format!("/api/users/{t}/disable"),
+            body: none,
+            expect: [401, 403, 200, 404, 200],
+        },
+        Case {
+            method: "POST",
+            path: format!("/api/users/{t}/enable"),
+            body: none,
+            expect: [401, 403, 200, 404, 200],
+        },
+        Case {
+            method: "POST",
+            path: format!("/api/users/{t}/activate"),
+            body: none,
+            expect: [401, 403, 200, 404, 200],
+        },
+        Case {
+            method: "POST",
+            path: format!("/api/users/{t}/api-key"),
+            body: none,
+            expect: [401, 403, 403, 404, 201],
+        },
+        Case {
+            method: "DELETE",
+            path: format!("/api/users/{t}/api-key"),
+            body: none,
+            expect: [401, 403, 403, 404, 204],
+        },
+        Case {
+            method: "GET",
+            path: "/api/userprofile".into(),
+            body: none,
+            expect: [401, 200, 200, 200, 200],
+        },
+        Case {
+            method: "GET",
+            path: "/api/organizations".into(),
+            body: none,
+            expect: [401, 200, 200, 200, 200],
+        },
+        Case {
+            method: "POST",
+            path: "/api/organizations".into(),
+            body: new_org,
+            expect: [401, 403, 403, 201, 201],
+        },
+        Case {
+            method: "GET",
+            path: "/api/records".into(),
+            body: none,
+            expect: [401, 403, 403, 200, 200],
+        },
+        Case {
+            method: "GET",
+            path: format!("/api/records/{record}"),
+            body: none,
+            expect: [401, 403, 403, 404, 200],
+        },
         Case {
             method: "PATCH",
             path: format!("/api/records/{record}"),
@@ -92,13 +166,19 @@ async fn matrix(app: TestApp) {
             let who = WHO[i];
             let r = api.send(case.method, &case.path, (case.body)(who)).await;
             if r.status != case.expect[i] {
-                failures.push(format!("{} {} as {who}: {} (expected {}): {}", case.method, case.path, r.status, case.expect[i], r.text));
+                failures.push(format!(
+                    "{} {} as {who}: {} (expected {}): {}",
+                    case.method, case.path, r.status, case.expect[i], r.text
+                ));
             }
             let leaks_allowed = r.status < 300 && (i == 2 || i == 4);
             if !leaks_allowed {
                 for s in SECRETS {
                     if r.text.contains(s) {
-                        failures.push(format!("{} {} as {who} leaks {s:?}: {}", case.method, case.path, r.text));
+                        failures.push(format!(
+                            "{} {} as {who} leaks {s:?}: {}",
+                            case.method, case.path, r.text
+                        ));
                     }
                 }
             }
@@ -112,7 +192,10 @@ async fn matrix(app: TestApp) {
         )
         .await;
     if r.status != 422 || r.pointer() != "/data/attributes/ownerId" {
-        failures.push(format!("POST /api/records for a Main owner as other-admin: {} {}", r.status, r.text));
+        failures.push(format!(
+            "POST /api/records for a Main owner as other-admin: {} {}",
+            r.status, r.text
+        ));
     }
     // oneself: a user manages their own key; nobody disables themself
     let r = apis[1].post_empty(&format!("/api/users/{}/api-key", user.id)).await;
@@ -132,7 +215,12 @@ async fn matrix(app: TestApp) {
     if r.text.contains("acme-user") || !r.text.contains("zed-target") {
         failures.push(format!("admin's list: {}", r.text));
     }
-    assert!(failures.is_empty(), "{} failing cells:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing cells:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
