@@ -34,6 +34,16 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(crate::cli_apikey::ApiKeyCommand),
+    /// Add realistic fake users (and records they own), for demos and benchmarks.
+    Seed {
+        #[arg(long, default_value_t = 1000)]
+        users: i64,
+        #[arg(long, default_value_t = 0)]
+        records: i64,
+        /// The password every seeded user signs in with (hashed once).
+        #[arg(long, env = "MUSTER_SEED_PASSWORD", default_value = "Seeded-Users-Password-1")]
+        password: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,7 +89,7 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=error")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -150,6 +160,30 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
         }
         Command::User(cmd) => user_command(cmd, config).await,
         Command::Apikey(cmd) => crate::cli_apikey::run(cmd, config).await,
+        Command::Seed {
+            users,
+            records,
+            password,
+        } => {
+            if users < 0 || records < 0 {
+                return Err(muster_domain::Error::invalid("users", "must not be negative").into());
+            }
+            let store = open_store(&config).await?;
+            let mut conn = store.conn().await?;
+            let params = crate::settings::Settings::load(&mut conn).await?.argon2();
+            drop(conn);
+            let hash = crate::hashing::Hasher::new().hash(password, params).await?;
+            let started = std::time::Instant::now();
+            let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let report = crate::seed::run(&store, users, records, &hash, show).await?;
+            println!(
+                "seeded {} users and {} records in {:.1} s",
+                report.users,
+                report.records,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod hashing;
+pub mod seed;
 pub mod services;
 pub mod settings;
 pub mod web;

@@ -12,6 +12,7 @@ pub mod login_attempts;
 pub mod organizations;
 pub mod outbox;
 pub mod records;
+pub mod seed;
 pub mod sessions;
 pub mod settings;
 pub mod users;

@@ -6,5 +6,6 @@ mod api_client;
 mod api_key_ui;
 mod api_keys;
 mod api_matrix;
+mod cli;
 mod http_auth;
 mod lockout;

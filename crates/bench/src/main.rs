@@ -1,0 +1,64 @@
+//! `muster-bench`: seed, serve, drive over loopback with a bounded-time load
+//! generator, and write the numbers to BENCHMARKS.md and a JSON file beside it.
+//! Run through `scripts/bench` (release build). Never part of the test suite.
+
+mod load;
+mod proc_stats;
+mod report;
+mod scenarios;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Measure muster's hot paths against their targets")]
+pub struct Args {
+    /// User counts to seed, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+    pub users: Vec<i64>,
+    /// Also run on this PostgreSQL server (a fresh database is created per size).
+    #[arg(long)]
+    pub postgres_url: Option<String>,
+    /// Seconds per latency scenario.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// The muster binary (a release build).
+    #[arg(long, default_value = "target/release/muster")]
+    pub bin: PathBuf,
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    pub out: PathBuf,
+    #[arg(long, default_value = "BENCHMARKS.json")]
+    pub json: PathBuf,
+    /// Where to keep the seeded databases.
+    #[arg(long, default_value = "target/bench-data")]
+    pub work_dir: PathBuf,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("muster-bench: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(scenarios::run_all(&args)) {
+        Ok(results) => {
+            if let Err(e) = report::write(&args, &results) {
+                eprintln!("muster-bench: writing the report: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+            println!("wrote {} and {}", args.out.display(), args.json.display());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("muster-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The measured scenarios, run against a real `muster serve` process.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Args;
+use crate::load;
+use crate::proc_stats;
+use crate::report::Row;
+
+pub const ADMIN_PASSWORD: &str = "Bench-Admin-Password-77";
+const CSRF: &str = "bench-csrf-token-bench-csrf-token-bench-xx";
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One database to measure: SQLite in a folder, or a PostgreSQL URL.
+pub struct Target {
+    pub backend: &'static str,
+    pub users: i64,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+}
+
+impl Target {
+    pub fn command(&self, args: &Args) -> Command {
+        let mut c = Command::new(&args.bin);
+        c.arg("--data-dir").arg(&self.data_dir).env("MUSTER_LOG", "error");
+        if let Some(url) = &self.database_url {
+            c.arg("--database-url").arg(url);
+        } else {
+            c.env_remove("MUSTER_DATABASE_URL");
+        }
+        c.env("MUSTER_ADMIN_PASSWORD", ADMIN_PASSWORD);
+        c
+    }
+
+    fn row(&self, scenario: &str, value: f64, unit: &'static str) -> Row {
+        Row {
+            backend: self.backend.to_owned(),
+            users: self.users,
+            scenario: scenario.to_owned(),
+            value,
+            unit,
+            target: String::new(),
+            met: None,
+            note: String::new(),
+        }
+    }
+}
+
+fn target(mut row: Row, text: &str, met: bool) -> Row {
+    row.target = text.to_owned();
+    row.met = Some(met);
+    row
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap_or_default()
+}
+
+pub async fn start(args: &Args, t: &Target) -> Result<(Server, Duration), String> {
+    let started = Instant::now();
+    let mut child = t
+        .command(args)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", args.bin.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let base = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(rest) = line.strip_prefix("muster listening on ") {
+                return Some(rest.trim().to_owned());
+            }
+        }
+        None
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .ok_or("muster serve exited before listening")?;
+    let server = Server { child, base };
+    let http = client();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{}/readyz", server.base)).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err("muster serve never became ready".into());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok((server, started.elapsed()))
+}
+
+/// Sign in as admin; returns the session cookie.
+pub async fn admin_session(base: &str) -> Result<String, String> {
+    let r = client()
+        .post(format!("{base}/login"))
+        .header("cookie", format!("muster_csrf={CSRF}"))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf", CSRF)])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("muster_session="))
+        .ok_or("admin sign-in failed")?;
+    Ok(cookie.split(';').next().unwrap_or("").to_owned())
+}
+
+/// Verifications per second that Argon2 alone allows on every core of this machine.
+fn argon2_bound() -> f64 {
+    let params = muster_server::hashing::Params::default();
+    let hash = match muster_server::hashing::hash_now("bench password", params) {
+        Ok(h) => h,
+        Err(_) => return 0.0,
+    };
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(3);
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            let hash = hash.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    muster_server::hashing::verify_now("bench password", &hash);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn get_latency(args: &Args, url: String, cookie: Option<String>, auth: Option<String>) -> load::Stats {
+    let http = client();
+    load::run(args.seconds, args.concurrency, move |_| {
+        let mut req = http.get(&url);
+        if let Some(c) = &cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(a) = &auth {
+            req = req.header("authorization", a);
+        }
+        async move { req.send().await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await
+}
+
+pub async fn run_all(args: &Args) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    let bound = argon2_bound();
+    let mut targets = Vec::new();
+    for &n in &args.users {
+        targets.push(("sqlite", n, None));
+        if let Some(pg) = &args.postgres_url {
+            targets.push(("postgres", n, Some(pg.clone())));
+        }
+    }
+    for (backend, users, pg) in targets {
+        let data_dir = args.work_dir.join(format!("{backend}-{users}"));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
+        let database_url = match pg {
+            Some(base) => Some(fresh_pg_database(&base, &format!("muster_bench_{users}")).await?),
+            None => None,
+        };
+        let t = Target {
+            backend,
+            users,
+            data_dir,
+            database_url,
+        };
+        eprintln!("== {backend}, {users} users");
+        rows.extend(run_one(args, &t, bound).await?);
+    }
+    Ok(rows)
+}
+
+async fn fresh_pg_database(base: &str, name: &str) -> Result<String, String> {
+    let status = Command::new("psql")
+        .arg(base)
+        .args([
+            "-qc",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .status()
+        .map_err(|e| format!("psql: {e}"))?;
+    if !status.success() {
+        return Err(format!("could not create database {name}"));
+    }
+    let (head, _) = base.rsplit_once('/').ok_or("postgres url without a database")?;
+    Ok(format!("{head}/{name}"))
+}
+
+async fn run_one(args: &Args, t: &Target, bound: f64) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    // start once on the empty database: migrations + the first admin
+    let (server, _) = start(args, t).await?;
+    drop(server);
+
+    let started = Instant::now();
+    let seed = t
+        .command(args)
+        .args([
+            "seed",
+            "--users",
+            &t.users.to_string(),
+            "--records",
+            &(t.users / 10).to_string(),
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let (ok, _) = proc_stats::wait_with_peak(seed).await;
+    if !ok {
+        return Err("seed failed".into());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    rows.push(t.row("seed users (+10% records)", secs, "s"));
+
+    let (server, ready) = start(args, t).await?;
+    let ms = ready.as_secs_f64() * 1000.0;
+    rows.push(t.row("start to ready", ms, "ms"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = proc_stats::kib(server.child.id(), "VmRSS:").unwrap_or(0) as f64 / 1024.0;
+    rows.push(target(t.row("idle memory (RSS)", idle, "MB"), "< 20 MB", idle < 20.0));
+
+    // sign-in against the Argon2 bound
+    let http = client();
+    let base = server.base.clone();
+    let stats = load::run(args.seconds, args.concurrency, move |_| {
+        let req = http
+            .post(format!("{base}/login"))
+            .header("cookie", format!("muster_csrf={CSRF}"))
+            .form(&[("username", "admin"), ("password", ADMIN_PASSWORD), ("csrf", CSRF)]);
+        async move { req.send().await.is_ok_and(|r| r.status().as_u16() == 303) }
+    })
+    .await;
+    let ratio = if bound > 0.0 { stats.rps() / bound } else { 0.0 };
+    let mut r = target(
+        t.row("sign-in throughput", stats.rps(), "req/s"),
+        "≥ 90% of Argon2 bound",
+        ratio >= 0.9,
+    );
+    r.note = format!(
+        "Argon2 bound {bound:.1}/s, ratio {:.0}%, p50 {:.1} ms, p99 {:.1} ms, errors {}",
+        ratio * 100.0,
+        stats.p50_ms,
+        stats.p99_ms,
+        stats.errors
+    );
+    rows.push(r);
+
+    let cookie = admin_session(&server.base).await?;
+    for view in ["all", "active", "disabled", "cannot_login"] {
+        for (label, extra) in [("", ""), (", sorted by last name", "&sort=lastName")] {
+            let url = format!("{}/admin/users?view={view}{extra}", server.base);
+            let s = get_latency(args, url, Some(cookie.clone()), None).await;
+            let mut r = target(
+                t.row(&format!("grid view={view}{label} p50"), s.p50_ms, "ms"),
+                "≤ 15 ms p50 (SQLite, 1M)",
+                s.p50_ms <= 15.0,
+            );
+            r.note = format!("p99 {:.1} ms, {:.0} req/s, errors {}", s.p99_ms, s.rps(), s.errors);
+            rows.push(r);
+        }
+    }
+    let url = format!("{}/admin/users?view=all&search=smith", server.base);
+    let s = get_latency(args, url, Some(cookie.clone()), None).await;
+    let mut r = target(
+        t.row("grid search \"smith\" p50", s.p50_ms, "ms"),
+        "≤ 50 ms p50",
+        s.p50_ms <= 50.0,
+    );
+    r.note = format!("p99 {:.1} ms, errors {}", s.p99_ms, s.errors);
+    rows.push(r);
+
+    rows.extend(crate::scenarios::later(args, t, &server, &cookie).await?);
+    Ok(rows)
+}
+
+/// Scenarios of features that land with their issues (API, mass actions, export).
+pub async fn later(_args: &Args, _t: &Target, _server: &Server, _cookie: &str) -> Result<Vec<Row>, String> {
+    Ok(Vec::new())
+}

@@ -1,0 +1,408 @@
+use muster_domain::{
+    AuthStatus, EmailAddress, Error as DomainError, PersonName, Role, SortDir, SortField, UserFilter, UserSort,
+    Username, View,
+};
+use muster_store::users::{self, NewUser, Scope};
+use muster_store::{Error, Store, audit, login_attempts, organizations, records, sessions, settings};
+
+use crate::both;
+
+fn new_user(name: &str, org: i64) -> NewUser {
+    NewUser {
+        username: Username::parse(name).unwrap(),
+        email: EmailAddress::parse(&format!("{name}@example.com")).unwrap(),
+        first_name: PersonName::parse("first_name", &format!("F{name}")).unwrap(),
+        last_name: PersonName::parse("last_name", &format!("L{name}")).unwrap(),
+        enabled: true,
+        auth_status: AuthStatus::Active,
+        password_hash: "$argon2id$fake".into(),
+        roles: vec![Role::User],
+        organization_ids: vec![org],
+    }
+}
+
+async fn users_are_unique_regardless_of_case(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    let org = organizations::create(&mut c, "Main", 1).await.unwrap();
+    assert!(matches!(
+        organizations::create(&mut c, "main", 1).await,
+        Err(Error::Domain(DomainError::Conflict { .. }))
+    ));
+    let id = users::insert(&mut c, &new_user("JDoe", org.id), 10).await.unwrap();
+    let u = users::get(&mut c, id).await.unwrap().unwrap();
+    assert_eq!(u.username, "JDoe");
+    assert_eq!(u.roles, vec![Role::User]);
+    assert_eq!(u.organizations, vec!["Main".to_owned()]);
+    assert_eq!(users::find_by_username(&mut c, "jdoe").await.unwrap().unwrap().id, id);
+    assert_eq!(
+        users::find_by_email(&mut c, "JDOE@EXAMPLE.COM")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        id
+    );
+
+    let mut dup = new_user("jdoe", org.id);
+    dup.email = EmailAddress::parse("JDoe@Example.com").unwrap();
+    match users::insert(&mut c, &dup, 11).await {
+        Err(Error::Domain(DomainError::Invalid(f))) => {
+            let fields: Vec<&str> = f.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, vec!["username", "email"]);
+        }
+        other => panic!("expected a conflict per field, got {other:?}"),
+    }
+    assert_eq!(users::count_all(&mut c).await.unwrap(), 1);
+}
+both!(users_are_unique_regardless_of_case);
+
+async fn filters_views_sort_and_scope(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    let main = organizations::create(&mut c, "Main", 1).await.unwrap().id;
+    let other = organizations::create(&mut c, "Other", 1).await.unwrap().id;
+    let mut ids = Vec::new();
+    for (i, name) in ["alice", "bob", "carol", "dave", "erin"].iter().enumerate() {
+        ids.push(
+            users::insert(&mut c, &new_user(name, main), 100 + i as i64)
+                .await
+                .unwrap(),
+        );
+    }
+    let outsider = users::insert(&mut c, &new_user("zed", other), 200).await.unwrap();
+    users::set_enabled(&mut c, ids[1], false, 300).await.unwrap(); // bob disabled
+    users::set_auth_status(&mut c, ids[2], AuthStatus::Locked, 300)
+        .await
+        .unwrap(); // carol locked
+    users::set_auth_status(&mut c, ids[3], AuthStatus::PasswordReset, 300)
+        .await
+        .unwrap(); // dave reset
+    users::set_roles(&mut c, ids[4], &[Role::Administrator, Role::User])
+        .await
+        .unwrap();
+
+    let scope = Scope::Organizations(vec![main]);
+    let names = |us: Vec<users::User>| us.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    let view = |v| UserFilter {
+        view: Some(v),
+        ..Default::default()
+    };
+    let sort = UserSort::default();
+    let all = users::list(&mut c, &scope, &view(View::All), &sort, 100, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(all),
+        ["alice", "bob", "carol", "dave", "erin"],
+        "the other organization is out of scope"
+    );
+    let active = users::list(&mut c, &scope, &view(View::Active), &sort, 100, 0)
+        .await
+        .unwrap();
+    assert_eq!(names(active), ["alice", "carol", "dave", "erin"]);
+    let disabled = users::list(&mut c, &scope, &view(View::Disabled), &sort, 100, 0)
+        .await
+        .unwrap();
+    assert_eq!(names(disabled), ["bob"]);
+    let cannot = users::list(&mut c, &scope, &view(View::CannotLogin), &sort, 100, 0)
+        .await
+        .unwrap();
+    assert_eq!(names(cannot), ["carol", "dave"]);
+    assert_eq!(users::count(&mut c, &scope, &view(View::CannotLogin)).await.unwrap(), 2);
+    assert_eq!(users::count(&mut c, &Scope::System, &view(View::All)).await.unwrap(), 6);
+
+    let search = UserFilter {
+        search: Some("AR".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(users::list(&mut c, &scope, &search, &sort, 100, 0).await.unwrap()),
+        ["carol"]
+    );
+    // LIKE wildcards in a search are literal
+    let wild = UserFilter {
+        search: Some("%".into()),
+        ..Default::default()
+    };
+    assert_eq!(users::count(&mut c, &scope, &wild).await.unwrap(), 0);
+    let by_role = UserFilter {
+        role: Some("Administrator".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(users::list(&mut c, &scope, &by_role, &sort, 100, 0).await.unwrap()),
+        ["erin"]
+    );
+    let statuses = UserFilter {
+        auth_statuses: vec![AuthStatus::Locked],
+        ..Default::default()
+    };
+    assert_eq!(users::count(&mut c, &scope, &statuses).await.unwrap(), 1);
+    let exact = UserFilter {
+        email: Some("ALICE@example.com".into()),
+        ..Default::default()
+    };
+    assert_eq!(users::count(&mut c, &scope, &exact).await.unwrap(), 1);
+    let created = UserFilter {
+        created_from: Some(102),
+        created_to: Some(103),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(users::list(&mut c, &scope, &created, &sort, 100, 0).await.unwrap()),
+        ["carol", "dave"]
+    );
+
+    let desc = UserSort(vec![(SortField::Username, SortDir::Desc)]);
+    let page = users::list(&mut c, &scope, &UserFilter::default(), &desc, 2, 1)
+        .await
+        .unwrap();
+    assert_eq!(names(page), ["dave", "carol"]);
+    let by_roles = UserSort(vec![
+        (SortField::Roles, SortDir::Asc),
+        (SortField::Username, SortDir::Asc),
+    ]);
+    let first = users::list(&mut c, &scope, &UserFilter::default(), &by_roles, 1, 0)
+        .await
+        .unwrap();
+    assert_eq!(names(first), ["erin"], "'Administrator, User' sorts before 'User'");
+
+    // mass disable: set-based, skips the actor and the already disabled, stays in scope
+    let n = users::mass_set_enabled(&mut c, &scope, &view(View::All), false, ids[0], 400)
+        .await
+        .unwrap();
+    assert_eq!(n, 3, "carol, dave, erin");
+    assert!(users::get(&mut c, ids[0]).await.unwrap().unwrap().enabled);
+    assert!(users::get(&mut c, outsider).await.unwrap().unwrap().enabled);
+    let except = UserFilter {
+        exclude_ids: vec![ids[2]],
+        ..Default::default()
+    };
+    let n = users::mass_set_enabled(&mut c, &scope, &except, true, ids[0], 500)
+        .await
+        .unwrap();
+    assert_eq!(n, 3, "bob, dave, erin; carol left out");
+    assert!(!users::get(&mut c, ids[2]).await.unwrap().unwrap().enabled);
+}
+both!(filters_views_sort_and_scope);
+
+async fn lockout_counts_atomically_and_only_active_users(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    let org = organizations::create(&mut c, "Main", 1).await.unwrap().id;
+    let id = users::insert(&mut c, &new_user("target", org), 1).await.unwrap();
+    for n in 1..3 {
+        assert_eq!(
+            users::record_failed_login(&mut c, id, 3, 10).await.unwrap(),
+            Some((n, AuthStatus::Active))
+        );
+    }
+    assert_eq!(
+        users::record_failed_login(&mut c, id, 3, 10).await.unwrap(),
+        Some((3, AuthStatus::Locked))
+    );
+    assert_eq!(
+        users::record_failed_login(&mut c, id, 3, 10).await.unwrap(),
+        None,
+        "not counted once locked"
+    );
+    let hash = users::get(&mut c, id).await.unwrap().unwrap().password_hash;
+    assert!(
+        !users::record_successful_login(&mut c, id, &hash, 20).await.unwrap(),
+        "no sign-in while locked"
+    );
+    users::set_auth_status(&mut c, id, AuthStatus::Active, 30)
+        .await
+        .unwrap();
+    let u = users::get(&mut c, id).await.unwrap().unwrap();
+    assert_eq!(
+        (u.failed_login_count, u.auth_status),
+        (0, AuthStatus::Active),
+        "Activate clears the counter"
+    );
+    assert!(
+        !users::record_successful_login(&mut c, id, "another hash", 40)
+            .await
+            .unwrap(),
+        "hash changed meanwhile"
+    );
+    assert!(users::record_successful_login(&mut c, id, &hash, 40).await.unwrap());
+    let u = users::get(&mut c, id).await.unwrap().unwrap();
+    assert_eq!((u.login_count, u.last_login_at), (1, Some(40)));
+    // limit 0: never locks
+    for _ in 0..20 {
+        users::record_failed_login(&mut c, id, 0, 50).await.unwrap();
+    }
+    assert_eq!(
+        users::get(&mut c, id).await.unwrap().unwrap().auth_status,
+        AuthStatus::Active
+    );
+    users::set_enabled(&mut c, id, false, 60).await.unwrap();
+    assert_eq!(
+        users::record_failed_login(&mut c, id, 3, 70).await.unwrap(),
+        None,
+        "disabled: not counted"
+    );
+}
+both!(lockout_counts_atomically_and_only_active_users);
+
+async fn sessions_expire_and_end_per_user(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    let org = organizations::create(&mut c, "Main", 1).await.unwrap().id;
+    let id = users::insert(&mut c, &new_user("s", org), 1).await.unwrap();
+    for (h, exp) in [("a", 100), ("b", 1000), ("c", 1000)] {
+        let s = sessions::Session {
+            id_hash: h.into(),
+            user_id: id,
+            csrf_token: "t".into(),
+            created_at: 1,
+            expires_at: exp,
+        };
+        sessions::create(&mut c, &s, "127.0.0.1", "ua").await.unwrap();
+    }
+    assert!(sessions::get(&mut c, "a", 200).await.unwrap().is_none(), "expired");
+    assert_eq!(sessions::get(&mut c, "b", 200).await.unwrap().unwrap().user_id, id);
+    assert_eq!(sessions::delete_for_user(&mut c, id, Some("b")).await.unwrap(), 2);
+    assert!(sessions::get(&mut c, "b", 200).await.unwrap().is_some(), "the kept one");
+    users::set_enabled(&mut c, id, false, 2).await.unwrap();
+    assert_eq!(sessions::delete_for_unusable_users(&mut c).await.unwrap(), 1);
+}
+both!(sessions_expire_and_end_per_user);
+
+async fn records_block_a_delete_until_reassigned(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    let org = organizations::create(&mut c, "Main", 1).await.unwrap().id;
+    let owner = users::insert(&mut c, &new_user("owner", org), 1).await.unwrap();
+    let heir = users::insert(&mut c, &new_user("heir", org), 1).await.unwrap();
+    for (k, t) in [("contact", "A"), ("contact", "B"), ("task", "C")] {
+        records::insert(&mut c, k, t, owner, org, 5).await.unwrap();
+    }
+    assert_eq!(
+        records::counts_by_kind(&mut c, owner).await.unwrap(),
+        vec![("contact".to_owned(), 2), ("task".to_owned(), 1)]
+    );
+    assert!(
+        users::delete(&mut c, owner).await.is_err(),
+        "the database refuses it too"
+    );
+    assert_eq!(records::reassign(&mut c, owner, heir, 6).await.unwrap(), 3);
+    assert!(users::delete(&mut c, owner).await.unwrap());
+    assert_eq!(records::list(&mut c, &[org], Some(heir), 10, 0).await.unwrap().len(), 3);
+}
+both!(records_block_a_delete_until_reassigned);
+
+async fn settings_audit_and_attempts(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    settings::put(&mut c, "failed_login_limit", "5", 1).await.unwrap();
+    settings::put(&mut c, "failed_login_limit", "7", 2).await.unwrap();
+    assert_eq!(
+        settings::all(&mut c).await.unwrap(),
+        vec![("failed_login_limit".to_owned(), "7".to_owned())]
+    );
+    for (i, action) in ["user.enabled", "user.disabled", "user.enabled"].iter().enumerate() {
+        let e = audit::Event {
+            at: i as i64,
+            actor_username: "Admin".into(),
+            action: (*action).into(),
+            target_id: Some(9),
+            ..Default::default()
+        };
+        audit::insert(&mut c, &e).await.unwrap();
+    }
+    let f = audit::Filter {
+        actor: Some("admin".into()),
+        action: Some("user.enabled".into()),
+        ..Default::default()
+    };
+    let events = audit::list(&mut c, &f, 10, 0).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.at).collect::<Vec<_>>(),
+        vec![2, 0],
+        "newest first"
+    );
+    let a = login_attempts::Attempt {
+        at: 5,
+        username: "x".into(),
+        success: true,
+        source: "api".into(),
+        ..Default::default()
+    };
+    login_attempts::insert(&mut c, &a).await.unwrap();
+    let f = login_attempts::Filter {
+        success: Some(true),
+        source: Some("api".into()),
+        ..Default::default()
+    };
+    assert_eq!(login_attempts::list(&mut c, &f, 10, 0).await.unwrap().len(), 1);
+    let f = login_attempts::Filter {
+        success: Some(false),
+        ..Default::default()
+    };
+    assert!(login_attempts::list(&mut c, &f, 10, 0).await.unwrap().is_empty());
+}
+both!(settings_audit_and_attempts);
+
+async fn counters_match_a_scan(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    let org = organizations::create(&mut c, "Main", 1).await.unwrap().id;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(
+            users::insert(&mut c, &new_user(&format!("u{i}"), org), 1)
+                .await
+                .unwrap(),
+        );
+    }
+    users::set_enabled(&mut c, ids[0], false, 2).await.unwrap();
+    users::set_auth_status(&mut c, ids[1], AuthStatus::Locked, 2)
+        .await
+        .unwrap();
+    users::set_auth_status(&mut c, ids[2], AuthStatus::PasswordReset, 2)
+        .await
+        .unwrap();
+    users::record_failed_login(&mut c, ids[3], 1, 3).await.unwrap();
+    let half = UserFilter {
+        only_ids: Some(ids[4..8].to_vec()),
+        ..Default::default()
+    };
+    users::mass_set_enabled(&mut c, &Scope::System, &half, false, 0, 4)
+        .await
+        .unwrap();
+    users::delete(&mut c, ids[11]).await.unwrap();
+    users::delete(&mut c, ids[0]).await.unwrap();
+    let filters = [
+        UserFilter::default(),
+        UserFilter {
+            view: Some(View::Active),
+            ..Default::default()
+        },
+        UserFilter {
+            view: Some(View::Disabled),
+            ..Default::default()
+        },
+        UserFilter {
+            view: Some(View::CannotLogin),
+            ..Default::default()
+        },
+        UserFilter {
+            auth_statuses: vec![AuthStatus::Locked],
+            ..Default::default()
+        },
+        UserFilter {
+            enabled: Some(false),
+            ..Default::default()
+        },
+    ];
+    let expected = [10, 6, 4, 3, 2, 4];
+    for (f, want) in filters.iter().zip(expected) {
+        let fast = users::count(&mut c, &Scope::System, f).await.unwrap();
+        // the same question with a condition the counters cannot answer: a real scan
+        let scan_filter = UserFilter {
+            created_to: Some(i64::MAX),
+            ..f.clone()
+        };
+        let scan = users::count(&mut c, &Scope::System, &scan_filter).await.unwrap();
+        assert_eq!((fast, scan), (want, want), "{f:?}");
+        let scoped = users::count(&mut c, &Scope::Organizations(vec![org]), f).await.unwrap();
+        assert_eq!(scoped, want, "a scope over every organization is the whole table");
+    }
+}
+both!(counters_match_a_scan);
