@@ -199,9 +199,10 @@ async fn serve(config: Config) -> Result<(), AppError> {
         .await
         .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?;
+    let shutdown = shutdown_signal();
     println!("muster listening on http://{addr}");
     tracing::info!(%addr, database = ?config.database_url, "muster started");
-    crate::app::run(listener, state, shutdown_signal())
+    crate::app::run(listener, state, shutdown)
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     tracing::info!("muster stopped");

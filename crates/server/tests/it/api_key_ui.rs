@@ -109,6 +109,11 @@ async fn sandbox_and_spec_are_served() {
     }
     let html = c.get_text("/api/docs/").await;
     assert!(html.contains("swagger"), "{html}");
+    let init = c.get_text("/api/docs/swagger-initializer.js").await;
+    assert!(
+        init.contains("/api/openapi.json") && init.contains("persistAuthorization"),
+        "{init}"
+    );
     let r = c.get("/api/nothing-here").await;
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers().get("content-type").unwrap(), "application/vnd.api+json");
