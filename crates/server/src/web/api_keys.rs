@@ -2,8 +2,10 @@
 //! administrators, other users' keys (`/admin/users/{id}`). A new key is
 //! shown once, on a page of its own that no cache keeps.
 //!
-//! A page that shows a user includes `templates/api_keys.html` with an
-//! `api_keys: ApiKeySection` field made by [`ApiKeySection::load`].
+//! A page that shows a user has an `api_keys: ApiKeySection` field made by
+//! [`ApiKeySection::load`] and includes `templates/api_keys.html` (a card, as
+//! on /profile) or `templates/api_keys_row.html` (`<dt>`/`<dd>` rows for the
+//! user page's General Information).
 
 use askama::Template;
 use askama_web::WebTemplate;
