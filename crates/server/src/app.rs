@@ -36,7 +36,9 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    crate::web::router(state.clone()).with_state(state)
+    crate::web::router(state.clone())
+        .merge(crate::api::router())
+        .with_state(state)
 }
 
 /// Serve until `shutdown` resolves; requests in flight are allowed to finish.

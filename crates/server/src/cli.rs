@@ -31,6 +31,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(crate::cli_apikey::ApiKeyCommand),
     /// Add realistic fake users (and records they own), for demos and benchmarks.
     Seed {
         #[arg(long, default_value_t = 1000)]
@@ -162,6 +165,7 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             Ok(())
         }
         Command::User(cmd) => user_command(cmd, config).await,
+        Command::Apikey(cmd) => crate::cli_apikey::run(cmd, config).await,
         Command::Seed {
             users,
             records,

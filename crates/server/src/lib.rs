@@ -1,17 +1,19 @@
 //! The `muster` binary as a library: configuration, the CLI, the web UI and
 //! the API over shared service functions, and the background workers.
 
+pub mod api;
 pub mod api_exports;
 pub mod app;
 pub mod cli;
+pub mod cli_apikey;
 pub mod cli_csv;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod hashing;
-pub mod seed;
 pub mod jobs;
+pub mod seed;
 pub mod services;
 pub mod settings;
 pub mod user_csv;

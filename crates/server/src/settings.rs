@@ -228,6 +228,13 @@ pub const DESCRIPTORS: &[Descriptor] = &[
         kind: Kind::Bool,
         default: 1,
     },
+    Descriptor {
+        key: "api_key_failures_per_minute",
+        label: "Failed API key attempts per minute, per address",
+        help: "then 429 until the address's budget refills; 0 turns the limit off",
+        kind: Kind::Int { min: 0, max: 100_000 },
+        default: 10,
+    },
 ];
 
 /// Every setting, with its value or default.

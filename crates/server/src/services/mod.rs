@@ -2,13 +2,16 @@
 //! the API and the CLI alike. A function that needs a permission takes the
 //! proof of it (`Allowed<P>`) as an argument.
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
-pub mod saved_views;
 pub mod export_filter;
 pub mod exports;
 pub mod imports;
+pub mod organizations;
+pub mod records;
+pub mod saved_views;
 pub mod settings;
 pub mod users;
 

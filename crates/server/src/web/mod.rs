@@ -1,11 +1,12 @@
 //! The web UI: server-rendered pages, plain forms, a CSRF check on every
 //! state-changing request, and one mapping of errors to pages.
 
+mod api_keys;
 mod audit_pages;
 mod auth;
 pub mod error;
-mod grid_state;
 mod exports;
+mod grid_state;
 mod health;
 mod pages;
 pub mod session;
@@ -17,11 +18,13 @@ use axum::middleware;
 
 use crate::app::AppState;
 
+pub use api_keys::ApiKeySection;
 pub use error::PageError;
 pub use session::{Layout, Viewer};
 
 pub fn router(state: AppState) -> Router<AppState> {
     let ui = Router::new()
+        .merge(api_keys::router())
         .merge(auth::router())
         .merge(pages::router())
         .merge(users_grid::router())

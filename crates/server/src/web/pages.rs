@@ -27,13 +27,16 @@ pub fn router() -> Router<AppState> {
 struct ProfilePage {
     layout: Layout,
     user: User,
+    api_keys: super::ApiKeySection,
 }
 
-async fn profile(layout: Layout, viewer: Viewer) -> ProfilePage {
-    ProfilePage {
+async fn profile(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<ProfilePage, PageError> {
+    let api_keys = super::ApiKeySection::load(&state, &viewer.actor, viewer.user.id, true).await?;
+    Ok(ProfilePage {
         layout,
         user: viewer.user,
-    }
+        api_keys,
+    })
 }
 
 struct SettingRow {

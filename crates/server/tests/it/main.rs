@@ -2,6 +2,10 @@
 
 mod support;
 
+mod api_client;
+mod api_key_ui;
+mod api_keys;
+mod api_matrix;
 mod cli;
 mod csv_support;
 mod exports;

@@ -1,0 +1,165 @@
+//! Extractors whose every rejection is a JSON:API error with a pointer:
+//! the request document, an id in the path, and the query string.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// A JSON:API request document, parsed into `T`; a wrong shape names where it is wrong.
+pub struct JsonBody<T>(pub T);
+
+fn acceptable_content_type(value: Option<&str>) -> bool {
+    let Some(v) = value else { return false };
+    let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == super::MEDIA_TYPE || essence == "application/json"
+}
+
+/// `data.attributes.username` → `/data/attributes/username`.
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("/{index}")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out.push('/');
+                out.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+/// serde says "missing field `x`" at the parent; point at the field itself.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ct = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if !acceptable_content_type(ct) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text(), ""))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request("A request document is required.", ""));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize::<_, T>(de) {
+            Ok(v) => Ok(JsonBody(v)),
+            Err(e) => {
+                let mut pointer = pointer_of(e.path());
+                let inner = e.into_inner();
+                if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+                    return Err(ApiError::bad_request(
+                        format!("The request body is not valid JSON: {inner}"),
+                        "",
+                    ));
+                }
+                let message = inner.to_string();
+                // serde appends " at line L column C": the pointer says where more usefully
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                if let Some(field) = missing_field(&message) {
+                    pointer.push('/');
+                    pointer.push_str(field);
+                }
+                Err(ApiError::bad_request(message, pointer))
+            }
+        }
+    }
+}
+
+/// The `{id}` of the path, a whole number.
+pub struct IdPath(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<i64>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(IdPath(id)),
+            Err(_) => Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "bad_request",
+                "Bad request",
+                "The id in the path must be a whole number.",
+                super::error::ErrorSource {
+                    pointer: String::new(),
+                    parameter: Some("id".to_owned()),
+                },
+            )),
+        }
+    }
+}
+
+/// The query string as name/value pairs, in order; parsing each is the handler's.
+pub struct RawQuery(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RawQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .map(RawQuery)
+            .map_err(|e| ApiError::bad_request(format!("The query string cannot be read: {e}"), ""))
+    }
+}
+
+/// A query value that must be a whole number within bounds.
+pub fn int_param(name: &str, raw: &str, min: i64, max: i64) -> Result<i64, ApiError> {
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::parameter(
+            format!("{name} must be a whole number from {min} to {max} (got {raw:?})"),
+            name,
+        )),
+    }
+}
+
+/// A query text value: control characters are refused (PostgreSQL cannot store NUL).
+pub fn text_param(name: &str, raw: &str) -> Result<String, ApiError> {
+    if raw.chars().any(char::is_control) {
+        return Err(ApiError::parameter(
+            format!("{name} must not contain control characters"),
+            name,
+        ));
+    }
+    if raw.chars().count() > 254 {
+        return Err(ApiError::parameter(
+            format!("{name} must be at most 254 characters"),
+            name,
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert!(acceptable_content_type(Some("application/vnd.api+json")));
+        assert!(acceptable_content_type(Some("application/json; charset=utf-8")));
+        assert!(!acceptable_content_type(Some("text/plain")));
+        assert!(!acceptable_content_type(None));
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        assert_eq!(missing_field("missing field `email`"), Some("email"));
+        assert_eq!(missing_field("invalid type"), None);
+    }
+}

@@ -1,0 +1,137 @@
+//! `/api/organizations`: the organizations the key's user belongs to; create one.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use muster_domain::permission::perm;
+use muster_store::organizations::Organization;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::ApiActor;
+use super::document;
+use super::error::ApiError;
+use super::extract::JsonBody;
+use crate::app::AppState;
+use crate::clock;
+use crate::services;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create))
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+enum OrganizationsType {
+    #[serde(rename = "organizations")]
+    Organizations,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct OrganizationAttributes {
+    name: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct OrganizationResource {
+    #[serde(rename = "type")]
+    kind: OrganizationsType,
+    id: String,
+    attributes: OrganizationAttributes,
+}
+
+impl From<&Organization> for OrganizationResource {
+    fn from(o: &Organization) -> Self {
+        OrganizationResource {
+            kind: OrganizationsType::Organizations,
+            id: o.id.to_string(),
+            attributes: OrganizationAttributes {
+                name: o.name.clone(),
+                created_at: clock::rfc3339(o.created_at),
+            },
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct OrganizationListMeta {
+    total_count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct OrganizationListDocument {
+    data: Vec<OrganizationResource>,
+    meta: OrganizationListMeta,
+}
+
+#[derive(Serialize, ToSchema)]
+struct OrganizationDocument {
+    data: OrganizationResource,
+}
+
+/// The organizations the key's user belongs to.
+#[utoipa::path(
+    get,
+    path = "/organizations",
+    tag = "organizations",
+    responses((status = 200, description = "The organizations", body = OrganizationListDocument, content_type = "application/vnd.api+json"))
+)]
+async fn list(State(state): State<AppState>, who: ApiActor) -> Result<Response, ApiError> {
+    let orgs = services::organizations::list_mine(&state.store, &who.actor).await?;
+    Ok(document(
+        StatusCode::OK,
+        &OrganizationListDocument {
+            meta: OrganizationListMeta {
+                total_count: i64::try_from(orgs.len()).unwrap_or(i64::MAX),
+            },
+            data: orgs.iter().map(OrganizationResource::from).collect(),
+        },
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewOrganizationAttributes {
+    name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewOrganizationData {
+    #[serde(rename = "type")]
+    kind: OrganizationsType,
+    attributes: NewOrganizationAttributes,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewOrganizationDocument {
+    data: NewOrganizationData,
+}
+
+/// Create an organization (administrators); its creator becomes a member.
+#[utoipa::path(
+    post,
+    path = "/organizations",
+    tag = "organizations",
+    request_body(content = NewOrganizationDocument, content_type = "application/vnd.api+json"),
+    responses((status = 201, description = "The new organization", body = OrganizationDocument, content_type = "application/vnd.api+json"))
+)]
+async fn create(
+    State(state): State<AppState>,
+    who: ApiActor,
+    JsonBody(doc): JsonBody<NewOrganizationDocument>,
+) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::ManageOrganizations>()?;
+    let _ = doc.data.kind;
+    let org = services::organizations::create(&state.store, &grant, &who.ctx, &doc.data.attributes.name).await?;
+    Ok(document(
+        StatusCode::CREATED,
+        &OrganizationDocument { data: (&org).into() },
+    ))
+}

@@ -1,0 +1,601 @@
+//! `/api/users`: the list with filters, sort and pages; one user; create;
+//! the actions enable, disable and activate; the user's API key; and
+//! `/api/userprofile`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use muster_domain::permission::perm;
+use muster_domain::{AuthStatus, Role, UserFilter, UserSort, View};
+use muster_store::users::User;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::ApiActor;
+use super::error::ApiError;
+use super::extract::{IdPath, JsonBody, RawQuery, int_param, text_param};
+use super::{PageLinks, SelfLink, document, page_links};
+use crate::app::AppState;
+use crate::clock;
+use crate::services::{self, api_keys};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(activate))
+        .routes(routes!(generate_key, revoke_key))
+        .routes(routes!(userprofile))
+}
+
+/// A user's `type`: always `users`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub enum UsersType {
+    #[serde(rename = "users")]
+    Users,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiAuthStatus {
+    Active,
+    Locked,
+    PasswordReset,
+}
+
+impl From<AuthStatus> for ApiAuthStatus {
+    fn from(s: AuthStatus) -> Self {
+        match s {
+            AuthStatus::Active => ApiAuthStatus::Active,
+            AuthStatus::Locked => ApiAuthStatus::Locked,
+            AuthStatus::PasswordReset => ApiAuthStatus::PasswordReset,
+        }
+    }
+}
+
+/// A role, by its name.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub enum RoleName {
+    Administrator,
+    #[serde(rename = "User Manager")]
+    UserManager,
+    User,
+}
+
+impl From<Role> for RoleName {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Administrator => RoleName::Administrator,
+            Role::UserManager => RoleName::UserManager,
+            Role::User => RoleName::User,
+        }
+    }
+}
+
+impl RoleName {
+    pub fn name(self) -> &'static str {
+        match self {
+            RoleName::Administrator => Role::Administrator.name(),
+            RoleName::UserManager => Role::UserManager.name(),
+            RoleName::User => Role::User.name(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAttributes {
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub enabled: bool,
+    pub auth_status: ApiAuthStatus,
+    pub failed_login_count: i64,
+    pub login_count: i64,
+    #[schema(format = DateTime)]
+    pub last_login_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    pub roles: Vec<RoleName>,
+    /// Organization names.
+    pub organizations: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResource {
+    #[serde(rename = "type")]
+    pub kind: UsersType,
+    pub id: String,
+    pub attributes: UserAttributes,
+    pub links: SelfLink,
+}
+
+impl From<&User> for UserResource {
+    fn from(u: &User) -> Self {
+        UserResource {
+            kind: UsersType::Users,
+            id: u.id.to_string(),
+            attributes: UserAttributes {
+                username: u.username.clone(),
+                email: u.email.clone(),
+                first_name: u.first_name.clone(),
+                last_name: u.last_name.clone(),
+                enabled: u.enabled,
+                auth_status: u.auth_status.into(),
+                failed_login_count: u.failed_login_count,
+                login_count: u.login_count,
+                last_login_at: u.last_login_at.map(clock::rfc3339),
+                created_at: clock::rfc3339(u.created_at),
+                updated_at: clock::rfc3339(u.updated_at),
+                roles: u.roles.iter().map(|r| RoleName::from(*r)).collect(),
+                organizations: u.organizations.clone(),
+            },
+            links: SelfLink {
+                self_: format!("/api/users/{}", u.id),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDocument {
+    pub data: UserResource,
+}
+
+impl UserDocument {
+    pub fn of(u: &User) -> Self {
+        UserDocument { data: u.into() }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMeta {
+    /// How many users match the filters, on every page.
+    pub total_count: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserListDocument {
+    pub data: Vec<UserResource>,
+    pub meta: ListMeta,
+    pub links: PageLinks,
+}
+
+/// The query of `GET /api/users`. Any other parameter is refused with a 400 that names it.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // the query is parsed strictly by `parse_list_query`; this is its documentation
+struct ListParams {
+    /// A built-in view.
+    #[param(rename = "filter[view]", inline)]
+    view: Option<ViewName>,
+    #[param(rename = "filter[enabled]")]
+    enabled: Option<bool>,
+    /// Comma-separated statuses.
+    #[param(
+        rename = "filter[authStatus]",
+        pattern = r"^(active|locked|password_reset)(,(active|locked|password_reset))*$"
+    )]
+    auth_status: Option<String>,
+    /// Exact, any case.
+    #[param(rename = "filter[username]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    username: Option<String>,
+    /// Exact, any case.
+    #[param(rename = "filter[email]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    email: Option<String>,
+    /// Contains, in first and last name, username and email.
+    #[param(rename = "filter[search]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    search: Option<String>,
+    /// Comma-separated fields; a leading `-` sorts descending (`lastName,-createdAt`).
+    #[param(
+        pattern = r"^-?(id|firstName|lastName|email|username|enabled|authStatus|organizations|roles|createdAt|updatedAt|lastLoginAt)(,-?(id|firstName|lastName|email|username|enabled|authStatus|organizations|roles|createdAt|updatedAt|lastLoginAt))*$"
+    )]
+    sort: Option<String>,
+    #[param(rename = "page[number]", minimum = 1, maximum = 1_000_000_000)]
+    page_number: Option<i64>,
+    #[param(rename = "page[size]", minimum = 1, maximum = 1000)]
+    page_size: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ViewName {
+    All,
+    Active,
+    Disabled,
+    CannotLogin,
+}
+
+pub const DEFAULT_PAGE_SIZE: i64 = 20;
+pub const MAX_PAGE_SIZE: i64 = 1000;
+const MAX_PAGE_NUMBER: i64 = 1_000_000_000;
+
+/// The parsed list query; `kept` are the filter and sort pairs, for the page links.
+pub struct ListQuery {
+    pub filter: UserFilter,
+    pub sort: UserSort,
+    pub page: i64,
+    pub size: i64,
+    pub kept: Vec<(String, String)>,
+}
+
+fn parse_bool(name: &str, raw: &str) -> Result<bool, ApiError> {
+    match raw.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ApiError::parameter(
+            format!("{name} must be true or false (got {raw:?})"),
+            name,
+        )),
+    }
+}
+
+pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
+    let mut q = ListQuery {
+        filter: UserFilter::default(),
+        sort: UserSort::default(),
+        page: 1,
+        size: DEFAULT_PAGE_SIZE,
+        kept: Vec::new(),
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, value) in pairs {
+        if seen.contains(&name.as_str()) {
+            return Err(ApiError::parameter(format!("{name} is given twice"), name));
+        }
+        seen.push(name);
+        match name.as_str() {
+            "filter[view]" => q.filter.view = Some(View::parse(value.trim())?),
+            "filter[enabled]" => q.filter.enabled = Some(parse_bool(name, value)?),
+            "filter[authStatus]" => {
+                let mut statuses = Vec::new();
+                for part in value.split(',') {
+                    let s = AuthStatus::parse(part).map_err(|_| {
+                        ApiError::parameter(
+                            format!("unknown status {part:?} in filter[authStatus]: expected active, locked or password_reset"),
+                            name,
+                        )
+                    })?;
+                    statuses.push(s);
+                }
+                q.filter.auth_statuses = statuses;
+            }
+            "filter[username]" => q.filter.username = Some(text_param(name, value)?),
+            "filter[email]" => q.filter.email = Some(text_param(name, value)?),
+            "filter[search]" => q.filter.search = Some(text_param(name, value)?),
+            "sort" if value.trim().is_empty() => {
+                return Err(ApiError::parameter("sort must name at least one field", name));
+            }
+            "sort" => q.sort = UserSort::parse(value)?,
+            "page[number]" => q.page = int_param(name, value, 1, MAX_PAGE_NUMBER)?,
+            "page[size]" => q.size = int_param(name, value, 1, MAX_PAGE_SIZE)?,
+            other if other.starts_with("filter[") => {
+                return Err(ApiError::parameter(
+                    format!(
+                        "unknown filter {other:?}: expected filter[view], filter[enabled], filter[authStatus], filter[username], filter[email] or filter[search]"
+                    ),
+                    other,
+                ));
+            }
+            other => {
+                return Err(ApiError::parameter(format!("unknown query parameter {other:?}"), other));
+            }
+        }
+        if !name.starts_with("page[") {
+            q.kept.push((name.clone(), value.clone()));
+        }
+    }
+    Ok(q)
+}
+
+/// List the users of the key's organization.
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    params(ListParams),
+    responses((status = 200, description = "A page of users", body = UserListDocument, content_type = "application/vnd.api+json"))
+)]
+async fn list(State(state): State<AppState>, who: ApiActor, RawQuery(pairs): RawQuery) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::ViewUsers>()?;
+    let q = parse_list_query(&pairs)?;
+    let page = services::users::list(&state.store, &grant, &q.filter, &q.sort, q.page, q.size).await?;
+    let links = page_links("/api/users", &q.kept, q.page, q.size, Some(page.total), false);
+    Ok(document(
+        StatusCode::OK,
+        &UserListDocument {
+            data: page.users.iter().map(UserResource::from).collect(),
+            meta: ListMeta {
+                total_count: page.total,
+            },
+            links,
+        },
+    ))
+}
+
+/// One user of the key's organization.
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
+)]
+async fn get_one(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::ViewUsers>()?;
+    let user = services::users::get(&state.store, &grant, id).await?;
+    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateUserAttributes {
+    username: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+    /// Write-only. Without one, the user is in password reset until they set one through a reset link.
+    #[schema(write_only)]
+    password: Option<String>,
+    /// Default true.
+    enabled: Option<bool>,
+    /// Default `User`.
+    roles: Option<Vec<RoleName>>,
+    /// Organization names; default the key's organization.
+    organizations: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateUserData {
+    #[serde(rename = "type")]
+    kind: UsersType,
+    attributes: CreateUserAttributes,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateUserDocument {
+    data: CreateUserData,
+}
+
+/// Create a user.
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    request_body(content = CreateUserDocument, content_type = "application/vnd.api+json"),
+    responses((status = 201, description = "The new user", body = UserDocument, content_type = "application/vnd.api+json"))
+)]
+async fn create(
+    State(state): State<AppState>,
+    who: ApiActor,
+    JsonBody(doc): JsonBody<CreateUserDocument>,
+) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::CreateUsers>()?;
+    let a = doc.data.attributes;
+    let _ = doc.data.kind;
+    let organizations = match a.organizations {
+        Some(o) => o,
+        None => services::organizations::list_mine(&state.store, &who.actor)
+            .await?
+            .into_iter()
+            .filter(|o| who.actor.organization_ids.contains(&o.id))
+            .map(|o| o.name)
+            .collect(),
+    };
+    let input = services::users::UserInput {
+        username: a.username,
+        email: a.email,
+        first_name: a.first_name,
+        last_name: a.last_name,
+        password: a.password,
+        enabled: a.enabled.unwrap_or(true),
+        roles: a
+            .roles
+            .unwrap_or_else(|| vec![RoleName::User])
+            .into_iter()
+            .map(|r| r.name().to_owned())
+            .collect(),
+        organizations,
+    };
+    let user = services::users::create(&state.store, &state.hasher, &grant, &who.ctx, &input).await?;
+    let mut resp = document(StatusCode::CREATED, &UserDocument::of(&user));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("/api/users/{}", user.id)) {
+        resp.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// Enable a user.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/enable",
+    tag = "user actions",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 200, description = "The user, enabled", body = UserDocument, content_type = "application/vnd.api+json"))
+)]
+async fn enable(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::EnableDisable>()?;
+    let user = services::users::set_enabled(&state.store, &grant, &who.ctx, id, true).await?;
+    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+}
+
+/// Disable a user: their sessions end and their API keys stop working. Not oneself (403).
+#[utoipa::path(
+    post,
+    path = "/users/{id}/disable",
+    tag = "user actions",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 200, description = "The user, disabled", body = UserDocument, content_type = "application/vnd.api+json"))
+)]
+async fn disable(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::EnableDisable>()?;
+    let user = services::users::set_enabled(&state.store, &grant, &who.ctx, id, false).await?;
+    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+}
+
+/// Activate a locked user: status `active`, failed-login counter 0. A user in password reset is a 409.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/activate",
+    tag = "user actions",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 200, description = "The user, active", body = UserDocument, content_type = "application/vnd.api+json"))
+)]
+async fn activate(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::Activate>()?;
+    let user = services::users::activate(&state.store, &grant, &who.ctx, id).await?;
+    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+enum ApiKeysType {
+    #[serde(rename = "apiKeys")]
+    ApiKeys,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ApiKeyAttributes {
+    /// The key. Shown in this response only: it is stored hashed.
+    api_key: String,
+    /// The first characters of the key, as the UI shows them.
+    key_prefix: String,
+    organization: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ApiKeyResource {
+    #[serde(rename = "type")]
+    kind: ApiKeysType,
+    id: String,
+    attributes: ApiKeyAttributes,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ApiKeyDocument {
+    data: ApiKeyResource,
+}
+
+/// Generate the user's API key in the key's organization, replacing the one they had there.
+/// One's own key needs no permission; another user's needs an administrator.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/api-key",
+    tag = "user actions",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 201, description = "The new key, shown once", body = ApiKeyDocument, content_type = "application/vnd.api+json"))
+)]
+async fn generate_key(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+    let org = who.actor.organization_ids.first().copied();
+    let new = api_keys::generate(&state.store, &who.actor, &who.ctx, id, org).await?;
+    let mut resp = document(
+        StatusCode::CREATED,
+        &ApiKeyDocument {
+            data: ApiKeyResource {
+                kind: ApiKeysType::ApiKeys,
+                id: new.key.id.to_string(),
+                attributes: ApiKeyAttributes {
+                    api_key: new.secret,
+                    key_prefix: new.key.key_prefix,
+                    organization: new.organization_name,
+                    created_at: clock::rfc3339(new.key.created_at),
+                },
+            },
+        },
+    );
+    // the key must not sit in any cache
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}
+
+/// Revoke the user's API key in the key's organization (404 if they have none).
+#[utoipa::path(
+    delete,
+    path = "/users/{id}/api-key",
+    tag = "user actions",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 204, description = "Revoked"))
+)]
+async fn revoke_key(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<StatusCode, ApiError> {
+    let org = who.actor.organization_ids.first().copied();
+    api_keys::revoke(&state.store, &who.actor, &who.ctx, id, org).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The user the API key belongs to.
+#[utoipa::path(
+    get,
+    path = "/userprofile",
+    tag = "users",
+    responses((status = 200, description = "The key's user", body = UserDocument, content_type = "application/vnd.api+json"))
+)]
+async fn userprofile(who: ApiActor) -> Result<Response, ApiError> {
+    Ok(document(StatusCode::OK, &UserDocument::of(&who.user)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(q: &str) -> Vec<(String, String)> {
+        serde_urlencoded::from_str(q).unwrap()
+    }
+
+    #[test]
+    fn list_query_is_strict_and_names_unknown_fields() {
+        let q = parse_list_query(&pairs("filter[view]=cannot_login&filter[authStatus]=locked,password_reset&sort=lastName,-createdAt&page[number]=2&page[size]=5")).unwrap();
+        assert_eq!(q.filter.view, Some(View::CannotLogin));
+        assert_eq!(
+            q.filter.auth_statuses,
+            vec![AuthStatus::Locked, AuthStatus::PasswordReset]
+        );
+        assert_eq!((q.page, q.size), (2, 5));
+        assert_eq!(q.kept.len(), 3);
+        for (bad, named) in [
+            ("filter[colour]=red", "filter[colour]"),
+            ("sort=password", "password"),
+            ("page[size]=0", "page[size]"),
+            ("page[size]=1001", "page[size]"),
+            ("filter[enabled]=maybe", "filter[enabled]"),
+            ("filter[authStatus]=frozen", "frozen"),
+            ("filter[view]=mine", "mine"),
+            ("colour=red", "colour"),
+            ("sort=", "sort"),
+            ("filter[search]=a%00b", "filter[search]"),
+        ] {
+            let e = parse_list_query(&pairs(bad))
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert!(e.errors[0].detail.contains(named), "{bad}: {:?}", e.errors[0].detail);
+        }
+    }
+
+    #[test]
+    fn documented_sort_pattern_names_every_sort_field() {
+        let (_, doc) = crate::api::openapi_router();
+        let json = serde_json::to_value(&doc).unwrap();
+        let params = json["paths"]["/users"]["get"]["parameters"].as_array().unwrap();
+        let sort = params.iter().find(|p| p["name"] == "sort").unwrap();
+        let pattern = sort["schema"]["pattern"].as_str().unwrap();
+        for f in muster_domain::SortField::ALL {
+            assert!(pattern.contains(f.api_name()), "{f:?} missing from the sort pattern");
+        }
+    }
+}
