@@ -73,6 +73,7 @@ struct UserPage {
     can_activate: bool,
     can_delete: bool,
     can_reassign: bool,
+    api_keys: crate::web::ApiKeySection,
 }
 
 async fn show(
@@ -87,6 +88,7 @@ async fn show(
     let history = services::users::history(&state.store, &grant, id, 50).await?;
     let a = &viewer.actor;
     let can_edit = services::users::may_edit(a, &user);
+    let api_keys = crate::web::ApiKeySection::load(&state, a, user.id, false).await?;
     Ok(UserPage {
         layout,
         is_self: user.id == a.user_id,
@@ -99,6 +101,7 @@ async fn show(
         can_activate: a.has(Permission::Activate),
         can_delete: a.has(Permission::DeleteUsers),
         can_reassign: a.has(Permission::ManageRecords),
+        api_keys,
     })
 }
 

@@ -137,3 +137,26 @@ async fn browser_generates_copies_and_uses_a_key() {
     assert_eq!(b.text("#api-keys code.key-prefix").await, format!("{}…", &key[..10]));
     assert_eq!(Api::new(&app, Some(&key)).get("/api/userprofile").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generate_key_on_the_user_page() {
+    let app = TestApp::spawn().await;
+    let kim = app.create_user("kim", &["User"]).await;
+    app.create_user("manager", &["User Manager"]).await;
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let page = format!("/admin/users/{}", kim.id);
+    let html = admin.get_text(&page).await;
+    assert!(
+        html.contains("<dt>API key</dt>") && html.contains("Generate Key"),
+        "{html}"
+    );
+    let r = admin.post(&page, &format!("{page}/api-key"), &[]).await;
+    let key = key_on(&r.text().await.unwrap());
+    assert!(admin.get_text(&page).await.contains(&format!("{}…", &key[..10])));
+    let manager = app.signed_in("manager", PASSWORD).await;
+    let html = manager.get_text(&page).await;
+    assert!(
+        !html.contains("Generate Key"),
+        "a User Manager does not manage others' keys"
+    );
+}
