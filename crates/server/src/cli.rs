@@ -31,6 +31,12 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Send a test email through the configured transport (spool folder or SMTP), now.
+    SendTestEmail {
+        /// The recipient.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,6 +152,7 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             Ok(())
         }
         Command::User(cmd) => user_command(cmd, config).await,
+        Command::SendTestEmail { to } => send_test_email(&to, config).await,
     }
 }
 
@@ -161,6 +168,7 @@ async fn serve(config: Config) -> Result<(), AppError> {
         .await
         .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?;
+    crate::mail::worker::spawn(state.store.clone(), state.config.clone());
     println!("muster listening on http://{addr}");
     tracing::info!(%addr, database = ?config.database_url, "muster started");
     crate::app::run(listener, state, shutdown_signal())
@@ -168,6 +176,30 @@ async fn serve(config: Config) -> Result<(), AppError> {
         .map_err(|e| AppError::Internal(e.to_string()))?;
     tracing::info!("muster stopped");
     Ok(())
+}
+
+async fn send_test_email(to: &str, config: Config) -> Result<(), AppError> {
+    let to = muster_domain::EmailAddress::parse(to)?;
+    let store = open_store(&config).await?;
+    let transport = crate::mail::transport::Transport::from_config(&config).map_err(AppError::Internal)?;
+    let mut tx = store.begin().await?;
+    let id = crate::mail::queue(
+        &mut tx,
+        crate::mail::messages::test_email(to.as_str(), &transport.describe()),
+        crate::clock::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    match crate::mail::worker::deliver_now(&store, &config, &transport, id).await? {
+        Ok(()) => {
+            println!("test email sent to {to} through {}", transport.describe());
+            Ok(())
+        }
+        Err(e) => Err(AppError::Internal(format!(
+            "the test email to {to} was not delivered through {}: {e} (it stays queued; muster serve retries it)",
+            transport.describe()
+        ))),
+    }
 }
 
 async fn user_command(cmd: UserCommand, config: Config) -> Result<(), AppError> {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod hashing;
+pub mod mail;
 pub mod services;
 pub mod settings;
 pub mod web;

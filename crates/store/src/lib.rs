@@ -11,6 +11,7 @@ pub mod audit;
 pub mod login_attempts;
 pub mod organizations;
 pub mod outbox;
+pub mod password_resets;
 pub mod records;
 pub mod sessions;
 pub mod settings;

@@ -5,6 +5,7 @@ mod auth;
 pub mod error;
 mod health;
 mod pages;
+pub mod passwords;
 pub mod session;
 
 use axum::Router;
@@ -19,6 +20,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let ui = Router::new()
         .merge(auth::router())
         .merge(pages::router())
+        .merge(passwords::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }

@@ -29,13 +29,17 @@ pub fn router() -> Router<AppState> {
 struct ProfilePage {
     layout: Layout,
     user: User,
+    pw: super::passwords::PasswordDialog,
 }
 
-async fn profile(layout: Layout, viewer: Viewer) -> ProfilePage {
-    ProfilePage {
+async fn profile(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<ProfilePage, PageError> {
+    let policy = Settings::load(&mut *state.store.conn().await?).await?.password_policy();
+    let pw = super::passwords::PasswordDialog::for_self(&layout.csrf, &policy);
+    Ok(ProfilePage {
         layout,
         user: viewer.user,
-    }
+        pw,
+    })
 }
 
 struct SettingRow {
