@@ -160,7 +160,9 @@ struct ChangePage {
 async fn admin_page(state: &AppState, layout: Layout, viewer: &Viewer, id: i64) -> Result<ChangePage, PageError> {
     let grant = viewer.actor.allow::<perm::ViewUsers>()?;
     let user = crate::services::users::get(&state.store, &grant, id).await?;
-    let pw = PasswordDialog::for_user(&layout.csrf, &user, &policy(state).await?);
+    let mut pw = PasswordDialog::for_user(&layout.csrf, &user, &policy(state).await?);
+    // this page stands alone (until the user page includes the dialog): come back to it
+    pw.next = format!("/admin/users/{id}/password");
     Ok(ChangePage {
         title: format!("Change Password: {}", user.username),
         pw,

@@ -4,3 +4,5 @@ mod support;
 
 mod http_auth;
 mod lockout;
+mod mailbox;
+mod passwords;
