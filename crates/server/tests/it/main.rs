@@ -4,5 +4,6 @@ mod support;
 
 mod http_auth;
 mod lockout;
+mod mail;
 mod mailbox;
 mod passwords;

@@ -2,7 +2,7 @@
 //! reset link over HTTP: allow and deny cases, sessions, tokens, mail rows.
 
 use muster_domain::AuthStatus;
-use muster_store::{outbox, sessions};
+use muster_store::outbox;
 
 use crate::mailbox::{reset_link, start_worker, to, wait_spool};
 use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp, TestDb, location};
@@ -397,11 +397,11 @@ async fn failed_mail_is_listed_for_administrators_and_can_be_retried() {
     let resp = admin.post("/admin/mail", &retry, &[]).await;
     assert_eq!(resp.status(), 303);
     let mut conn = app.store().conn().await.unwrap();
+    // queued again with a fresh count: the worker tries it once more (and fails again here)
     let m = outbox::get(&mut conn, failed.id).await.unwrap().unwrap();
-    assert_eq!(m.attempts, 0);
-    assert!(m.status == "pending" || m.status == "failed");
-    let n = sessions::count_for_user(&mut conn, 1).await.unwrap();
-    assert!(n >= 1);
+    assert!(m.attempts <= 1, "{m:?}");
+    let events = muster_store::audit::list(&mut conn, &Default::default(), 50, 0).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "mail.retried"));
 }
 
 #[tokio::test]
