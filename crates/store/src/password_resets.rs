@@ -20,7 +20,8 @@ pub struct Token {
 /// Store new tokens: `(token_hash, user_id)` pairs, all with the same lifetime.
 pub async fn insert_many(conn: &mut Conn, tokens: &[(String, i64)], now: Millis, expires_at: Millis) -> Result<()> {
     for chunk in tokens.chunks(500) {
-        let mut sql = Sql::new("INSERT INTO password_reset_tokens (token_hash, user_id, created_at, expires_at) VALUES ");
+        let mut sql =
+            Sql::new("INSERT INTO password_reset_tokens (token_hash, user_id, created_at, expires_at) VALUES ");
         for (i, (hash, user_id)) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
@@ -41,12 +42,11 @@ pub async fn insert_many(conn: &mut Conn, tokens: &[(String, i64)], now: Millis,
 }
 
 pub async fn find(conn: &mut Conn, token_hash: &str) -> Result<Option<Token>> {
-    let row = sqlx::query(
-        "SELECT user_id, created_at, expires_at, used_at FROM password_reset_tokens WHERE token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row =
+        sqlx::query("SELECT user_id, created_at, expires_at, used_at FROM password_reset_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
     row.map(|r| {
         Ok(Token {
             user_id: r.try_get(0)?,
@@ -77,7 +77,9 @@ pub async fn spend_for_users(conn: &mut Conn, user_ids: &[i64], now: Millis) -> 
         return Ok(0);
     }
     let mut sql = Sql::new("UPDATE password_reset_tokens SET used_at = ");
-    sql.int(now).push(" WHERE used_at IS NULL AND user_id IN ").int_list(user_ids);
+    sql.int(now)
+        .push(" WHERE used_at IS NULL AND user_id IN ")
+        .int_list(user_ids);
     Ok(sql.query().execute(&mut *conn).await?.rows_affected())
 }
 
@@ -146,12 +148,20 @@ pub async fn insert_audit_many(conn: &mut Conn, events: &[audit::Event]) -> Resu
                 // an untyped NULL fits a column of any type on both backends
                 None => sql.push("NULL"),
             };
-            sql.push(", ").str(e.actor_username.clone()).push(", ").str(e.action.clone()).push(", ");
+            sql.push(", ")
+                .str(e.actor_username.clone())
+                .push(", ")
+                .str(e.action.clone())
+                .push(", ");
             match e.target_id {
                 Some(t) => sql.int(t),
                 None => sql.push("NULL"),
             };
-            sql.push(", ").str(e.target_username.clone()).push(", ").str(e.ip.clone()).push(", ");
+            sql.push(", ")
+                .str(e.target_username.clone())
+                .push(", ")
+                .str(e.ip.clone())
+                .push(", ");
             for (j, v) in [&e.before_json, &e.after_json].into_iter().enumerate() {
                 if j > 0 {
                     sql.push(", ");

@@ -32,13 +32,20 @@ pub fn password_changed(u: &User, by: Option<&str>, when: &str) -> Outgoing {
         None => "by you".to_owned(),
     };
     let subject = "Your muster password was changed".to_owned();
-    let line1 = format!("The password of your muster account {} was changed {who} on {when}.", u.username);
+    let line1 = format!(
+        "The password of your muster account {} was changed {who} on {when}.",
+        u.username
+    );
     let line2 = "You were signed out of every other session.";
     let line3 = "If you did not expect this, contact your administrator at once.";
     let text = format!("{}\n\n{line1}\n{line2}\n\n{line3}\n", greeting(u));
     let html = html_page(
         &subject,
-        &[escape(&greeting(u)), format!("{}<br>{line2}", escape(&line1)), escape(line3)],
+        &[
+            escape(&greeting(u)),
+            format!("{}<br>{line2}", escape(&line1)),
+            escape(line3),
+        ],
     );
     Outgoing {
         to: u.email.clone(),
@@ -75,12 +82,7 @@ pub fn password_reset(u: &User, link: &str, expires: &str, by_admin: bool) -> Ou
         &[
             escape(&greeting(u)),
             escape(&why),
-            format!(
-                "{}<br><a href=\"{}\">{}</a>",
-                escape(how),
-                escape(link),
-                escape(link)
-            ),
+            format!("{}<br><a href=\"{}\">{}</a>", escape(how), escape(link), escape(link)),
             format!("{}<br>{}", escape(&note), escape(ignore)),
         ],
     );

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use muster_store::outbox::{self, Mail};
 use muster_store::Store;
+use muster_store::outbox::{self, Mail};
 
 use super::transport::{Transport, build_message};
 use crate::clock;
@@ -63,7 +63,12 @@ pub async fn deliver_due(store: &Store, config: &Config, transport: &Transport) 
 }
 
 /// Claim and deliver one mail now (`muster send-test-email`).
-pub async fn deliver_now(store: &Store, config: &Config, transport: &Transport, id: i64) -> AppResult<Result<(), String>> {
+pub async fn deliver_now(
+    store: &Store,
+    config: &Config,
+    transport: &Transport,
+    id: i64,
+) -> AppResult<Result<(), String>> {
     let now = clock::now();
     let Some(mail) = outbox::claim_one(&mut *store.conn().await?, id, now, now + LEASE_MS).await? else {
         return Ok(Err("the mail is held by a running worker".to_owned()));
@@ -106,7 +111,11 @@ async fn deliver(
 /// `base`, then twice as long after each failed attempt, at most an hour.
 pub fn backoff_ms(base_seconds: i64, attempts_before: i64) -> i64 {
     let factor = 1_i64 << attempts_before.clamp(0, 20);
-    base_seconds.max(1).saturating_mul(1000).saturating_mul(factor).min(MAX_BACKOFF_MS)
+    base_seconds
+        .max(1)
+        .saturating_mul(1000)
+        .saturating_mul(factor)
+        .min(MAX_BACKOFF_MS)
 }
 
 #[cfg(test)]

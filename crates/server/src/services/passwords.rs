@@ -73,7 +73,12 @@ pub async fn set_password(
     sessions::delete_for_user(&mut tx, id, None).await?;
     let after = reload(&mut tx, id).await?;
     let when = clock::format(now);
-    mail::queue(&mut tx, messages::password_changed(&after, Some(&actor.username), &when), now).await?;
+    mail::queue(
+        &mut tx,
+        messages::password_changed(&after, Some(&actor.username), &when),
+        now,
+    )
+    .await?;
     audit::record(
         &mut tx,
         ctx,
@@ -130,9 +135,23 @@ pub async fn change_own_password(
     store_password(&mut tx, &before, &hash, Transition::PasswordSet, now).await?;
     sessions::delete_for_user(&mut tx, user_id, Some(keep_session)).await?;
     let after = reload(&mut tx, user_id).await?;
-    mail::queue(&mut tx, messages::password_changed(&after, None, &clock::format(now)), now).await?;
+    mail::queue(
+        &mut tx,
+        messages::password_changed(&after, None, &clock::format(now)),
+        now,
+    )
+    .await?;
     let me = super::auth::actor_for(&mut tx, &after).await?;
-    audit::record(&mut tx, ctx, Some(&me), "user.password_changed", Some(&after), None, None).await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        Some(&me),
+        "user.password_changed",
+        Some(&after),
+        None,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     mail::wake();
     Ok(after)
@@ -326,7 +345,16 @@ pub async fn forgot_password(state: &AppState, ctx: &Ctx, login: &str) -> AppRes
     let (row, outgoing) = new_token(state, &user, expires, false);
     resets::insert_many(&mut tx, &[row], now, expires).await?;
     mail::queue(&mut tx, outgoing, now).await?;
-    audit::record(&mut tx, ctx, None, "user.password_reset_requested", Some(&user), None, None).await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        None,
+        "user.password_reset_requested",
+        Some(&user),
+        None,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     mail::wake();
     Ok(())
@@ -387,7 +415,12 @@ pub async fn complete_reset(
     store_password(&mut tx, &before, &hash, Transition::ResetLinkUsed, now).await?;
     sessions::delete_for_user(&mut tx, user_id, None).await?;
     let after = reload(&mut tx, user_id).await?;
-    mail::queue(&mut tx, messages::password_changed(&after, None, &clock::format(now)), now).await?;
+    mail::queue(
+        &mut tx,
+        messages::password_changed(&after, None, &clock::format(now)),
+        now,
+    )
+    .await?;
     let me = super::auth::actor_for(&mut tx, &after).await?;
     audit::record(
         &mut tx,

@@ -292,7 +292,9 @@ fn selection(fields: &[(String, String)]) -> Result<Selection, AppError> {
         None => None,
         Some("1" | "true" | "yes") => Some(true),
         Some("0" | "false" | "no") => Some(false),
-        Some(other) => return Err(DomainError::invalid("enabled", format!("{other:?}: expected true or false")).into()),
+        Some(other) => {
+            return Err(DomainError::invalid("enabled", format!("{other:?}: expected true or false")).into());
+        }
     };
     for (k, v) in fields {
         if k == "auth_status" {
@@ -609,5 +611,10 @@ async fn mail_retry(
     .await?;
     tx.commit().await?;
     crate::mail::wake();
-    Ok(redirect_with_flash(&state, "/admin/mail", "success", "The mail is queued again."))
+    Ok(redirect_with_flash(
+        &state,
+        "/admin/mail",
+        "success",
+        "The mail is queued again.",
+    ))
 }

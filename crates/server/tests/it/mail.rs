@@ -23,7 +23,11 @@ async fn set(app: &TestApp, key: &str, value: &str) {
 }
 
 fn assert_well_formed(msg: &str, subject: &str) {
-    assert_eq!(header(msg, "From").as_deref(), Some("muster <muster@localhost>"), "{msg}");
+    assert_eq!(
+        header(msg, "From").as_deref(),
+        Some("muster <muster@localhost>"),
+        "{msg}"
+    );
     assert_eq!(header(msg, "Subject").as_deref(), Some(subject));
     let id = header(msg, "Message-ID").expect("Message-ID");
     assert!(id.starts_with('<') && id.ends_with("@localhost>"), "{id}");
@@ -47,11 +51,22 @@ async fn each_kind_of_mail_arrives_over_smtp_with_text_html_and_message_id() {
 
     let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
     let p = format!("/admin/users/{}/password", changed.id);
-    assert_eq!(admin.post(&p, &p, &[("password", "Quartz-Meadow-Lantern-731")]).await.status(), 303);
+    assert_eq!(
+        admin
+            .post(&p, &p, &[("password", "Quartz-Meadow-Lantern-731")])
+            .await
+            .status(),
+        303
+    );
     let r = format!("/admin/users/{}/reset-password", reset.id);
     assert_eq!(admin.post("/profile", &r, &[]).await.status(), 303);
     let anon = app.client();
-    anon.post("/forgot-password", "/forgot-password", &[("login", "forgot@example.com")]).await;
+    anon.post(
+        "/forgot-password",
+        "/forgot-password",
+        &[("login", "forgot@example.com")],
+    )
+    .await;
     for _ in 0..2 {
         anon.login("locked", "wrong password!").await;
     }
@@ -66,7 +81,10 @@ async fn each_kind_of_mail_arrives_over_smtp_with_text_html_and_message_id() {
     let link = reset_link(m).expect("link");
     assert!(link.starts_with(&format!("{}/reset-password?token=", app.base)));
     assert!(unfold(m).contains("An administrator reset the password"));
-    assert!(unfold(m).contains(&format!("<a href=\"{link}\">")), "the HTML part links too");
+    assert!(
+        unfold(m).contains(&format!("<a href=\"{link}\">")),
+        "the HTML part links too"
+    );
     assert_eq!(app.client().get(link.trim_start_matches(&app.base)).await.status(), 200);
 
     let m = &to(&msgs, "forgot@example.com")[0];
@@ -141,7 +159,15 @@ impl Drop for Server {
 
 fn serve(db: &TestDb, smtp_url: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_muster"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &db.url, "--smtp-url", smtp_url])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            &db.url,
+            "--smtp-url",
+            smtp_url,
+        ])
         .arg("--data-dir")
         .arg(db.dir.path())
         .env("MUSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -153,7 +179,10 @@ fn serve(db: &TestDb, smtp_url: &str) -> Server {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let base = loop {
-        let line = lines.next().expect("muster serve exited before listening").expect("read");
+        let line = lines
+            .next()
+            .expect("muster serve exited before listening")
+            .expect("read");
         if let Some(rest) = line.strip_prefix("muster listening on ") {
             break rest.trim().to_owned();
         }

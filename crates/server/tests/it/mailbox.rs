@@ -88,10 +88,7 @@ fn read_dir_texts(dir: &Path) -> Vec<String> {
         .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
         .collect();
     paths.sort();
-    paths
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .collect()
+    paths.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
 }
 
 async fn wait_until<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {

@@ -6,4 +6,6 @@ mod http_auth;
 mod lockout;
 mod mail;
 mod mailbox;
+mod mass_reset;
 mod passwords;
+mod passwords_browser;
