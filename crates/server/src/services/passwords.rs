@@ -219,7 +219,7 @@ pub async fn reset_password(
 pub enum Selection {
     Ids(Vec<i64>),
     /// Every user the filter selects ("all N matching").
-    Filter(UserFilter),
+    Filter(Box<UserFilter>),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -262,7 +262,7 @@ pub async fn mass_reset_password(
             only_ids: Some(ids.clone()),
             ..Default::default()
         },
-        Selection::Filter(f) => f.clone(),
+        Selection::Filter(f) => (**f).clone(),
     };
     let scope = scope_of(actor);
     let mut result = MassResult::default();

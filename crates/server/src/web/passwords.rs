@@ -304,7 +304,7 @@ fn selection(fields: &[(String, String)]) -> Result<Selection, AppError> {
         }
     }
     f.organization_id = ints("organization_id")?.first().copied();
-    Ok(Selection::Filter(f))
+    Ok(Selection::Filter(Box::new(f)))
 }
 
 #[derive(Template, WebTemplate)]
@@ -331,7 +331,7 @@ async fn mass_confirm(
             only_ids: Some(ids),
             ..Default::default()
         },
-        Selection::Filter(f) => f,
+        Selection::Filter(f) => *f,
     };
     let page =
         crate::services::users::list(&state.store, &view, &filter, &muster_domain::UserSort::default(), 1, 50).await?;
