@@ -168,6 +168,9 @@ async fn serve(config: Config) -> Result<(), AppError> {
         .await
         .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?;
+    // A bad SMTP URL stops the start here rather than leave mail silently undelivered.
+    let transport = crate::mail::transport::Transport::from_config(&config).map_err(AppError::Internal)?;
+    tracing::info!(transport = %transport.describe(), "mail");
     crate::mail::worker::spawn(state.store.clone(), state.config.clone());
     println!("muster listening on http://{addr}");
     tracing::info!(%addr, database = ?config.database_url, "muster started");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart, header};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use muster_store::outbox::Mail;
 
@@ -64,7 +64,8 @@ impl Transport {
 
 /// `smtp://user:pass@host:port` (no TLS; for a local relay), `smtps://…`
 /// (TLS from the start, port 465), `smtp://…?tls=starttls` (STARTTLS
-/// required, port 587) or `?tls=opportunistic`.
+/// required, port 587) or `?tls=opportunistic`; `&ca=/path/ca.pem` trusts a
+/// private certificate authority.
 pub fn smtp_from_url(raw: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let redacted = crate::config::SecretUrl::new(raw).redacted();
     let url = url::Url::parse(raw).map_err(|e| format!("SMTP URL {redacted}: {e}"))?;
@@ -77,7 +78,17 @@ pub fn smtp_from_url(raw: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, St
         .query_pairs()
         .find(|(k, _)| k == "tls")
         .map(|(_, v)| v.to_lowercase());
-    let tls_params = || TlsParameters::new(host.clone()).map_err(|e| format!("TLS for {host}: {e}"));
+    // `ca=/path/ca.pem`: trust a private CA besides the public roots.
+    let ca = url.query_pairs().find(|(k, _)| k == "ca").map(|(_, v)| v.into_owned());
+    let tls_params = || {
+        let mut b = TlsParameters::builder(host.clone());
+        if let Some(path) = &ca {
+            let pem = std::fs::read(path).map_err(|e| format!("SMTP URL {redacted}: cannot read ca={path}: {e}"))?;
+            let cert = Certificate::from_pem(&pem).map_err(|e| format!("SMTP URL {redacted}: ca={path}: {e}"))?;
+            b = b.add_root_certificate(cert);
+        }
+        b.build().map_err(|e| format!("TLS for {host}: {e}"))
+    };
     let (tls, default_port) = match (url.scheme(), tls_param.as_deref()) {
         ("smtps", None | Some("wrapper" | "implicit")) => (Tls::Wrapper(tls_params()?), 465),
         ("smtp", Some("starttls" | "required")) => (Tls::Required(tls_params()?), 587),

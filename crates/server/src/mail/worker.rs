@@ -19,6 +19,14 @@ const LEASE_MS: i64 = 120_000;
 const BATCH: i64 = 20;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 const MAX_BACKOFF_MS: i64 = 3_600_000;
+const CLEANUP_EVERY: Duration = Duration::from_secs(600);
+
+/// Spent and expired reset tokens are of no use to anyone: delete them.
+async fn cleanup(store: &Store) -> AppResult<()> {
+    let mut conn = store.conn().await?;
+    muster_store::password_resets::delete_expired(&mut conn, clock::now()).await?;
+    Ok(())
+}
 
 /// Start the worker of `muster serve`. It runs until the process ends; a
 /// mail in flight then is taken over when its lease runs out.
@@ -32,7 +40,14 @@ pub fn spawn(store: Store, config: Arc<Config>) -> tokio::task::JoinHandle<()> {
             }
         };
         tracing::info!(transport = %transport.describe(), "mail worker started");
+        let mut last_cleanup: Option<std::time::Instant> = None;
         loop {
+            if last_cleanup.is_none_or(|t| t.elapsed() > CLEANUP_EVERY) {
+                last_cleanup = Some(std::time::Instant::now());
+                if let Err(e) = cleanup(&store).await {
+                    tracing::error!(error = %e, "cleaning up reset tokens");
+                }
+            }
             let woken = super::wake_signal().notified();
             match deliver_due(&store, &config, &transport).await {
                 Ok(n) if n > 0 => continue,

@@ -273,3 +273,191 @@ async fn send_test_email_through_the_spool_and_smtp_and_reports_failure() {
     assert!(err.contains("was not delivered"), "{err}");
     assert!(!err.contains("hunter2"), "the SMTP password must not be printed: {err}");
 }
+
+/// Two workers on one PostgreSQL database (as two `muster serve` would run):
+/// SKIP LOCKED hands each mail to one of them; none is sent twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_workers_on_postgres_deliver_each_mail_once() {
+    let smtp = SmtpCapture::start().await;
+    let url = smtp.url();
+    let app = TestApp::spawn_with(TestDb::postgres().await, |c| c.smtp_url = Some(SecretUrl::new(url))).await;
+    let mut tx = app.store().begin().await.unwrap();
+    for i in 0..40 {
+        let m = muster_server::mail::messages::test_email(&format!("u{i}@example.com"), "test");
+        muster_server::mail::queue(&mut tx, m, muster_server::clock::now())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    start_worker(&app);
+    start_worker(&app);
+    smtp.wait_for(40).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rows(&app).await.iter().any(|m| m.status != "sent") {
+        assert!(Instant::now() < deadline, "not all marked sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let msgs = smtp.messages();
+    assert_eq!(msgs.len(), 40, "each mail delivered exactly once");
+    let mut recipients: Vec<_> = msgs.iter().filter_map(|m| header(m, "To")).collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 40);
+}
+
+/// A private CA and a certificate for 127.0.0.1 signed by it.
+fn make_certs(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=muster test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "req.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "req.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+}
+
+struct TlsSmtp {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for TlsSmtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TlsSmtp {
+    /// aiosmtpd requiring STARTTLS and then AUTH as muster / "s3cret pass".
+    fn start() -> TlsSmtp {
+        let dir = tempfile::tempdir().unwrap();
+        make_certs(dir.path());
+        let port = free_port();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/smtp_tls_server.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir.path().join("box"))
+            .arg(dir.path().join("cert.pem"))
+            .arg(dir.path().join("key.pem"))
+            .args(["muster", "s3cret pass"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the aiosmtpd TLS server (python3-aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the TLS SMTP server did not start");
+        TlsSmtp { child, port, dir }
+    }
+
+    fn url(&self, credentials: &str, tls: &str) -> String {
+        format!(
+            "smtp://{credentials}@127.0.0.1:{}?{tls}ca={}",
+            self.port,
+            self.dir.path().join("ca.pem").display()
+        )
+    }
+
+    fn messages(&self) -> Vec<String> {
+        std::fs::read_dir(self.dir.path().join("box").join("new"))
+            .map(|d| d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starttls_with_authentication_and_the_refusals() {
+    let server = TlsSmtp::start();
+    let good = server.url("muster:s3cret%20pass", "tls=starttls&");
+    let app = TestApp::spawn_with(TestDb::sqlite(), |c| c.smtp_url = Some(SecretUrl::new(good.clone()))).await;
+    start_worker(&app);
+    app.create_user("jdoe", &["User"]).await;
+    app.client()
+        .post("/forgot-password", "/forgot-password", &[("login", "jdoe")])
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.messages().is_empty() {
+        let r = rows(&app).await;
+        assert!(
+            Instant::now() < deadline,
+            "not delivered over STARTTLS: {:?}",
+            r.first().map(|m| &m.last_error)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reset_link(&to(&server.messages(), "jdoe@example.com")[0]).is_some());
+
+    // a wrong password, and no TLS at all, are both refused by the server
+    let db = TestDb::sqlite();
+    for url in [
+        server.url("muster:wrong-hunter2", "tls=starttls&"),
+        server.url("muster:s3cret%20pass", ""),
+    ] {
+        let out = send_test_email(&db, Some(&url));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{url} should fail");
+        assert!(err.contains("was not delivered"), "{err}");
+        assert!(!err.contains("hunter2") && !err.contains("s3cret"), "{err}");
+    }
+    assert_eq!(server.messages().len(), 1);
+}
