@@ -12,6 +12,9 @@ use muster_store::outbox::Mail;
 
 use crate::config::Config;
 
+/// Well under the worker's lease of 120 s.
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub enum Transport {
     Spool(PathBuf),
     Smtp {
@@ -57,7 +60,15 @@ impl Transport {
                     .map_err(|e| format!("cannot rename {}: {e}", tmp.display()))?;
                 Ok(())
             }
-            Transport::Smtp { smtp, .. } => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
+            // lettre's timeout does not bound every read; a server that stops
+            // answering must not hold the mail past its lease.
+            Transport::Smtp { smtp, .. } => match tokio::time::timeout(SEND_TIMEOUT, smtp.send(message)).await {
+                Ok(sent) => sent.map(|_| ()).map_err(|e| e.to_string()),
+                Err(_) => Err(format!(
+                    "no answer from the SMTP server within {}s",
+                    SEND_TIMEOUT.as_secs()
+                )),
+            },
         }
     }
 }

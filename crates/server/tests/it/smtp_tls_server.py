@@ -17,7 +17,8 @@ def authenticate(server, session, envelope, mechanism, auth_data):
         and auth_data.login.decode() == user
         and auth_data.password.decode() == password
     )
-    return AuthResult(success=ok)
+    # handled=False: the server itself answers 535 on failure
+    return AuthResult(success=ok, handled=False)
 
 
 tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
