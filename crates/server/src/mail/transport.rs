@@ -35,6 +35,14 @@ impl Transport {
         }
     }
 
+    /// What [`Transport::from_config`] would use, without building it.
+    pub fn describe_config(config: &Config) -> String {
+        match &config.smtp_url {
+            None => format!("the spool folder {}", config.data_dir.join("mail").display()),
+            Some(url) => url.redacted(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Transport::Spool(dir) => format!("the spool folder {}", dir.display()),
@@ -179,8 +187,9 @@ pub fn build_message(config: &Config, mail: &Mail) -> Result<Message, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn smtp_urls() {
+    // building an SMTP transport starts its connection pool, which needs a runtime
+    #[tokio::test]
+    async fn smtp_urls() {
         assert!(smtp_from_url("smtp://localhost:2525").is_ok());
         assert!(smtp_from_url("smtp://u%40x:p%21w@localhost:2525").is_ok());
         assert!(smtp_from_url("smtps://mail.example.com").is_ok());

@@ -578,8 +578,7 @@ struct MailPage {
 async fn mail_page(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<MailPage, PageError> {
     viewer.actor.allow::<perm::ManageSettings>()?;
     let mut conn = state.store.conn().await?;
-    let transport = crate::mail::transport::Transport::from_config(&state.config)
-        .map_or_else(|e| format!("(not usable: {e})"), |t| t.describe());
+    let transport = crate::mail::transport::Transport::describe_config(&state.config);
     Ok(MailPage {
         layout,
         transport,
