@@ -183,8 +183,16 @@ async fn own_password_needs_the_current_one_and_keeps_this_session() {
 }
 
 #[tokio::test]
-async fn reset_one_user_link_is_single_use_and_sets_active() {
-    let app = TestApp::spawn().await;
+async fn reset_one_user_link_is_single_use_and_sets_active_sqlite() {
+    reset_one_user_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn reset_one_user_link_is_single_use_and_sets_active_postgres() {
+    reset_one_user_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+async fn reset_one_user_story(app: TestApp) {
     start_worker(&app);
     let u = app.create_user("jdoe", &["User"]).await;
     let victim = app.signed_in("jdoe", PASSWORD).await;
@@ -567,4 +575,45 @@ async fn password_suggestion_meets_the_policy_and_is_not_cached() {
     assert!(muster_domain::PasswordPolicy::default().check(&p, &[]).is_ok());
     let v2: serde_json::Value = c.get("/password-suggestion").await.json().await.unwrap();
     assert_ne!(v2["password"], v["password"]);
+}
+
+async fn concurrent_uses_story(app: TestApp) {
+    app.create_user("jdoe", &["User"]).await;
+    let c = app.client();
+    c.post("/forgot-password", "/forgot-password", &[("login", "jdoe")])
+        .await;
+    let link = outbox_rows(&app)
+        .await
+        .iter()
+        .find_map(|m| reset_link(m.text_body.as_deref().unwrap()))
+        .unwrap();
+    let path = link.trim_start_matches(&app.base).to_owned();
+    let token = path.split("token=").nth(1).unwrap().to_owned();
+    let (c1, c2) = (app.client(), app.client());
+    let t1 = c1.csrf(&path).await;
+    let t2 = c2.csrf(&path).await;
+    let f1 = [
+        ("token", token.as_str()),
+        ("password", NEW_PASSWORD),
+        ("csrf", t1.as_str()),
+    ];
+    let f2 = [
+        ("token", token.as_str()),
+        ("password", "Other-Quartz-Meadow-55"),
+        ("csrf", t2.as_str()),
+    ];
+    let (r1, r2) = tokio::join!(c1.post_raw("/reset-password", &f1), c2.post_raw("/reset-password", &f2));
+    let mut statuses = [r1.status().as_u16(), r2.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [303, 410], "one use wins, the other is refused");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_used_twice_at_once_works_once_sqlite() {
+    concurrent_uses_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_used_twice_at_once_works_once_postgres() {
+    concurrent_uses_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
 }
