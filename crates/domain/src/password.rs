@@ -107,8 +107,9 @@ impl PasswordPolicy {
                     "is too easy to guess (strength {score} of 4, {} needed)",
                     self.min_score
                 );
-                if let Some(w) = entropy.feedback().and_then(|f| f.warning()) {
-                    msg.push_str(&format!(": {w}"));
+                match entropy.feedback().and_then(|f| f.warning()) {
+                    Some(w) => msg.push_str(&format!(": {w}")),
+                    None => msg.push_str(": add more words or less common characters"),
                 }
                 problems.push(msg);
             }

@@ -63,8 +63,11 @@ pub enum Transition {
     Activate,
     /// An administrator or the user starts a password reset.
     ResetPassword,
-    /// A new password was set (through a reset link, by the user or by an administrator).
+    /// A new password was set by the user or by an administrator.
     PasswordSet,
+    /// A new password was set through a reset link: the link proves the
+    /// mailbox, so it also resolves a lock (the lock guards against guessing).
+    ResetLinkUsed,
 }
 
 /// The one table of allowed moves. `Ok(to)` is the new status.
@@ -83,6 +86,7 @@ pub fn transition(from: AuthStatus, t: Transition) -> Result<AuthStatus, Error> 
         // A new password resolves a pending reset; it does not lift a lock (only Activate does).
         (PasswordReset, PasswordSet) => Ok(Active),
         (s, PasswordSet) => Ok(s),
+        (_, ResetLinkUsed) => Ok(Active),
     }
 }
 
@@ -113,6 +117,8 @@ mod tests {
         assert_eq!(transition(Locked, ResetPassword), Ok(PasswordReset));
         assert_eq!(transition(PasswordReset, PasswordSet), Ok(Active));
         assert_eq!(transition(Locked, PasswordSet), Ok(Locked));
+        assert_eq!(transition(Locked, ResetLinkUsed), Ok(Active));
+        assert_eq!(transition(PasswordReset, ResetLinkUsed), Ok(Active));
     }
 
     #[test]

@@ -50,6 +50,12 @@ pub enum Command {
     /// Import users from CSV.
     #[command(subcommand)]
     Import(crate::cli_csv::ImportCommand),
+    /// Send a test email through the configured transport (spool folder or SMTP), now.
+    SendTestEmail {
+        /// The recipient.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -195,6 +201,7 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             let store = open_store(&config).await?;
             crate::cli_csv::import(cmd, &store, &cli_actor(&store).await?).await
         }
+        Command::SendTestEmail { to } => send_test_email(&to, config).await,
     }
 }
 
@@ -212,6 +219,10 @@ async fn serve(config: Config) -> Result<(), AppError> {
         .await
         .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?;
+    // A bad SMTP URL stops the start here rather than leave mail silently undelivered.
+    let transport = crate::mail::transport::Transport::from_config(&config).map_err(AppError::Internal)?;
+    tracing::info!(transport = %transport.describe(), "mail");
+    crate::mail::worker::spawn(state.store.clone(), state.config.clone());
     println!("muster listening on http://{addr}");
     tracing::info!(%addr, database = ?config.database_url, "muster started");
     crate::app::run(listener, state, shutdown)
@@ -219,6 +230,30 @@ async fn serve(config: Config) -> Result<(), AppError> {
         .map_err(|e| AppError::Internal(e.to_string()))?;
     tracing::info!("muster stopped");
     Ok(())
+}
+
+async fn send_test_email(to: &str, config: Config) -> Result<(), AppError> {
+    let to = muster_domain::EmailAddress::parse(to)?;
+    let store = open_store(&config).await?;
+    let transport = crate::mail::transport::Transport::from_config(&config).map_err(AppError::Internal)?;
+    let mut tx = store.begin().await?;
+    let id = crate::mail::queue(
+        &mut tx,
+        crate::mail::messages::test_email(to.as_str(), &transport.describe()),
+        crate::clock::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    match crate::mail::worker::deliver_now(&store, &config, &transport, id).await? {
+        Ok(()) => {
+            println!("test email sent to {to} through {}", transport.describe());
+            Ok(())
+        }
+        Err(e) => Err(AppError::Internal(format!(
+            "the test email to {to} was not delivered through {}: {e} (it stays queued; muster serve retries it)",
+            transport.describe()
+        ))),
+    }
 }
 
 async fn user_command(cmd: UserCommand, config: Config) -> Result<(), AppError> {

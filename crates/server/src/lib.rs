@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod error;
 pub mod hashing;
 pub mod jobs;
+pub mod mail;
 pub mod seed;
 pub mod services;
 pub mod settings;

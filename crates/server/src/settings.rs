@@ -235,6 +235,20 @@ pub const DESCRIPTORS: &[Descriptor] = &[
         kind: Kind::Int { min: 0, max: 100_000 },
         default: 10,
     },
+    Descriptor {
+        key: "mail_max_attempts",
+        label: "Mail delivery attempts before it is marked failed",
+        help: "failed mail is listed under Mail, with a Retry button",
+        kind: Kind::Int { min: 1, max: 100 },
+        default: 10,
+    },
+    Descriptor {
+        key: "mail_retry_base_seconds",
+        label: "First mail retry after (seconds)",
+        help: "doubles at each attempt, at most one hour",
+        kind: Kind::Int { min: 1, max: 3600 },
+        default: 15,
+    },
 ];
 
 /// Every setting, with its value or default.

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod login_attempts;
 pub mod organizations;
 pub mod outbox;
+pub mod password_resets;
 pub mod records;
 pub mod saved_views;
 pub mod seed;

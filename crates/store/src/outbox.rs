@@ -2,8 +2,11 @@
 //! that causes it, and delivered later by a worker.
 
 use muster_domain::Millis;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
-use crate::{Conn, Result};
+use crate::sql::Sql;
+use crate::{Backend, Conn, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMail {
@@ -27,4 +30,211 @@ pub async fn enqueue(conn: &mut Conn, m: &NewMail, now: Millis) -> Result<i64> {
     .bind(now)
     .fetch_one(&mut *conn)
     .await?)
+}
+
+/// Queue many mails in one statement (mass actions); the caller's transaction holds them.
+pub async fn enqueue_many(conn: &mut Conn, mails: &[NewMail], now: Millis) -> Result<()> {
+    // 6 values a row: well under the bind limits of both backends for a batch of 500.
+    for chunk in mails.chunks(500) {
+        let mut sql = Sql::new(
+            "INSERT INTO mail_outbox (to_addr, subject, text_body, html_body, message_id, status, next_attempt_at, created_at) VALUES ",
+        );
+        for (i, m) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .str(m.to_addr.clone())
+                .push(", ")
+                .str(m.subject.clone())
+                .push(", ")
+                .str(m.text_body.clone())
+                .push(", ")
+                .str(m.html_body.clone())
+                .push(", ")
+                .str(m.message_id.clone())
+                .push(", 'pending', ")
+                .int(now)
+                .push(", ")
+                .int(now)
+                .push(")");
+        }
+        sql.query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A mail of the outbox. The bodies are `None` once it was delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub id: i64,
+    pub to_addr: String,
+    pub subject: String,
+    pub text_body: Option<String>,
+    pub html_body: Option<String>,
+    pub message_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Millis,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub sent_at: Option<Millis>,
+}
+
+const MAIL_COLUMNS: &str = "id, to_addr, subject, text_body, html_body, message_id, status, attempts, \
+    next_attempt_at, last_error, created_at, sent_at";
+
+fn mail_from_row(r: &AnyRow) -> Result<Mail> {
+    Ok(Mail {
+        id: r.try_get("id")?,
+        to_addr: r.try_get("to_addr")?,
+        subject: r.try_get("subject")?,
+        text_body: r.try_get("text_body")?,
+        html_body: r.try_get("html_body")?,
+        message_id: r.try_get("message_id")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+        sent_at: r.try_get("sent_at")?,
+    })
+}
+
+/// Claim up to `limit` due mails for delivery until `lease_until`. A mail
+/// whose lease ran out (its worker died mid-delivery) is due again.
+pub async fn claim_due(
+    conn: &mut Conn,
+    backend: Backend,
+    now: Millis,
+    lease_until: Millis,
+    limit: i64,
+) -> Result<Vec<Mail>> {
+    let due = "SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+               AND (lease_until IS NULL OR lease_until < $2) ORDER BY id LIMIT $3";
+    let sql = match backend {
+        // Several instances share PostgreSQL: SKIP LOCKED lets each claim
+        // different rows without waiting on the others.
+        Backend::Postgres => format!(
+            "UPDATE mail_outbox SET lease_until = $1 WHERE id IN ({due} FOR UPDATE SKIP LOCKED) RETURNING {MAIL_COLUMNS}"
+        ),
+        // SQLite has one writer at a time: the statement alone is atomic.
+        Backend::Sqlite => {
+            format!("UPDATE mail_outbox SET lease_until = $1 WHERE id IN ({due}) RETURNING {MAIL_COLUMNS}")
+        }
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut mails = rows.iter().map(mail_from_row).collect::<Result<Vec<_>>>()?;
+    mails.sort_by_key(|m| m.id);
+    Ok(mails)
+}
+
+/// Delivered: the bodies are dropped, so no live reset link stays in the database.
+pub async fn mark_sent(conn: &mut Conn, id: i64, now: Millis) -> Result<()> {
+    sqlx::query(
+        "UPDATE mail_outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = NULL, \
+         text_body = NULL, html_body = NULL, last_error = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A failed attempt: try again at `next_attempt_at`.
+pub async fn mark_retry(conn: &mut Conn, id: i64, error: &str, next_attempt_at: Millis) -> Result<()> {
+    sqlx::query(
+        "UPDATE mail_outbox SET attempts = attempts + 1, lease_until = NULL, last_error = $1, next_attempt_at = $2 \
+         WHERE id = $3",
+    )
+    .bind(error)
+    .bind(next_attempt_at)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The last attempt failed: the mail waits for an administrator (Retry).
+pub async fn mark_failed(conn: &mut Conn, id: i64, error: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE mail_outbox SET status = 'failed', attempts = attempts + 1, lease_until = NULL, last_error = $1 \
+         WHERE id = $2",
+    )
+    .bind(error)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Queue a failed (or waiting) mail again, now, with a fresh count of attempts.
+pub async fn retry(conn: &mut Conn, id: i64, now: Millis) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE mail_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, lease_until = NULL \
+         WHERE id = $2 AND status IN ('failed', 'pending') AND text_body IS NOT NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Mail>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MAIL_COLUMNS} FROM mail_outbox WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(mail_from_row).transpose()
+}
+
+/// The newest mails with one of `statuses` (all when empty).
+pub async fn list(conn: &mut Conn, statuses: &[&str], limit: i64) -> Result<Vec<Mail>> {
+    let mut sql = Sql::new(&format!("SELECT {MAIL_COLUMNS} FROM mail_outbox"));
+    if !statuses.is_empty() {
+        sql.push(" WHERE status IN (");
+        for (i, s) in statuses.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.str(*s);
+        }
+        sql.push(")");
+    }
+    sql.push(" ORDER BY id DESC LIMIT ").int(limit);
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(mail_from_row).collect()
+}
+
+/// How many mails are in each status.
+pub async fn counts(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("SELECT status, COUNT(*) FROM mail_outbox GROUP BY status ORDER BY status")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+        .collect()
+}
+
+/// Claim one mail by id (the CLI's test mail), unless a worker holds it.
+pub async fn claim_one(conn: &mut Conn, id: i64, now: Millis, lease_until: Millis) -> Result<Option<Mail>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE mail_outbox SET lease_until = $1 WHERE id = $2 AND status = 'pending' \
+         AND (lease_until IS NULL OR lease_until < $3) RETURNING {MAIL_COLUMNS}"
+    )))
+    .bind(lease_until)
+    .bind(id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(mail_from_row).transpose()
 }

@@ -111,6 +111,7 @@ pub async fn sign_in(
             };
             login_attempts::insert(&mut tx, &attempt).await?;
             tx.commit().await?;
+            crate::mail::wake();
             Err(DomainError::InvalidCredentials.into())
         }
         LoginOutcome::Success => {

@@ -10,6 +10,7 @@ pub mod export_filter;
 pub mod exports;
 pub mod imports;
 pub mod organizations;
+pub mod passwords;
 pub mod records;
 pub mod saved_views;
 pub mod settings;

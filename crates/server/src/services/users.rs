@@ -280,6 +280,8 @@ pub async fn activate(store: &Store, grant: &Allowed<perm::Activate>, ctx: &Ctx,
 /// What happens when the lockout locks a user (inside the locking transaction).
 pub async fn on_locked(tx: &mut Conn, user: &User) -> AppResult<()> {
     sessions::delete_for_user(tx, user.id, None).await?;
+    let limit = Settings::load(tx).await?.lockout().limit;
+    crate::mail::queue(tx, crate::mail::messages::account_locked(user, limit), clock::now()).await?;
     Ok(())
 }
 

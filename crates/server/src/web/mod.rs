@@ -9,6 +9,7 @@ mod exports;
 mod grid_state;
 mod health;
 mod pages;
+pub mod passwords;
 pub mod session;
 mod user_pages;
 mod users_grid;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(user_pages::router())
         .merge(audit_pages::router())
         .merge(exports::router())
+        .merge(passwords::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }

@@ -28,14 +28,18 @@ struct ProfilePage {
     layout: Layout,
     user: User,
     api_keys: super::ApiKeySection,
+    pw: super::passwords::PasswordDialog,
 }
 
 async fn profile(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<ProfilePage, PageError> {
     let api_keys = super::ApiKeySection::load(&state, &viewer.actor, viewer.user.id, true).await?;
+    let policy = Settings::load(&mut *state.store.conn().await?).await?.password_policy();
+    let pw = super::passwords::PasswordDialog::for_self(&layout.csrf, &policy);
     Ok(ProfilePage {
         layout,
         user: viewer.user,
         api_keys,
+        pw,
     })
 }
 

@@ -1,0 +1,148 @@
+//! The delivery worker: claims due mail with a lease, sends it, and either
+//! marks it sent (dropping its bodies), schedules a retry with exponential
+//! backoff, or marks it failed after the last attempt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use muster_store::Store;
+use muster_store::outbox::{self, Mail};
+
+use super::transport::{Transport, build_message};
+use crate::clock;
+use crate::config::Config;
+use crate::error::AppResult;
+use crate::settings::Settings;
+
+/// Longer than an SMTP timeout: a lease only runs out when its worker died.
+const LEASE_MS: i64 = 120_000;
+const BATCH: i64 = 20;
+const IDLE_POLL: Duration = Duration::from_secs(1);
+const MAX_BACKOFF_MS: i64 = 3_600_000;
+const CLEANUP_EVERY: Duration = Duration::from_secs(600);
+
+/// Spent and expired reset tokens are of no use to anyone: delete them.
+async fn cleanup(store: &Store) -> AppResult<()> {
+    let mut conn = store.conn().await?;
+    muster_store::password_resets::delete_expired(&mut conn, clock::now()).await?;
+    Ok(())
+}
+
+/// Start the worker of `muster serve`. It runs until the process ends; a
+/// mail in flight then is taken over when its lease runs out.
+pub fn spawn(store: Store, config: Arc<Config>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let transport = match Transport::from_config(&config) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "mail delivery is off: the mail transport is not usable");
+                return;
+            }
+        };
+        tracing::info!(transport = %transport.describe(), "mail worker started");
+        let mut last_cleanup: Option<std::time::Instant> = None;
+        loop {
+            if last_cleanup.is_none_or(|t| t.elapsed() > CLEANUP_EVERY) {
+                last_cleanup = Some(std::time::Instant::now());
+                if let Err(e) = cleanup(&store).await {
+                    tracing::error!(error = %e, "cleaning up reset tokens");
+                }
+            }
+            let woken = super::wake_signal().notified();
+            match deliver_due(&store, &config, &transport).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "mail worker"),
+            }
+            let _ = tokio::time::timeout(IDLE_POLL, woken).await;
+        }
+    })
+}
+
+/// Deliver the mail that is due now; returns how many were claimed.
+pub async fn deliver_due(store: &Store, config: &Config, transport: &Transport) -> AppResult<usize> {
+    let now = clock::now();
+    let mails = {
+        let mut conn = store.conn().await?;
+        outbox::claim_due(&mut conn, store.backend, now, now + LEASE_MS, BATCH).await?
+    };
+    if mails.is_empty() {
+        return Ok(0);
+    }
+    let settings = Settings::load(&mut *store.conn().await?).await?;
+    for mail in &mails {
+        // the outcome is kept on the row (sent, retry, failed)
+        let _outcome = deliver(store, config, transport, &settings, mail).await?;
+    }
+    Ok(mails.len())
+}
+
+/// Claim and deliver one mail now (`muster send-test-email`).
+pub async fn deliver_now(
+    store: &Store,
+    config: &Config,
+    transport: &Transport,
+    id: i64,
+) -> AppResult<Result<(), String>> {
+    let now = clock::now();
+    let Some(mail) = outbox::claim_one(&mut *store.conn().await?, id, now, now + LEASE_MS).await? else {
+        return Ok(Err("the mail is held by a running worker".to_owned()));
+    };
+    let settings = Settings::load(&mut *store.conn().await?).await?;
+    deliver(store, config, transport, &settings, &mail).await
+}
+
+async fn deliver(
+    store: &Store,
+    config: &Config,
+    transport: &Transport,
+    settings: &Settings,
+    mail: &Mail,
+) -> AppResult<Result<(), String>> {
+    let result = match build_message(config, mail) {
+        Ok(message) => transport.send(mail, message).await,
+        Err(e) => Err(e),
+    };
+    let mut conn = store.conn().await?;
+    let now = clock::now();
+    match &result {
+        Ok(()) => outbox::mark_sent(&mut conn, mail.id, now).await?,
+        Err(error) => {
+            // Neither the address nor the body is logged: the body may hold a reset link.
+            let attempt = mail.attempts + 1;
+            if attempt >= settings.get("mail_max_attempts") {
+                tracing::warn!(mail_id = mail.id, attempt, %error, "mail failed for good");
+                outbox::mark_failed(&mut conn, mail.id, error).await?;
+            } else {
+                let next = now + backoff_ms(settings.get("mail_retry_base_seconds"), mail.attempts);
+                tracing::info!(mail_id = mail.id, attempt, %error, "mail delivery failed; will retry");
+                outbox::mark_retry(&mut conn, mail.id, error, next).await?;
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// `base`, then twice as long after each failed attempt, at most an hour.
+pub fn backoff_ms(base_seconds: i64, attempts_before: i64) -> i64 {
+    let factor = 1_i64 << attempts_before.clamp(0, 20);
+    base_seconds
+        .max(1)
+        .saturating_mul(1000)
+        .saturating_mul(factor)
+        .min(MAX_BACKOFF_MS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff_ms(15, 0), 15_000);
+        assert_eq!(backoff_ms(15, 1), 30_000);
+        assert_eq!(backoff_ms(15, 3), 120_000);
+        assert_eq!(backoff_ms(15, 30), 3_600_000);
+        assert_eq!(backoff_ms(0, 0), 1_000);
+    }
+}

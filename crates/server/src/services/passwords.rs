@@ -1,0 +1,438 @@
+//! Passwords: an administrator's Change Password, the user's own change,
+//! Reset Password for one user or many, *forgot password*, and the reset
+//! link. Every change ends the user's other sessions, queues its mail in the
+//! same transaction, and writes an audit event.
+
+use muster_domain::permission::perm;
+use muster_domain::status::{Transition, transition};
+use muster_domain::{Allowed, AuthStatus, Error as DomainError, FieldError, UserFilter};
+use muster_store::users::{self, User};
+use muster_store::{Conn, audit as store_audit, password_resets as resets, sessions};
+
+use super::users::{load_target, scope_of};
+use super::{Ctx, audit};
+use crate::app::AppState;
+use crate::clock;
+use crate::crypto::{random_token, sha256_hex};
+use crate::error::{AppError, AppResult};
+use crate::mail::{self, messages};
+use crate::settings::Settings;
+
+/// Users per transaction in a mass reset.
+pub const BATCH: i64 = 500;
+
+fn user_inputs(u: &User) -> [&str; 4] {
+    [&u.username, &u.email, &u.first_name, &u.last_name]
+}
+
+/// Check `raw` against the policy for `user`, and hash it (off the runtime).
+async fn check_and_hash(state: &AppState, settings: &Settings, user: &User, raw: &str) -> AppResult<String> {
+    let pw = settings.password_policy().check(raw, &user_inputs(user))?;
+    state.hasher.hash(pw.expose().to_owned(), settings.argon2()).await
+}
+
+/// Store a new hash and apply `t` to the status; outstanding links die.
+async fn store_password(conn: &mut Conn, user: &User, hash: &str, t: Transition, now: i64) -> AppResult<()> {
+    let to = transition(user.auth_status, t)?;
+    users::set_password_hash(conn, user.id, hash, now).await?;
+    if to != user.auth_status || to == AuthStatus::Active {
+        // Active also clears the failed-login counter.
+        users::set_auth_status(conn, user.id, to, now).await?;
+    }
+    resets::spend_for_users(conn, &[user.id], now).await?;
+    Ok(())
+}
+
+async fn reload(conn: &mut Conn, id: i64) -> AppResult<User> {
+    users::get(conn, id).await?.ok_or_else(|| AppError::not_found("user"))
+}
+
+/// Change Password by an administrator. The user's sessions end and they are told by mail.
+pub async fn set_password(
+    state: &AppState,
+    grant: &Allowed<perm::SetPasswords>,
+    ctx: &Ctx,
+    id: i64,
+    new_password: &str,
+) -> AppResult<User> {
+    let actor = grant.actor();
+    if id == actor.user_id {
+        return Err(AppError::forbidden(
+            "change your own password on your profile, where the current password is asked",
+        ));
+    }
+    let mut conn = state.store.conn().await?;
+    let settings = Settings::load(&mut conn).await?;
+    let target = load_target(&mut conn, actor, id).await?;
+    drop(conn);
+    let hash = check_and_hash(state, &settings, &target, new_password).await?;
+    let now = clock::now();
+    let mut tx = state.store.begin().await?;
+    let before = load_target(&mut tx, actor, id).await?;
+    store_password(&mut tx, &before, &hash, Transition::PasswordSet, now).await?;
+    sessions::delete_for_user(&mut tx, id, None).await?;
+    let after = reload(&mut tx, id).await?;
+    let when = clock::format(now);
+    mail::queue(
+        &mut tx,
+        messages::password_changed(&after, Some(&actor.username), &when),
+        now,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        Some(actor),
+        "user.password_changed",
+        Some(&after),
+        Some(audit::snapshot(&before)),
+        Some(audit::snapshot(&after)),
+    )
+    .await?;
+    tx.commit().await?;
+    mail::wake();
+    Ok(after)
+}
+
+/// The signed-in user changes their own password, giving the current one.
+/// Every other session of theirs ends; the one in use (`keep_session`) stays.
+pub async fn change_own_password(
+    state: &AppState,
+    ctx: &Ctx,
+    user_id: i64,
+    current_password: &str,
+    new_password: &str,
+    keep_session: &str,
+) -> AppResult<User> {
+    let mut conn = state.store.conn().await?;
+    let settings = Settings::load(&mut conn).await?;
+    let user = reload(&mut conn, user_id).await?;
+    drop(conn);
+    let mut errors = Vec::new();
+    if !state
+        .hasher
+        .verify(current_password.to_owned(), user.password_hash.clone())
+        .await?
+    {
+        errors.push(FieldError::new("current_password", "is not your current password"));
+    }
+    if let Err(DomainError::Invalid(f)) = settings.password_policy().check(new_password, &user_inputs(&user)) {
+        errors.extend(f);
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Invalid(errors).into());
+    }
+    if current_password == new_password {
+        return Err(DomainError::invalid("password", "must differ from your current password").into());
+    }
+    let hash = check_and_hash(state, &settings, &user, new_password).await?;
+    let now = clock::now();
+    let mut tx = state.store.begin().await?;
+    let before = reload(&mut tx, user_id).await?;
+    if before.password_hash != user.password_hash {
+        return Err(DomainError::Refused("your password was changed meanwhile; sign in again".into()).into());
+    }
+    store_password(&mut tx, &before, &hash, Transition::PasswordSet, now).await?;
+    sessions::delete_for_user(&mut tx, user_id, Some(keep_session)).await?;
+    let after = reload(&mut tx, user_id).await?;
+    mail::queue(
+        &mut tx,
+        messages::password_changed(&after, None, &clock::format(now)),
+        now,
+    )
+    .await?;
+    let me = super::auth::actor_for(&mut tx, &after).await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        Some(&me),
+        "user.password_changed",
+        Some(&after),
+        None,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    mail::wake();
+    Ok(after)
+}
+
+/// A new reset token for `user`, and its mail. Returns the token's row and the mail.
+fn new_token(state: &AppState, user: &User, expires_at: i64, by_admin: bool) -> ((String, i64), mail::Outgoing) {
+    let token = random_token(32);
+    let link = format!("{}/reset-password?token={token}", state.config.public_url);
+    let mail = messages::password_reset(user, &link, &clock::format(expires_at), by_admin);
+    ((sha256_hex(&token), user.id), mail)
+}
+
+/// Reset Password for one user: status *Password reset*, sessions end,
+/// earlier links die, and one mail with a new single-use link.
+pub async fn reset_password(
+    state: &AppState,
+    grant: &Allowed<perm::ResetPasswords>,
+    ctx: &Ctx,
+    id: i64,
+) -> AppResult<User> {
+    let actor = grant.actor();
+    if id == actor.user_id {
+        return Err(AppError::forbidden(
+            "you cannot reset your own password; change it on your profile",
+        ));
+    }
+    let now = clock::now();
+    let mut tx = state.store.begin().await?;
+    let settings = Settings::load(&mut tx).await?;
+    let before = load_target(&mut tx, actor, id).await?;
+    if !before.enabled {
+        return Err(DomainError::Refused(format!(
+            "{} is disabled: enable the user first, then reset the password",
+            before.username
+        ))
+        .into());
+    }
+    let to = transition(before.auth_status, Transition::ResetPassword)?;
+    users::set_auth_status(&mut tx, id, to, now).await?;
+    sessions::delete_for_user(&mut tx, id, None).await?;
+    resets::spend_for_users(&mut tx, &[id], now).await?;
+    let after = reload(&mut tx, id).await?;
+    let expires = now + settings.get("reset_ttl_admin_hours") * 3_600_000;
+    let (row, outgoing) = new_token(state, &after, expires, true);
+    resets::insert_many(&mut tx, &[row], now, expires).await?;
+    mail::queue(&mut tx, outgoing, now).await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        Some(actor),
+        "user.password_reset",
+        Some(&after),
+        Some(audit::snapshot(&before)),
+        Some(audit::snapshot(&after)),
+    )
+    .await?;
+    tx.commit().await?;
+    mail::wake();
+    Ok(after)
+}
+
+/// Which users a mass action is for.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    Ids(Vec<i64>),
+    /// Every user the filter selects ("all N matching").
+    Filter(Box<UserFilter>),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MassResult {
+    pub queued: u64,
+    pub skipped_disabled: u64,
+    /// The acting administrator, who is never reset by a mass action.
+    pub skipped_self: bool,
+}
+
+impl MassResult {
+    pub fn message(&self) -> String {
+        let mut m = format!("Password reset completed: {} emails queued", self.queued);
+        let mut skipped = Vec::new();
+        if self.skipped_disabled > 0 {
+            skipped.push(format!("{} disabled user(s) skipped", self.skipped_disabled));
+        }
+        if self.skipped_self {
+            skipped.push("your own account skipped".to_owned());
+        }
+        if !skipped.is_empty() {
+            m.push_str(&format!(" ({})", skipped.join(", ")));
+        }
+        m
+    }
+}
+
+/// Reset Password as a mass action. Commits every [`BATCH`] users; in each
+/// batch the users, their sessions, tokens, mails and audit events change
+/// together, with a few set-based statements.
+pub async fn mass_reset_password(
+    state: &AppState,
+    grant: &Allowed<perm::ResetPasswords>,
+    ctx: &Ctx,
+    selection: &Selection,
+) -> AppResult<MassResult> {
+    let actor = grant.actor();
+    let filter = match selection {
+        Selection::Ids(ids) => UserFilter {
+            only_ids: Some(ids.clone()),
+            ..Default::default()
+        },
+        Selection::Filter(f) => (**f).clone(),
+    };
+    let scope = scope_of(actor);
+    let mut result = MassResult::default();
+    let mut after_id = 0;
+    loop {
+        let now = clock::now();
+        let mut tx = state.store.begin().await?;
+        let settings = Settings::load(&mut tx).await?;
+        let batch = resets::next_batch(&mut tx, &scope, &filter, after_id, BATCH).await?;
+        let Some(last) = batch.last() else {
+            break;
+        };
+        after_id = last.id;
+        let mut targets = Vec::with_capacity(batch.len());
+        for u in batch {
+            if u.id == actor.user_id {
+                result.skipped_self = true;
+            } else if !u.enabled {
+                result.skipped_disabled += 1;
+            } else {
+                targets.push(u);
+            }
+        }
+        let ids: Vec<i64> = targets.iter().map(|u| u.id).collect();
+        resets::mark_reset(&mut tx, &ids, now).await?;
+        resets::spend_for_users(&mut tx, &ids, now).await?;
+        let expires = now + settings.get("reset_ttl_admin_hours") * 3_600_000;
+        let mut tokens = Vec::with_capacity(targets.len());
+        let mut mails = Vec::with_capacity(targets.len());
+        let mut events = Vec::with_capacity(targets.len());
+        for u in &targets {
+            let (row, outgoing) = new_token(state, u, expires, true);
+            tokens.push(row);
+            mails.push(outgoing.into_new());
+            events.push(store_audit::Event {
+                at: now,
+                actor_id: Some(actor.user_id).filter(|id| *id > 0),
+                actor_username: actor.username.clone(),
+                action: "user.password_reset".to_owned(),
+                target_id: Some(u.id),
+                target_username: u.username.clone(),
+                ip: ctx.ip.clone(),
+                before_json: Some(serde_json::json!({"authStatus": u.auth_status.as_str()}).to_string()),
+                after_json: Some(serde_json::json!({"authStatus": "password_reset", "mass": true}).to_string()),
+                ..Default::default()
+            });
+        }
+        resets::insert_many(&mut tx, &tokens, now, expires).await?;
+        muster_store::outbox::enqueue_many(&mut tx, &mails, now).await?;
+        resets::insert_audit_many(&mut tx, &events).await?;
+        tx.commit().await?;
+        result.queued += mails.len() as u64;
+        mail::wake();
+    }
+    Ok(result)
+}
+
+/// *Forgot password*: a link for an enabled account found by username or
+/// email. The caller answers the same whether or not one was found.
+pub async fn forgot_password(state: &AppState, ctx: &Ctx, login: &str) -> AppResult<()> {
+    let login = login.trim();
+    if login.is_empty() {
+        return Err(DomainError::invalid("login", "enter your username or email").into());
+    }
+    let now = clock::now();
+    let mut tx = state.store.begin().await?;
+    let settings = Settings::load(&mut tx).await?;
+    let mut user = users::find_by_username(&mut tx, login).await?;
+    if user.is_none() && login.contains('@') {
+        user = users::find_by_email(&mut tx, login).await?;
+    }
+    let Some(user) = user.filter(|u| u.enabled) else {
+        return Ok(());
+    };
+    // At most 3 links per quarter hour: the form must not flood a mailbox.
+    if resets::count_recent(&mut tx, user.id, now - 15 * 60_000).await? >= 3 {
+        return Ok(());
+    }
+    let expires = now + settings.get("reset_ttl_forgot_minutes") * 60_000;
+    let (row, outgoing) = new_token(state, &user, expires, false);
+    resets::insert_many(&mut tx, &[row], now, expires).await?;
+    mail::queue(&mut tx, outgoing, now).await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        None,
+        "user.password_reset_requested",
+        Some(&user),
+        None,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    mail::wake();
+    Ok(())
+}
+
+/// The user a reset link is for, if the link can still be used.
+pub async fn check_token(state: &AppState, token: &str) -> AppResult<Option<User>> {
+    let mut conn = state.store.conn().await?;
+    let Some(t) = resets::find(&mut conn, &sha256_hex(token)).await? else {
+        return Ok(None);
+    };
+    if t.used_at.is_some() || t.expires_at <= clock::now() {
+        return Ok(None);
+    }
+    Ok(users::get(&mut conn, t.user_id).await?.filter(|u| u.enabled))
+}
+
+/// Why a reset link was refused.
+#[derive(Debug)]
+pub enum CompleteError {
+    /// Used, expired, unknown, or its user disabled.
+    InvalidLink,
+    App(AppError),
+}
+
+impl<E: Into<AppError>> From<E> for CompleteError {
+    fn from(e: E) -> Self {
+        CompleteError::App(e.into())
+    }
+}
+
+/// Set a new password through a reset link: the policy applies, then the
+/// status is *Active*, the counter 0, every link of the user spent, and
+/// every session ended.
+pub async fn complete_reset(
+    state: &AppState,
+    ctx: &Ctx,
+    token: &str,
+    new_password: &str,
+) -> Result<User, CompleteError> {
+    let Some(user) = check_token(state, token).await? else {
+        return Err(CompleteError::InvalidLink);
+    };
+    let mut conn = state.store.conn().await?;
+    let settings = Settings::load(&mut conn).await?;
+    drop(conn);
+    let hash = check_and_hash(state, &settings, &user, new_password).await?;
+    let now = clock::now();
+    let mut tx = state.store.begin().await?;
+    // The link is spent here, in one statement: of two uses, one wins.
+    let Some(user_id) = resets::consume(&mut tx, &sha256_hex(token), now).await? else {
+        return Err(CompleteError::InvalidLink);
+    };
+    let before = reload(&mut tx, user_id).await?;
+    if !before.enabled {
+        return Err(CompleteError::InvalidLink);
+    }
+    store_password(&mut tx, &before, &hash, Transition::ResetLinkUsed, now).await?;
+    sessions::delete_for_user(&mut tx, user_id, None).await?;
+    let after = reload(&mut tx, user_id).await?;
+    mail::queue(
+        &mut tx,
+        messages::password_changed(&after, None, &clock::format(now)),
+        now,
+    )
+    .await?;
+    let me = super::auth::actor_for(&mut tx, &after).await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        Some(&me),
+        "user.password_reset_completed",
+        Some(&after),
+        Some(audit::snapshot(&before)),
+        Some(audit::snapshot(&after)),
+    )
+    .await?;
+    tx.commit().await?;
+    mail::wake();
+    Ok(after)
+}
