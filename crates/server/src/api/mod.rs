@@ -11,6 +11,7 @@ mod extract;
 mod limiter;
 mod organizations;
 mod records;
+mod user_changes;
 mod users;
 
 use std::sync::Arc;
@@ -199,6 +200,7 @@ pub fn openapi_router() -> (Router<AppState>, openapi::OpenApi) {
         .merge(users::router())
         .merge(organizations::router())
         .merge(records::router())
+        .merge(user_changes::router())
         .split_for_parts();
     (router, finish(doc))
 }

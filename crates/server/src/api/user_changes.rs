@@ -1,0 +1,554 @@
+//! The user endpoints over the services of the users page, passwords and
+//! exports: `PATCH|DELETE /api/users/{id}`, `reassign-records`, `password`,
+//! `reset-password`, the mass actions and the exports.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use muster_domain::permission::perm;
+use muster_domain::{Error as DomainError, UserFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::ApiActor;
+use super::document;
+use super::error::ApiError;
+use super::extract::{IdPath, JsonBody, RawQuery};
+use super::users::{RoleName, UserDocument, UsersType, parse_list_query};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::services::{self, passwords::Selection};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(update, delete))
+        .routes(routes!(reassign_records))
+        .routes(routes!(set_password))
+        .routes(routes!(reset_password))
+        .routes(routes!(mass_enable))
+        .routes(routes!(mass_disable))
+        .routes(routes!(mass_reset_password))
+        .routes(routes!(export_users))
+        .routes(routes!(export_show))
+        .routes(routes!(export_download))
+}
+
+/// Errors of a top-level body (`{"password": …}`): point at `/password`, not at an attribute.
+fn top_level(e: AppError) -> ApiError {
+    match e {
+        AppError::Domain(DomainError::Invalid(fields)) => DomainError::Invalid(
+            fields
+                .into_iter()
+                .map(|mut f| {
+                    if !f.field.is_empty() && !f.field.starts_with('/') {
+                        f.field = format!("/{}", f.field);
+                    }
+                    f
+                })
+                .collect(),
+        )
+        .into(),
+        other => other.into(),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct UserPatchAttributes {
+    username: Option<String>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    /// Needs the right to enable and disable users; nobody disables themself.
+    enabled: Option<bool>,
+    /// Administrators only.
+    roles: Option<Vec<RoleName>>,
+    /// Organization names, administrators only: memberships outside the key's organization are kept.
+    organizations: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UserPatchData {
+    #[serde(rename = "type")]
+    kind: UsersType,
+    /// If given, it must be the id in the path.
+    id: Option<String>,
+    attributes: UserPatchAttributes,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UserPatchDocument {
+    data: UserPatchData,
+}
+
+/// Change a user; attributes left out keep their value. The password is changed with `POST /users/{id}/password`.
+#[utoipa::path(
+    patch,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body(content = UserPatchDocument, content_type = "application/vnd.api+json"),
+    responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
+)]
+async fn update(
+    State(state): State<AppState>,
+    who: ApiActor,
+    IdPath(id): IdPath,
+    JsonBody(doc): JsonBody<UserPatchDocument>,
+) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::EditUsers>()?;
+    let _ = doc.data.kind;
+    if let Some(given) = &doc.data.id
+        && given != &id.to_string()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Id mismatch",
+            format!("data.id {given:?} is not the id in the path ({id})"),
+            super::error::source_of("/data/id"),
+        ));
+    }
+    let view = who.actor.allow::<perm::ViewUsers>()?;
+    let current = services::users::get(&state.store, &view, id).await?;
+    let a = doc.data.attributes;
+    // organizations left out: the ones in the key's scope stay (the service keeps the others)
+    let in_scope = services::organizations::list_mine(&state.store, &who.actor).await?;
+    let organizations = match a.organizations {
+        Some(o) => o,
+        None => current
+            .organizations
+            .iter()
+            .filter(|name| {
+                in_scope
+                    .iter()
+                    .any(|o| &o.name == *name && who.actor.organization_ids.contains(&o.id))
+            })
+            .cloned()
+            .collect(),
+    };
+    let input = services::users::UserInput {
+        username: a.username.unwrap_or(current.username.clone()),
+        email: a.email.unwrap_or(current.email.clone()),
+        first_name: a.first_name.unwrap_or(current.first_name.clone()),
+        last_name: a.last_name.unwrap_or(current.last_name.clone()),
+        password: None,
+        enabled: a.enabled.unwrap_or(current.enabled),
+        roles: match a.roles {
+            Some(r) => r.into_iter().map(|r| r.name().to_owned()).collect(),
+            None => current.roles.iter().map(|r| r.name().to_owned()).collect(),
+        },
+        organizations,
+    };
+    let user = services::users::update(&state.store, &grant, &who.ctx, id, &input).await?;
+    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+}
+
+/// Delete a user: 409 while records are assigned (the counts in `detail`), 403 for oneself.
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 204, description = "Deleted"))
+)]
+async fn delete(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<StatusCode, ApiError> {
+    let grant = who.actor.allow::<perm::DeleteUsers>()?;
+    services::users::delete(&state.store, &grant, &who.ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user id: a number, or a string of digits as JSON:API ids are.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+enum IdValue {
+    Number(i64),
+    Text(String),
+}
+
+impl IdValue {
+    fn get(&self, pointer: &str) -> Result<i64, ApiError> {
+        match self {
+            IdValue::Number(n) => Ok(*n),
+            IdValue::Text(s) => s
+                .parse()
+                .map_err(|_| DomainError::invalid(pointer, format!("must be a user id (got {s:?})")).into()),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReassignBody {
+    to_user_id: IdValue,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MovedMeta {
+    moved: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MovedDocument {
+    meta: MovedMeta,
+}
+
+/// Move every record of the user to another user of the key's organization.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/reassign-records",
+    tag = "user actions",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body(content = ReassignBody, content_type = "application/vnd.api+json"),
+    responses((status = 200, description = "How many records moved", body = MovedDocument, content_type = "application/vnd.api+json"))
+)]
+async fn reassign_records(
+    State(state): State<AppState>,
+    who: ApiActor,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<ReassignBody>,
+) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::ManageRecords>()?;
+    let to = body.to_user_id.get("/toUserId")?;
+    let moved = services::users::reassign_records(&state.store, &grant, &who.ctx, id, to)
+        .await
+        .map_err(top_level)?;
+    Ok(document(
+        StatusCode::OK,
+        &MovedDocument {
+            meta: MovedMeta { moved },
+        },
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    /// The new password; it must meet the password policy.
+    #[schema(write_only)]
+    password: String,
+}
+
+/// Set another user's password: their sessions end and they are told by mail.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/password",
+    tag = "user actions",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body(content = PasswordBody, content_type = "application/vnd.api+json"),
+    responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
+)]
+async fn set_password(
+    State(state): State<AppState>,
+    who: ApiActor,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::SetPasswords>()?;
+    let user = services::passwords::set_password(&state, &grant, &who.ctx, id, &body.password)
+        .await
+        .map_err(top_level)?;
+    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+}
+
+/// Reset the user's password: status `password_reset`, sessions end, a mail with a single-use link.
+#[utoipa::path(
+    post,
+    path = "/users/{id}/reset-password",
+    tag = "user actions",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
+)]
+async fn reset_password(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::ResetPasswords>()?;
+    let user = services::passwords::reset_password(&state, &grant, &who.ctx, id).await?;
+    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+}
+
+/// The filter of a mass action: the keys of `GET /users`' `filter[…]`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct MassFilter {
+    #[schema(inline)]
+    view: Option<MassView>,
+    enabled: Option<bool>,
+    /// Comma-separated statuses.
+    auth_status: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    search: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum MassView {
+    All,
+    Active,
+    Disabled,
+    CannotLogin,
+}
+
+/// Exactly one of `ids` and `filter`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MassBody {
+    #[schema(max_items = 10000)]
+    ids: Option<Vec<i64>>,
+    filter: Option<MassFilter>,
+}
+
+impl MassBody {
+    fn selection(self) -> Result<(Selection, serde_json::Value), ApiError> {
+        match (self.ids, self.filter) {
+            (Some(ids), None) => {
+                let described = serde_json::json!({ "ids": ids });
+                Ok((Selection::Ids(ids), described))
+            }
+            (None, Some(f)) => {
+                let mut pairs = Vec::new();
+                let mut push = |k: &str, v: Option<String>| {
+                    if let Some(v) = v {
+                        pairs.push((format!("filter[{k}]"), v));
+                    }
+                };
+                push(
+                    "view",
+                    f.view
+                        .as_ref()
+                        .and_then(|v| serde_json::to_value(v).ok())
+                        .and_then(|v| v.as_str().map(str::to_owned)),
+                );
+                push("enabled", f.enabled.map(|b| b.to_string()));
+                push("authStatus", f.auth_status);
+                push("username", f.username);
+                push("email", f.email);
+                push("search", f.search);
+                let described = serde_json::json!({ "filter": pairs });
+                let q = parse_list_query(&pairs).map_err(|mut e| {
+                    // the same rules as the list, but the culprit is in the body
+                    for err in &mut e.errors {
+                        if let Some(p) = err.source.parameter.take() {
+                            let key = p.trim_start_matches("filter[").trim_end_matches(']');
+                            err.source.pointer = format!("/filter/{key}");
+                        }
+                    }
+                    e
+                })?;
+                Ok((Selection::Filter(q.filter), described))
+            }
+            _ => Err(ApiError::bad_request(
+                "Give either \"ids\" or \"filter\", not both or neither.",
+                "",
+            )),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct AffectedMeta {
+    affected: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct AffectedDocument {
+    meta: AffectedMeta,
+}
+
+fn affected(n: u64) -> Response {
+    document(
+        StatusCode::OK,
+        &AffectedDocument {
+            meta: AffectedMeta { affected: n },
+        },
+    )
+}
+
+async fn mass_enabled(state: &AppState, who: &ApiActor, body: MassBody, enabled: bool) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::EnableDisable>()?;
+    let (selection, described) = body.selection()?;
+    let filter = match selection {
+        Selection::Ids(ids) => UserFilter {
+            only_ids: Some(ids),
+            ..Default::default()
+        },
+        Selection::Filter(f) => f,
+    };
+    let n = services::users::mass_set_enabled(&state.store, &grant, &who.ctx, &filter, enabled, described).await?;
+    Ok(affected(n))
+}
+
+/// Enable every selected user of the key's organization.
+#[utoipa::path(
+    post,
+    path = "/users/mass/enable",
+    tag = "mass actions",
+    request_body(content = MassBody, content_type = "application/vnd.api+json"),
+    responses((status = 200, description = "How many users changed", body = AffectedDocument, content_type = "application/vnd.api+json"))
+)]
+async fn mass_enable(
+    State(state): State<AppState>,
+    who: ApiActor,
+    JsonBody(body): JsonBody<MassBody>,
+) -> Result<Response, ApiError> {
+    mass_enabled(&state, &who, body, true).await
+}
+
+/// Disable every selected user of the key's organization, except oneself.
+#[utoipa::path(
+    post,
+    path = "/users/mass/disable",
+    tag = "mass actions",
+    request_body(content = MassBody, content_type = "application/vnd.api+json"),
+    responses((status = 200, description = "How many users changed", body = AffectedDocument, content_type = "application/vnd.api+json"))
+)]
+async fn mass_disable(
+    State(state): State<AppState>,
+    who: ApiActor,
+    JsonBody(body): JsonBody<MassBody>,
+) -> Result<Response, ApiError> {
+    mass_enabled(&state, &who, body, false).await
+}
+
+/// Reset the password of every selected user (one mail each), except oneself and disabled users.
+#[utoipa::path(
+    post,
+    path = "/users/mass/reset-password",
+    tag = "mass actions",
+    request_body(content = MassBody, content_type = "application/vnd.api+json"),
+    responses((status = 200, description = "How many users were reset", body = AffectedDocument, content_type = "application/vnd.api+json"))
+)]
+async fn mass_reset_password(
+    State(state): State<AppState>,
+    who: ApiActor,
+    JsonBody(body): JsonBody<MassBody>,
+) -> Result<Response, ApiError> {
+    let grant = who.actor.allow::<perm::ResetPasswords>()?;
+    let (selection, _) = body.selection()?;
+    let result = services::passwords::mass_reset_password(&state, &grant, &who.ctx, &selection).await?;
+    Ok(affected(result.queued))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // documents `api_exports::resource`
+enum ExportStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct ExportAttributes {
+    status: ExportStatus,
+    expired: bool,
+    processed: i64,
+    total: i64,
+    requested_by: String,
+    filtered: bool,
+    columns: Vec<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    started_at: Option<String>,
+    #[schema(format = DateTime)]
+    finished_at: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+struct ExportLinks {
+    #[serde(rename = "self")]
+    self_: String,
+    download: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+struct ExportResource {
+    /// Always `exports`.
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+    attributes: ExportAttributes,
+    links: ExportLinks,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+struct ExportDocument {
+    data: ExportResource,
+}
+
+/// The filters of `GET /users` narrow an export.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ExportParams {
+    #[param(rename = "filter[view]", inline)]
+    view: Option<MassView>,
+    #[param(rename = "filter[enabled]")]
+    enabled: Option<bool>,
+    #[param(rename = "filter[authStatus]", pattern = r"^(active|locked|password_reset)(,(active|locked|password_reset))*$")]
+    auth_status: Option<String>,
+    #[param(rename = "filter[username]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    username: Option<String>,
+    #[param(rename = "filter[email]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    email: Option<String>,
+    #[param(rename = "filter[search]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    search: Option<String>,
+}
+
+/// Export the users (all, or those the filters select) to CSV, in the background.
+#[utoipa::path(
+    post,
+    path = "/exports/users",
+    tag = "exports",
+    params(ExportParams),
+    responses((status = 202, description = "The export job", body = ExportDocument, content_type = "application/vnd.api+json"))
+)]
+async fn export_users(
+    State(state): State<AppState>,
+    who: ApiActor,
+    RawQuery(pairs): RawQuery,
+) -> Result<Response, ApiError> {
+    who.actor.allow::<perm::ExportUsers>()?;
+    // the list's strict rules: an unknown filter is a 400 that names it
+    if let Some((name, _)) = pairs.iter().find(|(k, _)| !k.starts_with("filter[")) {
+        return Err(ApiError::parameter(format!("unknown query parameter {name:?}"), name));
+    }
+    parse_list_query(&pairs)?;
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    Ok(crate::api_exports::create(&state, &who.actor, &who.ctx, Some(&query)).await?)
+}
+
+/// An export job: `status` queued, running, done or failed; `processed` of `total`.
+#[utoipa::path(
+    get,
+    path = "/exports/{id}",
+    tag = "exports",
+    params(("id" = i64, Path, description = "The export's id")),
+    responses((status = 200, description = "The export job", body = ExportDocument, content_type = "application/vnd.api+json"))
+)]
+async fn export_show(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+    Ok(crate::api_exports::show(&state, &who.actor, id).await?)
+}
+
+/// The CSV of a finished export (409 until it is done).
+#[utoipa::path(
+    get,
+    path = "/exports/{id}/download",
+    tag = "exports",
+    params(("id" = i64, Path, description = "The export's id")),
+    responses((status = 200, description = "The CSV file", body = String, content_type = "text/csv"))
+)]
+async fn export_download(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+    Ok(crate::api_exports::download(&state, &who.actor, &who.ctx, id).await?)
+}
