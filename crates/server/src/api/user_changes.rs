@@ -338,7 +338,7 @@ impl MassBody {
                     }
                     e
                 })?;
-                Ok((Selection::Filter(q.filter), described))
+                Ok((Selection::Filter(Box::new(q.filter)), described))
             }
             _ => Err(ApiError::bad_request(
                 "Give either \"ids\" or \"filter\", not both or neither.",
@@ -375,7 +375,7 @@ async fn mass_enabled(state: &AppState, who: &ApiActor, body: MassBody, enabled:
             only_ids: Some(ids),
             ..Default::default()
         },
-        Selection::Filter(f) => f,
+        Selection::Filter(f) => *f,
     };
     let n = services::users::mass_set_enabled(&state.store, &grant, &who.ctx, &filter, enabled, described).await?;
     Ok(affected(n))
