@@ -263,7 +263,11 @@ async fn set_password(
     params(("id" = i64, Path, description = "The user's id")),
     responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
-async fn reset_password(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+async fn reset_password(
+    State(state): State<AppState>,
+    who: ApiActor,
+    IdPath(id): IdPath,
+) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ResetPasswords>()?;
     let user = services::passwords::reset_password(&state, &grant, &who.ctx, id).await?;
     Ok(document(StatusCode::OK, &UserDocument::of(&user)))
@@ -496,7 +500,10 @@ struct ExportParams {
     view: Option<MassView>,
     #[param(rename = "filter[enabled]")]
     enabled: Option<bool>,
-    #[param(rename = "filter[authStatus]", pattern = r"^(active|locked|password_reset)(,(active|locked|password_reset))*$")]
+    #[param(
+        rename = "filter[authStatus]",
+        pattern = r"^(active|locked|password_reset)(,(active|locked|password_reset))*$"
+    )]
     auth_status: Option<String>,
     #[param(rename = "filter[username]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     username: Option<String>,
@@ -549,6 +556,10 @@ async fn export_show(State(state): State<AppState>, who: ApiActor, IdPath(id): I
     params(("id" = i64, Path, description = "The export's id")),
     responses((status = 200, description = "The CSV file", body = String, content_type = "text/csv"))
 )]
-async fn export_download(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+async fn export_download(
+    State(state): State<AppState>,
+    who: ApiActor,
+    IdPath(id): IdPath,
+) -> Result<Response, ApiError> {
     Ok(crate::api_exports::download(&state, &who.actor, &who.ctx, id).await?)
 }

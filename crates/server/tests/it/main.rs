@@ -6,6 +6,7 @@ mod api_client;
 mod api_key_ui;
 mod api_keys;
 mod api_matrix;
+mod api_user_changes;
 mod cli;
 mod csv_support;
 mod exports;
