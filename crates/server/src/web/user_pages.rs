@@ -73,7 +73,10 @@ struct UserPage {
     can_activate: bool,
     can_delete: bool,
     can_reassign: bool,
+    can_set_password: bool,
+    can_reset: bool,
     api_keys: crate::web::ApiKeySection,
+    pw: crate::web::passwords::PasswordDialog,
 }
 
 async fn show(
@@ -89,6 +92,10 @@ async fn show(
     let a = &viewer.actor;
     let can_edit = services::users::may_edit(a, &user);
     let api_keys = crate::web::ApiKeySection::load(&state, a, user.id, false).await?;
+    let policy = crate::settings::Settings::load(&mut *state.store.conn().await?)
+        .await?
+        .password_policy();
+    let pw = crate::web::passwords::PasswordDialog::for_user(&layout.csrf, &user, &policy);
     Ok(UserPage {
         layout,
         is_self: user.id == a.user_id,
@@ -101,7 +108,10 @@ async fn show(
         can_activate: a.has(Permission::Activate),
         can_delete: a.has(Permission::DeleteUsers),
         can_reassign: a.has(Permission::ManageRecords),
+        can_set_password: a.has(Permission::SetPasswords) && can_edit,
+        can_reset: a.has(Permission::ResetPasswords) && can_edit,
         api_keys,
+        pw,
     })
 }
 

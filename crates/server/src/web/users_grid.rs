@@ -77,6 +77,7 @@ struct GridPage {
     can_enable: bool,
     can_activate: bool,
     can_delete: bool,
+    can_reset: bool,
 }
 
 fn pairs_of(raw: Option<&str>) -> Vec<(String, String)> {
@@ -190,6 +191,7 @@ async fn grid(
         can_enable: actor.has(Permission::EnableDisable),
         can_activate: actor.has(Permission::Activate),
         can_delete: actor.has(Permission::DeleteUsers),
+        can_reset: actor.has(Permission::ResetPasswords),
         state: gs,
     }
     .into_response())
@@ -218,12 +220,12 @@ async fn mass(
     ReqCtx(ctx): ReqCtx,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let grant = viewer.actor.allow::<perm::EnableDisable>()?;
     let gs = GridState::from_query(value(&form, "query"));
     let back = gs.href();
-    let enabled = match value(&form, "action") {
+    let action = value(&form, "action");
+    let enabled = match action {
         "enable" => true,
-        "disable" => false,
+        "disable" | "reset_password" => false,
         other => {
             return Err(DomainError::invalid("action", format!("unknown mass action {other:?}")).into());
         }
@@ -245,6 +247,13 @@ async fn mass(
         };
         (f, serde_json::json!({"ids": ticked}))
     };
+    if action == "reset_password" {
+        let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
+        let selection = services::passwords::Selection::Filter(Box::new(filter));
+        let result = services::passwords::mass_reset_password(&state, &grant, &ctx, &selection).await?;
+        return Ok(redirect_with_flash(&state, &back, "success", &result.message()));
+    }
+    let grant = viewer.actor.allow::<perm::EnableDisable>()?;
     let n = services::users::mass_set_enabled(&state.store, &grant, &ctx, &filter, enabled, described).await?;
     let word = if enabled { "enabled" } else { "disabled" };
     Ok(redirect_with_flash(

@@ -21,3 +21,4 @@ mod passwords;
 mod passwords_browser;
 mod ui_browser_users;
 mod ui_users;
+mod wiring_browser;
