@@ -3,7 +3,7 @@
 
 use muster_domain::{AuthStatus, Millis, Role};
 
-use crate::sql::Sql;
+use crate::sql::{Sql, literal};
 use crate::{Backend, Conn, Result, Store, flag};
 
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub async fn next_id(conn: &mut Conn, table: &str) -> Result<i64> {
 }
 
 /// Insert users (with their roles and organizations) in three statements.
-/// Every user gets the same `password_hash`.
+/// Every user gets the same `password_hash`. Values are literals (see `sql::literal`).
 pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &str) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
@@ -44,6 +44,9 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
          failed_login_count, login_count, last_login_at, password_hash, password_changed_at, created_at, updated_at, \
          roles_text, orgs_text, search_text) VALUES ",
     );
+    let mut roles = Sql::new("INSERT INTO user_roles (user_id, role) VALUES ");
+    let mut orgs = Sql::new("INSERT INTO user_organizations (user_id, organization_id) VALUES ");
+    let (mut nr, mut no) = (0, 0);
     for (i, u) in batch.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
@@ -56,55 +59,44 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
             .collect::<Vec<_>>()
             .join(", ");
         let search = format!("{} {} {} {}", u.first_name, u.last_name, u.username, u.email).to_lowercase();
-        sql.push("(").int(u.id);
-        for s in [
-            &u.username,
-            &u.username.to_lowercase(),
-            &u.email,
-            &u.email.to_lowercase(),
-            &u.first_name,
-            &u.last_name,
-        ] {
-            sql.push(", ").str(s.as_str());
-        }
-        sql.push(", ").int(flag(u.enabled));
-        sql.push(", ").str(u.auth_status.as_str());
-        sql.push(", ").int(u.failed_login_count);
-        sql.push(", ").int(u.login_count);
-        match u.last_login_at {
-            Some(t) => sql.push(", ").int(t),
-            None => sql.push(", NULL"),
-        };
-        sql.push(", ").str(password_hash);
-        sql.push(", ").int(u.created_at);
-        sql.push(", ").int(u.created_at);
-        sql.push(", ").int(u.updated_at);
-        sql.push(", ").str(roles_text);
-        sql.push(", ").str(orgs_text);
-        sql.push(", ").str(search);
-        sql.push(")");
-    }
-    sql.query().execute(&mut *conn).await?;
-
-    let mut roles = Sql::new("INSERT INTO user_roles (user_id, role) VALUES ");
-    let mut orgs = Sql::new("INSERT INTO user_organizations (user_id, organization_id) VALUES ");
-    let (mut nr, mut no) = (0, 0);
-    for u in batch {
+        let last_login = u.last_login_at.map_or_else(|| "NULL".to_owned(), |t| t.to_string());
+        sql.push(&format!(
+            "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {last_login}, {}, {}, {}, {}, {}, {}, {})",
+            u.id,
+            literal(&u.username),
+            literal(&u.username.to_lowercase()),
+            literal(&u.email),
+            literal(&u.email.to_lowercase()),
+            literal(&u.first_name),
+            literal(&u.last_name),
+            flag(u.enabled),
+            literal(u.auth_status.as_str()),
+            u.failed_login_count,
+            u.login_count,
+            literal(password_hash),
+            u.created_at,
+            u.created_at,
+            u.updated_at,
+            literal(&roles_text),
+            literal(&orgs_text),
+            literal(&search),
+        ));
         for r in &u.roles {
             if nr > 0 {
                 roles.push(", ");
             }
-            roles.push("(").int(u.id).push(", ").str(r.name()).push(")");
+            roles.push(&format!("({}, {})", u.id, literal(r.name())));
             nr += 1;
         }
         for (o, _) in &u.organizations {
             if no > 0 {
                 orgs.push(", ");
             }
-            orgs.push("(").int(u.id).push(", ").int(*o).push(")");
+            orgs.push(&format!("({}, {o})", u.id));
             no += 1;
         }
     }
+    sql.query().execute(&mut *conn).await?;
     if nr > 0 {
         roles.query().execute(&mut *conn).await?;
     }
@@ -125,21 +117,11 @@ pub async fn insert_records(conn: &mut Conn, batch: &[(i64, &str, String, i64, i
         if i > 0 {
             sql.push(", ");
         }
-        sql.push("(")
-            .int(*id)
-            .push(", ")
-            .str(*kind)
-            .push(", ")
-            .str(title.clone());
-        sql.push(", ")
-            .int(*owner)
-            .push(", ")
-            .int(*org)
-            .push(", ")
-            .int(*at)
-            .push(", ")
-            .int(*at)
-            .push(")");
+        sql.push(&format!(
+            "({id}, {}, {}, {owner}, {org}, {at}, {at})",
+            literal(kind),
+            literal(title)
+        ));
     }
     sql.query().execute(&mut *conn).await?;
     Ok(())

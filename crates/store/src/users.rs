@@ -295,7 +295,9 @@ pub fn push_where(sql: &mut Sql, scope: &Scope, f: &UserFilter) {
         if orgs.is_empty() {
             sql.push(" AND 1 = 0");
         } else {
-            sql.push(" AND EXISTS (SELECT 1 FROM user_organizations so WHERE so.user_id = users.id AND so.organization_id IN ");
+            // driven from the membership index and looked up by primary key: on
+            // SQLite several times faster than an EXISTS probe per user row
+            sql.push(" AND id IN (SELECT so.user_id FROM user_organizations so WHERE so.organization_id IN ");
             sql.int_list(orgs);
             sql.push(")");
         }

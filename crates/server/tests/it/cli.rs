@@ -121,3 +121,34 @@ fn user_create_and_list() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn seed_adds_users_in_realistic_proportions() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = muster(dir.path())
+        .args(["seed", "--users", "300", "--records", "40"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seeded 300 users and 40 records"));
+    let out = muster(dir.path())
+        .args(["user", "list", "--limit", "1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("300 user(s)"));
+    let out = muster(dir.path())
+        .args(["user", "list", "--limit", "1", "--view", "disabled"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let disabled: i64 = text.lines().last().unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!((5..=60).contains(&disabled), "about 8% disabled, got {disabled}");
+    // a second run continues the ids
+    let out = muster(dir.path()).args(["seed", "--users", "10"]).output().unwrap();
+    assert!(out.status.success());
+    let out = muster(dir.path())
+        .args(["user", "list", "--limit", "1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("310 user(s)"));
+}
