@@ -308,7 +308,109 @@ async fn run_one(args: &Args, t: &Target, bound: f64) -> Result<Vec<Row>, String
     Ok(rows)
 }
 
-/// Scenarios of features that land with their issues (API, mass actions, export).
-pub async fn later(_args: &Args, _t: &Target, _server: &Server, _cookie: &str) -> Result<Vec<Row>, String> {
-    Ok(Vec::new())
+/// The API, export and mass actions: the key comes from `muster apikey create`.
+pub async fn later(args: &Args, t: &Target, server: &Server, _cookie: &str) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    let out = t
+        .command(args)
+        .args(["apikey", "create", "--username", "admin"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() || key.is_empty() {
+        return Err(format!("apikey create failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let auth = format!("Bearer {key}");
+    let api = |q: &str| format!("{}/api/users?{q}", server.base);
+    for view in ["all", "active", "disabled", "cannot_login"] {
+        for (label, extra) in [("", ""), (", sorted by last name", "&sort=lastName")] {
+            let s = get_latency(args, api(&format!("filter[view]={view}&page[size]=25{extra}")), None, Some(auth.clone())).await;
+            let mut r = target(
+                t.row(&format!("GET /api/users view={view}{label} p50"), s.p50_ms, "ms"),
+                "≤ 15 ms p50 (SQLite, 1M)",
+                s.p50_ms <= 15.0,
+            );
+            r.note = format!("p99 {:.1} ms, {:.0} req/s, errors {}", s.p99_ms, s.rps(), s.errors);
+            rows.push(r);
+        }
+    }
+    let s = get_latency(args, api("filter[search]=smith&page[size]=25"), None, Some(auth.clone())).await;
+    let mut r = target(t.row("GET /api/users search \"smith\" p50", s.p50_ms, "ms"), "≤ 50 ms p50", s.p50_ms <= 50.0);
+    r.note = format!("p99 {:.1} ms, errors {}", s.p99_ms, s.errors);
+    rows.push(r);
+
+    // GET /api/users/{id}: spread over the seeded ids
+    let http = client();
+    let base = server.base.clone();
+    let users = t.users.max(1);
+    let a = auth.clone();
+    let s = load::run(args.seconds, args.concurrency, move |i| {
+        let id = 2 + (i as i64 * 7919) % users;
+        let req = http.get(format!("{base}/api/users/{id}")).header("authorization", &a);
+        async move { req.send().await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await;
+    let mut r = t.row("GET /api/users/{id} with an API key", s.rps(), "req/s");
+    r.note = format!("p50 {:.2} ms, p99 {:.2} ms, errors {}", s.p50_ms, s.p99_ms, s.errors);
+    rows.push(r);
+
+    // export every user through the CLI: rows per second and peak memory
+    let file = t.data_dir.join("export.csv");
+    let started = Instant::now();
+    let child = t
+        .command(args)
+        .args(["export", "users", "--out"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let (ok, peak_kib) = proc_stats::wait_with_peak(child).await;
+    let secs = started.elapsed().as_secs_f64();
+    if ok {
+        let rate = (t.users + 1) as f64 / secs;
+        let mut r = target(t.row("export all users (CLI)", rate, "rows/s"), "≥ 500,000 rows/s", rate >= 500_000.0);
+        r.note = format!("{secs:.1} s");
+        rows.push(r);
+        let mb = peak_kib as f64 / 1024.0;
+        rows.push(target(t.row("export peak memory (RSS)", mb, "MB"), "< 64 MB", mb < 64.0));
+    }
+
+    // mass reset of 10,000 users by id, then mass disable of everyone through the API
+    let ids: Vec<i64> = (2..(2 + 10_000.min(t.users))).collect();
+    let started = Instant::now();
+    let resp = client()
+        .post(format!("{}/api/users/mass/reset-password", server.base))
+        .header("authorization", &auth)
+        .json(&serde_json::json!({ "ids": ids }))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    let mut r = target(t.row("mass reset of 10,000 users (API)", secs, "s"), "≤ 5 s", status.is_success() && secs <= 5.0);
+    r.note = format!("HTTP {status}, affected {}", body["meta"]["affected"]);
+    rows.push(r);
+
+    let started = Instant::now();
+    let resp = client()
+        .post(format!("{}/api/users/mass/disable", server.base))
+        .header("authorization", &auth)
+        .json(&serde_json::json!({ "filter": { "view": "active" } }))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    let affected = body["meta"]["affected"].as_i64().unwrap_or(0);
+    let per_100k = if affected > 0 { secs * 100_000.0 / affected as f64 } else { secs };
+    let mut r = target(
+        t.row("mass disable, scaled to 100,000 users (API)", per_100k, "s"),
+        "≤ 1 s per 100,000",
+        status.is_success() && per_100k <= 1.0,
+    );
+    r.note = format!("HTTP {status}, {affected} users in {secs:.2} s");
+    rows.push(r);
+    Ok(rows)
 }
