@@ -164,6 +164,14 @@ pub async fn run(
         };
         orgs.push((o.id, o.name));
     }
+    // The first administrator sees the whole demo: add them to every seeded organization.
+    if let Some(admin) = muster_store::users::find_by_username(&mut conn, "admin").await? {
+        let mut ids = muster_store::users::organization_ids(&mut conn, admin.id).await?;
+        ids.extend(orgs.iter().map(|(id, _)| *id));
+        ids.sort_unstable();
+        ids.dedup();
+        muster_store::users::set_organizations(&mut conn, admin.id, &ids).await?;
+    }
     let first_id = seed::next_id(&mut conn, "users").await?;
     drop(conn);
 
