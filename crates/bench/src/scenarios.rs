@@ -294,7 +294,7 @@ async fn run_one(args: &Args, t: &Target, bound: f64) -> Result<Vec<Row>, String
             rows.push(r);
         }
     }
-    let url = format!("{}/admin/users?view=all&search=smith", server.base);
+    let url = format!("{}/admin/users?view=all&q=smith", server.base);
     let s = get_latency(args, url, Some(cookie.clone()), None).await;
     let mut r = target(
         t.row("grid search \"smith\" p50", s.p50_ms, "ms"),
