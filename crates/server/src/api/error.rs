@@ -120,6 +120,20 @@ impl ApiError {
         )
     }
 
+    /// A PATCH whose `data.id` names another resource than the path: 409, as JSON:API says.
+    pub fn check_same_id(given: Option<&str>, id: i64) -> Result<(), ApiError> {
+        match given {
+            Some(given) if given != id.to_string() => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "Id mismatch",
+                format!("data.id {given:?} is not the id in the path ({id})"),
+                source_of("/data/id"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// A malformed request: bad JSON, a wrong type, a bad path segment.
     pub fn bad_request(detail: impl Into<String>, pointer: impl Into<String>) -> Self {
         Self::new(

@@ -102,17 +102,7 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::EditUsers>()?;
     let _ = doc.data.kind;
-    if let Some(given) = &doc.data.id
-        && given != &id.to_string()
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "Id mismatch",
-            format!("data.id {given:?} is not the id in the path ({id})"),
-            super::error::source_of("/data/id"),
-        ));
-    }
+    ApiError::check_same_id(doc.data.id.as_deref(), id)?;
     let view = who.actor.allow::<perm::ViewUsers>()?;
     let current = services::users::get(&state.store, &view, id).await?;
     let a = doc.data.attributes;

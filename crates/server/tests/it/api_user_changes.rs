@@ -146,3 +146,28 @@ async fn changes_per_role() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_patch_naming_another_id_is_a_conflict() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_by_name("admin").await;
+    let target = app.create_user("target", &["User"]).await;
+    let api = Api::new(&app, Some(&key_for(&app, admin.id, None).await));
+    let r = api
+        .post(
+            "/api/records",
+            json!({"data": {"type": "records", "attributes": {"kind": "contact", "title": "c1", "ownerId": target.id}}}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let record = r.body["data"]["id"].as_str().unwrap().to_owned();
+    let body = json!({"data": {"type": "users", "id": "999", "attributes": {"firstName": "Other"}}});
+    let r = api
+        .send("PATCH", &format!("/api/users/{}", target.id), Some(body))
+        .await;
+    assert_eq!((r.status, r.pointer()), (409, "/data/id".to_owned()));
+    let body = json!({"data": {"type": "records", "id": "999", "attributes": {"title": "c2"}}});
+    let r = api.send("PATCH", &format!("/api/records/{record}"), Some(body)).await;
+    assert_eq!((r.status, r.pointer()), (409, "/data/id".to_owned()));
+    assert_eq!(app.user(target.id).await.first_name, "Firsttarget", "nothing changed");
+}
