@@ -189,38 +189,35 @@ pub async fn run(
     let mut rng = Rng(0x5EED ^ u64::try_from(first_id).unwrap_or(0));
     let five_years = 5 * 365 * 86_400_000_i64;
     const BATCH: i64 = 500;
-    const PER_TX: i64 = 20;
+    // One transaction: a seed that fails leaves nothing half-done (and no index missing).
+    let mut tx = store.begin().await?;
+    if store.backend == muster_store::Backend::Sqlite {
+        // random-order index keys thrash SQLite's default 2 MB page cache
+        sqlx::query("PRAGMA cache_size = -262144").execute(&mut *tx).await?;
+    }
+    // Into a (nearly) empty database, build the indexes once at the end.
+    let deferred = if users >= 10_000 && first_id <= users / 10 {
+        Some(seed::defer_indexes(&mut tx, store.backend).await?)
+    } else {
+        None
+    };
     let mut id = first_id;
     let end = first_id + users;
     while id < end {
-        let mut tx = store.begin().await?;
-        if store.backend == muster_store::Backend::Sqlite {
-            // random-order index keys thrash SQLite's default 2 MB page cache
-            sqlx::query("PRAGMA cache_size = -262144").execute(&mut *tx).await?;
+        let n = BATCH.min(end - id);
+        let mut batch = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+        for _ in 0..n {
+            batch.push(fake_user(&mut rng, id, now, five_years, &orgs));
+            id += 1;
         }
-        for _ in 0..PER_TX {
-            if id >= end {
-                break;
-            }
-            let n = BATCH.min(end - id);
-            let mut batch = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
-            for _ in 0..n {
-                batch.push(fake_user(&mut rng, id, now, five_years, &orgs));
-                id += 1;
-            }
-            seed::insert_users(&mut tx, &batch, password_hash).await?;
-            bar.inc(u64::try_from(n).unwrap_or(0));
-        }
-        tx.commit().await?;
+        seed::insert_users(&mut tx, &batch, password_hash).await?;
+        bar.inc(u64::try_from(n).unwrap_or(0));
     }
 
     bar.set_message("records");
-    let mut conn = store.conn().await?;
-    let mut rid = seed::next_id(&mut conn, "records").await?;
-    drop(conn);
+    let mut rid = seed::next_id(&mut tx, "records").await?;
     let rend = rid + records;
     while rid < rend && users > 0 {
-        let mut tx = store.begin().await?;
         let n = (BATCH * 4).min(rend - rid);
         let mut batch = Vec::new();
         for _ in 0..n {
@@ -233,9 +230,13 @@ pub async fn run(
             rid += 1;
         }
         seed::insert_records(&mut tx, &batch).await?;
-        tx.commit().await?;
         bar.inc(u64::try_from(n).unwrap_or(0));
     }
+    if let Some(deferred) = deferred {
+        bar.set_message("indexes");
+        seed::restore_indexes(&mut tx, deferred).await?;
+    }
+    tx.commit().await?;
     bar.finish_and_clear();
     seed::fix_sequences(store).await?;
     Ok(SeedReport { users, records })

@@ -116,6 +116,17 @@ impl Store {
     }
 }
 
+impl Backend {
+    /// The backend a connection talks to.
+    pub fn of(conn: &Conn) -> Backend {
+        if conn.backend_name() == "PostgreSQL" {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
 /// `true`/`false` as the 0/1 both backends store.
 pub(crate) fn flag(b: bool) -> i64 {
     i64::from(b)

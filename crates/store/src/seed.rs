@@ -143,3 +143,73 @@ pub async fn fix_sequences(store: &Store) -> Result<()> {
     }
     Ok(())
 }
+
+/// The tables a seed fills.
+const SEEDED: &str = "('users', 'user_roles', 'user_organizations', 'records')";
+
+/// Secondary indexes (and SQLite's row triggers) of the seeded tables, dropped
+/// for a bulk load into a nearly empty database and rebuilt after it, in the
+/// same transaction: an index built from a million sorted keys costs a small
+/// part of a million random inserts into it. Unique indexes stay, they are rules.
+#[derive(Debug, Default)]
+pub struct Deferred {
+    /// `CREATE …` statements to run again, indexes before triggers.
+    create: Vec<String>,
+    triggers: bool,
+}
+
+pub async fn defer_indexes(conn: &mut Conn, backend: Backend) -> Result<Deferred> {
+    // PostgreSQL's triggers are per statement, cheap for 500-row inserts: they stay
+    let list = match backend {
+        Backend::Sqlite => format!(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN {SEEDED} \
+             AND type IN ('index', 'trigger') AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' \
+             ORDER BY type, name"
+        ),
+        Backend::Postgres => format!(
+            "SELECT 'index' AS type, i.relname AS name, pg_get_indexdef(i.oid) AS sql FROM pg_index x \
+             JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+             JOIN pg_namespace s ON s.oid = t.relnamespace \
+             WHERE s.nspname = current_schema() AND t.relname IN {SEEDED} \
+             AND NOT x.indisunique AND NOT x.indisprimary ORDER BY i.relname"
+        ),
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(list)).fetch_all(&mut *conn).await?;
+    let mut deferred = Deferred::default();
+    for row in rows {
+        use sqlx::Row;
+        let kind: String = row.try_get("type")?;
+        let name: String = row.try_get("name")?;
+        let create: String = row.try_get("sql")?;
+        let statement = format!("DROP {} IF EXISTS \"{name}\"", kind.to_uppercase());
+        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *conn).await?;
+        deferred.triggers |= kind == "trigger";
+        deferred.create.push(create);
+    }
+    Ok(deferred)
+}
+
+/// Rebuild what [`defer_indexes`] dropped; with the triggers back, count the
+/// counters they keep from scratch.
+pub async fn restore_indexes(conn: &mut Conn, deferred: Deferred) -> Result<()> {
+    for create in deferred.create {
+        sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut *conn).await?;
+    }
+    if deferred.triggers {
+        // SQLite only (PostgreSQL's triggers stay): what the triggers would have kept
+        for sql in [
+            "INSERT INTO users_fts (users_fts) VALUES ('rebuild')",
+            "DELETE FROM user_counts",
+            "INSERT INTO user_counts (enabled, auth_status, n) \
+             SELECT enabled, auth_status, COUNT(*) FROM users GROUP BY enabled, auth_status",
+            "DELETE FROM user_org_counts",
+            "INSERT INTO user_org_counts (organization_id, enabled, auth_status, n) \
+             SELECT m.organization_id, u.enabled, u.auth_status, COUNT(*) \
+             FROM user_organizations m JOIN users u ON u.id = m.user_id \
+             GROUP BY m.organization_id, u.enabled, u.auth_status",
+        ] {
+            sqlx::query(sql).execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
+}

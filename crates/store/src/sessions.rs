@@ -118,10 +118,17 @@ pub async fn delete_for_filter(
     skip_id: i64,
 ) -> Result<u64> {
     let scope = &crate::users::effective_scope(conn, scope).await?;
+    // sessions are few: probe each one's user rather than gather every user the filter selects
     let mut sql = crate::sql::Sql::new("DELETE FROM sessions WHERE user_id <> ");
-    sql.int(skip_id).push(" AND user_id IN (SELECT id FROM users");
-    crate::users::push_where(&mut sql, scope, f);
-    sql.push(")");
+    sql.int(skip_id).push(" AND EXISTS (SELECT 1 FROM users");
+    crate::users::push_where_paged(
+        &mut sql,
+        crate::Backend::of(conn),
+        scope,
+        f,
+        muster_domain::SortField::Id,
+    );
+    sql.push(" AND users.id = sessions.user_id)");
     let done = sql.query().execute(&mut *conn).await?;
     Ok(done.rows_affected())
 }

@@ -5,7 +5,7 @@
 use muster_domain::UserFilter;
 
 use crate::sql::Sql;
-use crate::users::{COLUMNS, Scope, User, push_where};
+use crate::users::{COLUMNS, Scope, User, push_where_paged};
 use crate::{Conn, Result};
 
 /// The users after `after_id` (by id), at most `limit` of them.
@@ -17,7 +17,13 @@ pub async fn page_after(
     limit: i64,
 ) -> Result<Vec<User>> {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users"));
-    push_where(&mut sql, scope, filter);
+    push_where_paged(
+        &mut sql,
+        crate::Backend::of(conn),
+        scope,
+        filter,
+        muster_domain::SortField::Id,
+    );
     sql.push(" AND id > ").int(after_id);
     sql.push(" ORDER BY id LIMIT ").int(limit);
     let rows = sql.query().fetch_all(&mut *conn).await?;

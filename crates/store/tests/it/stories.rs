@@ -406,3 +406,151 @@ async fn counters_match_a_scan(store: &Store) {
     }
 }
 both!(counters_match_a_scan);
+
+async fn organization_counters_match_a_scan(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    let main = organizations::create(&mut c, "Main", 1).await.unwrap().id;
+    let europe = organizations::create(&mut c, "Europe", 1).await.unwrap().id;
+    let asia = organizations::create(&mut c, "Asia", 1).await.unwrap().id;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let org = if i % 2 == 0 { main } else { europe };
+        ids.push(
+            users::insert(&mut c, &new_user(&format!("m{i}"), org), 1)
+                .await
+                .unwrap(),
+        );
+    }
+    // memberships change: joins, moves and leaves
+    users::set_organizations(&mut c, ids[0], &[main, europe]).await.unwrap();
+    users::set_organizations(&mut c, ids[1], &[main, europe, asia])
+        .await
+        .unwrap();
+    users::set_organizations(&mut c, ids[2], &[asia]).await.unwrap();
+    // statuses change one by one and in bulk
+    users::set_enabled(&mut c, ids[0], false, 2).await.unwrap();
+    users::set_auth_status(&mut c, ids[1], AuthStatus::Locked, 2)
+        .await
+        .unwrap();
+    users::record_failed_login(&mut c, ids[3], 1, 3).await.unwrap();
+    let some = UserFilter {
+        only_ids: Some(ids[4..8].to_vec()),
+        ..Default::default()
+    };
+    users::mass_set_enabled(&mut c, &Scope::Organizations(vec![main]), &some, false, 0, 4)
+        .await
+        .unwrap();
+    users::set_auth_status(&mut c, ids[5], AuthStatus::PasswordReset, 5)
+        .await
+        .unwrap();
+    users::delete(&mut c, ids[9]).await.unwrap();
+    users::delete(&mut c, ids[0]).await.unwrap();
+    let filters = [
+        UserFilter::default(),
+        UserFilter {
+            view: Some(View::Active),
+            ..Default::default()
+        },
+        UserFilter {
+            view: Some(View::Disabled),
+            ..Default::default()
+        },
+        UserFilter {
+            view: Some(View::CannotLogin),
+            ..Default::default()
+        },
+        UserFilter {
+            auth_statuses: vec![AuthStatus::Locked, AuthStatus::PasswordReset],
+            ..Default::default()
+        },
+    ];
+    for scope in [vec![main], vec![europe], vec![asia], vec![main, europe]] {
+        let scope = Scope::Organizations(scope);
+        for f in &filters {
+            let fast = users::count(&mut c, &scope, f).await.unwrap();
+            let scan_filter = UserFilter {
+                created_to: Some(i64::MAX),
+                ..f.clone()
+            };
+            let scan = users::count(&mut c, &scope, &scan_filter).await.unwrap();
+            let listed = users::list(&mut c, &scope, f, &UserSort::default(), 100, 0)
+                .await
+                .unwrap()
+                .len();
+            assert_eq!((fast, scan), (listed as i64, listed as i64), "{scope:?} {f:?}");
+        }
+    }
+    let main_all = users::count(&mut c, &Scope::Organizations(vec![main]), &UserFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(main_all, 4, "m1, m4, m6 and m8: m2 moved to Asia, m0 was deleted");
+}
+both!(organization_counters_match_a_scan);
+
+async fn search_follows_every_change(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    let main = organizations::create(&mut c, "Main", 1).await.unwrap().id;
+    let other = organizations::create(&mut c, "Other", 1).await.unwrap().id;
+    let alice = users::insert(&mut c, &new_user("alice", main), 1).await.unwrap();
+    let malice = users::insert(&mut c, &new_user("malice", other), 1).await.unwrap();
+    users::insert(&mut c, &new_user("bob", main), 1).await.unwrap();
+    let search = |s: &str, view: Option<View>| UserFilter {
+        search: Some(s.into()),
+        view,
+        ..Default::default()
+    };
+    let names = |us: Vec<users::User>| us.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    let sort = UserSort::default();
+    let found = async |c: &mut muster_store::Conn, f: &UserFilter, scope: &Scope| {
+        let listed = users::list(c, scope, f, &sort, 100, 0).await.unwrap();
+        let n = users::count(c, scope, f).await.unwrap();
+        assert_eq!(n, listed.len() as i64, "count and list agree for {f:?}");
+        names(listed)
+    };
+    // three letters or more (an index on SQLite), fewer (a scan), any case, with or without a view
+    for (needle, want) in [
+        ("LIC", vec!["alice", "malice"]),
+        ("al", vec!["alice", "malice"]),
+        ("bob@ex", vec!["bob"]),
+    ] {
+        assert_eq!(
+            found(&mut c, &search(needle, None), &Scope::System).await,
+            want,
+            "{needle}"
+        );
+        assert_eq!(
+            found(&mut c, &search(needle, Some(View::Active)), &Scope::System).await,
+            want,
+            "{needle}"
+        );
+    }
+    assert_eq!(
+        found(&mut c, &search("lice", None), &Scope::Organizations(vec![main])).await,
+        ["alice"]
+    );
+    // a new name is found and the old one is not; quotes are literal
+    let change = users::ProfileChange {
+        username: Username::parse("alice").unwrap(),
+        email: EmailAddress::parse("alice@example.com").unwrap(),
+        first_name: PersonName::parse("first_name", "Ann \"Quote\"").unwrap(),
+        last_name: PersonName::parse("last_name", "O'Hara").unwrap(),
+    };
+    users::update_profile(&mut c, alice, &change, 2).await.unwrap();
+    assert_eq!(found(&mut c, &search("o'hara", None), &Scope::System).await, ["alice"]);
+    assert_eq!(
+        found(&mut c, &search("\"quote\"", None), &Scope::System).await,
+        ["alice"]
+    );
+    assert_eq!(
+        found(&mut c, &search("Falice", None), &Scope::System).await,
+        Vec::<String>::new()
+    );
+    // a deleted user is gone from the search
+    users::delete(&mut c, malice).await.unwrap();
+    assert_eq!(
+        found(&mut c, &search("malice", None), &Scope::System).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(found(&mut c, &search("lice", None), &Scope::System).await, ["alice"]);
+}
+both!(search_follows_every_change);
