@@ -167,7 +167,7 @@ pub async fn defer_indexes(conn: &mut Conn, backend: Backend) -> Result<Deferred
              ORDER BY type, name"
         ),
         Backend::Postgres => format!(
-            "SELECT 'index' AS type, i.relname AS name, pg_get_indexdef(i.oid) AS sql FROM pg_index x \
+            "SELECT 'index'::text AS type, i.relname::text AS name, pg_get_indexdef(i.oid) AS sql FROM pg_index x \
              JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
              JOIN pg_namespace s ON s.oid = t.relnamespace \
              WHERE s.nspname = current_schema() AND t.relname IN {SEEDED} \

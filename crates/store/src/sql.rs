@@ -7,7 +7,6 @@ use sqlx::{Any, Arguments};
 
 #[derive(Debug, Clone)]
 pub enum Arg {
-    Int(i64),
     Text(String),
     Null,
 }
@@ -39,22 +38,30 @@ impl Sql {
         self
     }
 
+    /// An integer, written into the text (see [`Sql::int_list`] for why).
     pub fn int(&mut self, v: i64) -> &mut Self {
-        self.bind(Arg::Int(v))
+        self.text.push_str(&v.to_string());
+        self
     }
 
     pub fn str(&mut self, v: impl Into<String>) -> &mut Self {
         self.bind(Arg::Text(v.into()))
     }
 
-    /// `(…, …)` of integer placeholders; callers make sure the list is not empty.
+    /// `(…, …)` of integers, written into the text; callers make sure the
+    /// list is not empty. Integers are never placeholders: SQLite finds a
+    /// `$n` parameter by a linear search of the names, so preparing
+    /// `id IN ($1 … $10000)` costs 10,000² string compares (measured: 90% of
+    /// a 10,000-user mass reset); and a literal `LIMIT 25` informs the
+    /// planner. An `i64` cannot carry anything but digits and a sign.
     pub fn int_list(&mut self, values: &[i64]) -> &mut Self {
-        self.push("(");
+        self.text.reserve(values.len() * 8 + 2);
+        self.text.push('(');
         for (i, v) in values.iter().enumerate() {
             if i > 0 {
-                self.push(", ");
+                self.text.push_str(", ");
             }
-            self.int(*v);
+            self.text.push_str(&v.to_string());
         }
         self.push(")")
     }
@@ -64,7 +71,6 @@ impl Sql {
         for arg in &self.args {
             // Adding a value to AnyArguments cannot fail for these types.
             let _ = match arg {
-                Arg::Int(v) => a.add(*v),
                 Arg::Text(v) => a.add(v.clone()),
                 Arg::Null => a.add(Option::<i64>::None),
             };

@@ -700,8 +700,17 @@ pub async fn mass_set_enabled(
         .int(flag(enabled))
         .push(" AND id <> ")
         .int(skip_id);
-    let done = sql.query().execute(&mut *conn).await?;
-    Ok(done.rows_affected())
+    // A mass update rewrites pages all over the table: with SQLite's default
+    // 2 MB cache the same pages are spilled to the WAL again and again.
+    let sqlite = Backend::of(conn) == Backend::Sqlite;
+    if sqlite {
+        sqlx::query("PRAGMA cache_size = -131072").execute(&mut *conn).await?;
+    }
+    let done = sql.query().execute(&mut *conn).await;
+    if sqlite {
+        sqlx::query("PRAGMA cache_size = -2000").execute(&mut *conn).await?;
+    }
+    Ok(done?.rows_affected())
 }
 
 pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
