@@ -147,69 +147,85 @@ pub async fn fix_sequences(store: &Store) -> Result<()> {
 /// The tables a seed fills.
 const SEEDED: &str = "('users', 'user_roles', 'user_organizations', 'records')";
 
-/// Secondary indexes (and SQLite's row triggers) of the seeded tables, dropped
-/// for a bulk load into a nearly empty database and rebuilt after it, in the
-/// same transaction: an index built from a million sorted keys costs a small
-/// part of a million random inserts into it. Unique indexes stay, they are rules.
+/// Secondary indexes and triggers of the seeded tables, dropped for a bulk
+/// load into a nearly empty database and rebuilt after it, in the same
+/// transaction: an index built from a million sorted keys costs a small part
+/// of a million random inserts into it, and the counters and the search index
+/// the triggers keep are counted once at the end. Unique indexes stay, they
+/// are rules.
 #[derive(Debug, Default)]
 pub struct Deferred {
     /// `CREATE …` statements to run again, indexes before triggers.
     create: Vec<String>,
-    triggers: bool,
+    backend: Option<Backend>,
 }
 
 pub async fn defer_indexes(conn: &mut Conn, backend: Backend) -> Result<Deferred> {
-    // PostgreSQL's triggers are per statement, cheap for 500-row inserts: they stay
     let list = match backend {
         Backend::Sqlite => format!(
-            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN {SEEDED} \
+            "SELECT type, name, sql, tbl_name AS tbl FROM sqlite_master WHERE tbl_name IN {SEEDED} \
              AND type IN ('index', 'trigger') AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' \
              ORDER BY type, name"
         ),
+        // (statistics of the growing tables are stale during a load, so the
+        // membership triggers' joins would scan `users` once per statement)
         Backend::Postgres => format!(
-            "SELECT 'index'::text AS type, i.relname::text AS name, pg_get_indexdef(i.oid) AS sql FROM pg_index x \
+            "SELECT 'index'::text AS type, i.relname::text AS name, pg_get_indexdef(i.oid) AS sql, \
+             t.relname::text AS tbl FROM pg_index x \
              JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
              JOIN pg_namespace s ON s.oid = t.relnamespace \
              WHERE s.nspname = current_schema() AND t.relname IN {SEEDED} \
-             AND NOT x.indisunique AND NOT x.indisprimary ORDER BY i.relname"
+             AND NOT x.indisunique AND NOT x.indisprimary \
+             UNION ALL \
+             SELECT 'trigger'::text, g.tgname::text, pg_get_triggerdef(g.oid), t.relname::text FROM pg_trigger g \
+             JOIN pg_class t ON t.oid = g.tgrelid JOIN pg_namespace s ON s.oid = t.relnamespace \
+             WHERE s.nspname = current_schema() AND t.relname IN {SEEDED} AND NOT g.tgisinternal \
+             ORDER BY 1, 2"
         ),
     };
     let rows = sqlx::query(sqlx::AssertSqlSafe(list)).fetch_all(&mut *conn).await?;
-    let mut deferred = Deferred::default();
+    let mut deferred = Deferred {
+        create: Vec::new(),
+        backend: Some(backend),
+    };
     for row in rows {
         use sqlx::Row;
         let kind: String = row.try_get("type")?;
         let name: String = row.try_get("name")?;
         let create: String = row.try_get("sql")?;
-        let statement = format!("DROP {} IF EXISTS \"{name}\"", kind.to_uppercase());
+        let table: String = row.try_get("tbl")?;
+        let statement = match (backend, kind.as_str()) {
+            (Backend::Postgres, "trigger") => format!("DROP TRIGGER IF EXISTS \"{name}\" ON \"{table}\""),
+            _ => format!("DROP {} IF EXISTS \"{name}\"", kind.to_uppercase()),
+        };
         sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut *conn).await?;
-        deferred.triggers |= kind == "trigger";
         deferred.create.push(create);
     }
     Ok(deferred)
 }
 
-/// Rebuild what [`defer_indexes`] dropped; with the triggers back, count the
-/// counters they keep from scratch.
+/// Rebuild what [`defer_indexes`] dropped, then count from scratch what the
+/// triggers would have kept.
 pub async fn restore_indexes(conn: &mut Conn, deferred: Deferred) -> Result<()> {
     for create in deferred.create {
         sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut *conn).await?;
     }
-    if deferred.triggers {
-        // SQLite only (PostgreSQL's triggers stay): what the triggers would have kept
-        for sql in [
-            "INSERT INTO users_fts (users_fts) VALUES ('rebuild')",
-            "DELETE FROM user_counts",
-            "INSERT INTO user_counts (enabled, auth_status, n) \
-             SELECT enabled, auth_status, COUNT(*) FROM users GROUP BY enabled, auth_status",
-            "DELETE FROM user_org_counts",
-            "INSERT INTO user_org_counts (organization_id, enabled, auth_status, n) \
-             SELECT m.organization_id, u.enabled, u.auth_status, COUNT(*) \
-             FROM user_organizations m JOIN users u ON u.id = m.user_id \
-             GROUP BY m.organization_id, u.enabled, u.auth_status",
-        ] {
-            sqlx::query(sql).execute(&mut *conn).await?;
-        }
+    if deferred.backend == Some(Backend::Sqlite) {
+        sqlx::query("INSERT INTO users_fts (users_fts) VALUES ('rebuild')")
+            .execute(&mut *conn)
+            .await?;
+    }
+    for sql in [
+        "DELETE FROM user_counts",
+        "INSERT INTO user_counts (enabled, auth_status, n) \
+         SELECT enabled, auth_status, COUNT(*) FROM users GROUP BY enabled, auth_status",
+        "DELETE FROM user_org_counts",
+        "INSERT INTO user_org_counts (organization_id, enabled, auth_status, n) \
+         SELECT m.organization_id, u.enabled, u.auth_status, COUNT(*) \
+         FROM user_organizations m JOIN users u ON u.id = m.user_id \
+         GROUP BY m.organization_id, u.enabled, u.auth_status",
+    ] {
+        sqlx::query(sql).execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -554,3 +554,69 @@ async fn search_follows_every_change(store: &Store) {
     assert_eq!(found(&mut c, &search("lice", None), &Scope::System).await, ["alice"]);
 }
 both!(search_follows_every_change);
+
+async fn a_bulk_load_sets_indexes_and_triggers_aside_and_restores_them(store: &Store) {
+    use muster_store::seed;
+    let mut tx = store.begin().await.unwrap();
+    let org = organizations::create(&mut tx, "Main", 1).await.unwrap();
+    let deferred = seed::defer_indexes(&mut tx, store.backend).await.unwrap();
+    let batch: Vec<seed::SeedUser> = (1..=40)
+        .map(|id| seed::SeedUser {
+            id,
+            username: format!("bulk{id}"),
+            email: format!("bulk{id}@example.com"),
+            first_name: "Bulk".into(),
+            last_name: if id % 2 == 0 { "Even".into() } else { "Odd".into() },
+            enabled: id % 4 != 0,
+            auth_status: if id % 5 == 0 {
+                AuthStatus::Locked
+            } else {
+                AuthStatus::Active
+            },
+            failed_login_count: 0,
+            login_count: 0,
+            last_login_at: None,
+            created_at: 1,
+            updated_at: 1,
+            roles: vec![Role::User],
+            organizations: vec![(org.id, org.name.clone())],
+        })
+        .collect();
+    seed::insert_users(&mut tx, &batch, "$argon2id$fake").await.unwrap();
+    seed::restore_indexes(&mut tx, deferred).await.unwrap();
+    tx.commit().await.unwrap();
+    seed::fix_sequences(store).await.unwrap();
+
+    let mut c = store.conn().await.unwrap();
+    let scope = Scope::Organizations(vec![org.id, 999]);
+    let one = Scope::Organizations(vec![org.id]);
+    let disabled = UserFilter {
+        view: Some(View::Disabled),
+        ..Default::default()
+    };
+    // counted from scratch at the end of the load
+    assert_eq!(users::count(&mut c, &Scope::System, &disabled).await.unwrap(), 10);
+    assert_eq!(users::count(&mut c, &one, &disabled).await.unwrap(), 10);
+    // and the triggers are back: a change moves the counters and the search index
+    users::set_enabled(&mut c, 1, false, 2).await.unwrap();
+    assert_eq!(users::count(&mut c, &Scope::System, &disabled).await.unwrap(), 11);
+    assert_eq!(users::count(&mut c, &one, &disabled).await.unwrap(), 11);
+    assert_eq!(users::count(&mut c, &scope, &disabled).await.unwrap(), 11);
+    let odd = UserFilter {
+        search: Some("Bulk Odd".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        users::count(&mut c, &Scope::System, &odd).await.unwrap(),
+        20,
+        "indexed at the end of the load"
+    );
+    let new_id = users::insert(&mut c, &new_user("later", org.id), 3).await.unwrap();
+    assert!(new_id > 40, "identity continues after the explicit ids");
+    let later = UserFilter {
+        search: Some("later".into()),
+        ..Default::default()
+    };
+    assert_eq!(users::count(&mut c, &one, &later).await.unwrap(), 1);
+}
+both!(a_bulk_load_sets_indexes_and_triggers_aside_and_restores_them);
