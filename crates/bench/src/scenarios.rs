@@ -191,7 +191,6 @@ async fn get_latency_with(
 
 pub async fn run_all(args: &Args) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
-    let bound = argon2_bound();
     let mut targets = Vec::new();
     for &n in &args.users {
         targets.push(("sqlite", n, None));
@@ -214,7 +213,7 @@ pub async fn run_all(args: &Args) -> Result<Vec<Row>, String> {
             database_url,
         };
         eprintln!("== {backend}, {users} users");
-        rows.extend(run_one(args, &t, bound).await?);
+        rows.extend(run_one(args, &t).await?);
     }
     Ok(rows)
 }
@@ -237,7 +236,7 @@ async fn fresh_pg_database(base: &str, name: &str) -> Result<String, String> {
     Ok(format!("{head}/{name}"))
 }
 
-async fn run_one(args: &Args, t: &Target, bound: f64) -> Result<Vec<Row>, String> {
+async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     // start once on the empty database: migrations + the first admin
     let (server, _) = start(args, t).await?;
@@ -270,7 +269,9 @@ async fn run_one(args: &Args, t: &Target, bound: f64) -> Result<Vec<Row>, String
     let idle = proc_stats::kib(server.child.id(), "VmRSS:").unwrap_or(0) as f64 / 1024.0;
     rows.push(target(t.row("idle memory (RSS)", idle, "MB"), "< 20 MB", idle < 20.0));
 
-    // sign-in against the Argon2 bound
+    // sign-in against the Argon2 bound, measured just before it (the server
+    // idle): a bound taken minutes earlier on a shared machine drifts by a third
+    let bound = tokio::task::spawn_blocking(argon2_bound).await.unwrap_or(0.0);
     let http = client();
     let base = server.base.clone();
     let stats = load::run(args.seconds, args.concurrency, move |_| {

@@ -5,7 +5,6 @@ use muster_domain::Millis;
 use sqlx::Row;
 
 use crate::sql::Sql;
-use crate::users::{COLUMNS, Scope, User, push_where_paged};
 use crate::{Conn, Result, audit};
 
 /// A token as stored.
@@ -100,28 +99,6 @@ pub async fn delete_expired(conn: &mut Conn, now: Millis) -> Result<u64> {
         .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())
-}
-
-/// The next batch of users a filter selects, after `after_id`, in id order.
-pub async fn next_batch(
-    conn: &mut Conn,
-    scope: &Scope,
-    filter: &muster_domain::UserFilter,
-    after_id: i64,
-    limit: i64,
-) -> Result<Vec<User>> {
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users"));
-    push_where_paged(
-        &mut sql,
-        crate::Backend::of(conn),
-        scope,
-        filter,
-        muster_domain::SortField::Id,
-    );
-    sql.push(" AND id > ").int(after_id);
-    sql.push(" ORDER BY id LIMIT ").int(limit);
-    let rows = sql.query().fetch_all(&mut *conn).await?;
-    rows.iter().map(User::from_row).collect()
 }
 
 /// Put these users in password reset and end their sessions, in two statements.

@@ -21,6 +21,18 @@ fn new_user(name: &str, org: i64) -> NewUser {
     }
 }
 
+/// No view, then each built-in view.
+fn built_in_views() -> Vec<UserFilter> {
+    let mut filters = vec![UserFilter::default()];
+    for view in [View::Active, View::Disabled, View::CannotLogin] {
+        filters.push(UserFilter {
+            view: Some(view),
+            ..Default::default()
+        });
+    }
+    filters
+}
+
 async fn users_are_unique_regardless_of_case(store: &Store) {
     let mut c = store.conn().await.unwrap();
     let org = organizations::create(&mut c, "Main", 1).await.unwrap();
@@ -368,29 +380,15 @@ async fn counters_match_a_scan(store: &Store) {
         .unwrap();
     users::delete(&mut c, ids[11]).await.unwrap();
     users::delete(&mut c, ids[0]).await.unwrap();
-    let filters = [
-        UserFilter::default(),
-        UserFilter {
-            view: Some(View::Active),
-            ..Default::default()
-        },
-        UserFilter {
-            view: Some(View::Disabled),
-            ..Default::default()
-        },
-        UserFilter {
-            view: Some(View::CannotLogin),
-            ..Default::default()
-        },
-        UserFilter {
-            auth_statuses: vec![AuthStatus::Locked],
-            ..Default::default()
-        },
-        UserFilter {
-            enabled: Some(false),
-            ..Default::default()
-        },
-    ];
+    let mut filters = built_in_views();
+    filters.push(UserFilter {
+        auth_statuses: vec![AuthStatus::Locked],
+        ..Default::default()
+    });
+    filters.push(UserFilter {
+        enabled: Some(false),
+        ..Default::default()
+    });
     let expected = [10, 6, 4, 3, 2, 4];
     for (f, want) in filters.iter().zip(expected) {
         let fast = users::count(&mut c, &Scope::System, f).await.unwrap();
@@ -445,25 +443,11 @@ async fn organization_counters_match_a_scan(store: &Store) {
         .unwrap();
     users::delete(&mut c, ids[9]).await.unwrap();
     users::delete(&mut c, ids[0]).await.unwrap();
-    let filters = [
-        UserFilter::default(),
-        UserFilter {
-            view: Some(View::Active),
-            ..Default::default()
-        },
-        UserFilter {
-            view: Some(View::Disabled),
-            ..Default::default()
-        },
-        UserFilter {
-            view: Some(View::CannotLogin),
-            ..Default::default()
-        },
-        UserFilter {
-            auth_statuses: vec![AuthStatus::Locked, AuthStatus::PasswordReset],
-            ..Default::default()
-        },
-    ];
+    let mut filters = built_in_views();
+    filters.push(UserFilter {
+        auth_statuses: vec![AuthStatus::Locked, AuthStatus::PasswordReset],
+        ..Default::default()
+    });
     for scope in [vec![main], vec![europe], vec![asia], vec![main, europe]] {
         let scope = Scope::Organizations(scope);
         for f in &filters {
