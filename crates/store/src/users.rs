@@ -575,7 +575,7 @@ pub async fn count(conn: &mut Conn, scope: &Scope, f: &UserFilter) -> Result<i64
         }
     }
     let mut sql = Sql::new("SELECT COUNT(*) FROM users");
-    push_where(&mut sql, Backend::of(conn), scope, f);
+    push_where(&mut sql, backend, scope, f);
     let row = sql.query().fetch_one(&mut *conn).await?;
     Ok(row.try_get(0)?)
 }
