@@ -48,24 +48,7 @@ async fn row_menu(b: &Browser, username: &str, entry: &str) {
 /// Wait for the flash message of the page an action led to (the page before
 /// may still show an older one for a moment).
 async fn expect_flash(b: &Browser, expected: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let got = b
-            .execute(
-                "var f = document.querySelector('.flash'); return f ? f.innerText : ''",
-                json!([]),
-            )
-            .await;
-        if got.as_str() == Some(expected) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "flash {expected:?} did not appear; it reads {got} on {}",
-            b.current_url().await
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    b.wait_flash(&format!("{expected:?}"), |t| t == expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

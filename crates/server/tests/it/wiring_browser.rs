@@ -2,29 +2,13 @@
 //! page, the grid's row menu, and the grid's mass action with its dialog.
 
 use muster_domain::AuthStatus;
-use serde_json::json;
 
 use crate::support::webdriver::Browser;
 use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp};
 
 async fn flash_contains(b: &Browser, needle: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    loop {
-        let got = b
-            .execute(
-                "var f = document.querySelector('.flash'); return f ? f.innerText : ''",
-                json!([]),
-            )
-            .await;
-        if got.as_str().is_some_and(|t| t.contains(needle)) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "flash with {needle:?} did not appear; it reads {got}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    b.wait_flash(&format!("containing {needle:?}"), |t| t.contains(needle))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

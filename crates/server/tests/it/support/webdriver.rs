@@ -215,6 +215,30 @@ impl Browser {
         }
     }
 
+    /// Wait until the flash message satisfies `accept` (the page before an
+    /// action may still show an older one for a moment); `wanted` names it
+    /// in the failure.
+    pub async fn wait_flash(&self, wanted: &str, accept: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let got = self
+                .execute(
+                    "var f = document.querySelector('.flash'); return f ? f.innerText : ''",
+                    json!([]),
+                )
+                .await;
+            if got.as_str().is_some_and(&accept) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "flash {wanted} did not appear; it reads {got} on {}",
+                self.current_url().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn click(&self, css: &str) {
         let e = self.find(css).await;
         self.click_el(&e).await;
