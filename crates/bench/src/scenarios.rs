@@ -60,6 +60,13 @@ impl Target {
     }
 }
 
+/// A latency scenario's row: its p50 against `limit_ms`, the rest in the note.
+fn latency_row(t: &Target, scenario: &str, s: &load::Stats, text: &str, limit_ms: f64) -> Row {
+    let mut r = target(t.row(scenario, s.p50_ms, "ms"), text, s.p50_ms <= limit_ms);
+    r.note = format!("p99 {:.1} ms, {:.0} req/s, errors {}", s.p99_ms, s.rps(), s.errors);
+    r
+}
+
 fn target(mut row: Row, text: &str, met: bool) -> Row {
     row.target = text.to_owned();
     row.met = Some(met);
@@ -302,32 +309,21 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
         for (label, extra) in [("", ""), (", sorted by last name", "&sort=lastName")] {
             let url = format!("{}/admin/users?view={view}{extra}", server.base);
             let s = get_latency(args, url, Some(cookie.clone()), None).await;
-            let mut r = target(
-                t.row(&format!("grid view={view}{label} p50"), s.p50_ms, "ms"),
-                "≤ 15 ms p50 (SQLite, 1M)",
-                s.p50_ms <= 15.0,
-            );
-            r.note = format!("p99 {:.1} ms, {:.0} req/s, errors {}", s.p99_ms, s.rps(), s.errors);
-            rows.push(r);
+            let scenario = format!("grid view={view}{label} p50");
+            rows.push(latency_row(t, &scenario, &s, "≤ 15 ms p50 (SQLite, 1M)", 15.0));
         }
     }
     let url = format!("{}/admin/users?view=all&q=smith", server.base);
     let s = get_latency(args, url.clone(), Some(cookie.clone()), None).await;
-    let mut r = target(
-        t.row("grid search \"smith\" p50", s.p50_ms, "ms"),
-        "≤ 50 ms p50",
-        s.p50_ms <= 50.0,
-    );
-    r.note = format!("p99 {:.1} ms, {:.0} req/s, errors {}", s.p99_ms, s.rps(), s.errors);
-    rows.push(r);
+    rows.push(latency_row(t, "grid search \"smith\" p50", &s, "≤ 50 ms p50", 50.0));
     let s = get_latency_alone(args, url, Some(cookie.clone()), None).await;
-    let mut r = target(
-        t.row("grid search \"smith\", one client p50", s.p50_ms, "ms"),
+    rows.push(latency_row(
+        t,
+        "grid search \"smith\", one client p50",
+        &s,
         "≤ 50 ms p50",
-        s.p50_ms <= 50.0,
-    );
-    r.note = format!("p99 {:.1} ms, errors {}", s.p99_ms, s.errors);
-    rows.push(r);
+        50.0,
+    ));
 
     rows.extend(crate::scenarios::later(args, t, &server, &cookie).await?);
     Ok(rows)
@@ -359,32 +355,27 @@ pub async fn later(args: &Args, t: &Target, server: &Server, _cookie: &str) -> R
                 Some(auth.clone()),
             )
             .await;
-            let mut r = target(
-                t.row(&format!("GET /api/users view={view}{label} p50"), s.p50_ms, "ms"),
-                "≤ 15 ms p50 (SQLite, 1M)",
-                s.p50_ms <= 15.0,
-            );
-            r.note = format!("p99 {:.1} ms, {:.0} req/s, errors {}", s.p99_ms, s.rps(), s.errors);
-            rows.push(r);
+            let scenario = format!("GET /api/users view={view}{label} p50");
+            rows.push(latency_row(t, &scenario, &s, "≤ 15 ms p50 (SQLite, 1M)", 15.0));
         }
     }
     let url = api("filter[search]=smith&page[size]=25");
     let s = get_latency(args, url.clone(), None, Some(auth.clone())).await;
-    let mut r = target(
-        t.row("GET /api/users search \"smith\" p50", s.p50_ms, "ms"),
+    rows.push(latency_row(
+        t,
+        "GET /api/users search \"smith\" p50",
+        &s,
         "≤ 50 ms p50",
-        s.p50_ms <= 50.0,
-    );
-    r.note = format!("p99 {:.1} ms, {:.0} req/s, errors {}", s.p99_ms, s.rps(), s.errors);
-    rows.push(r);
+        50.0,
+    ));
     let s = get_latency_alone(args, url, None, Some(auth.clone())).await;
-    let mut r = target(
-        t.row("GET /api/users search \"smith\", one client p50", s.p50_ms, "ms"),
+    rows.push(latency_row(
+        t,
+        "GET /api/users search \"smith\", one client p50",
+        &s,
         "≤ 50 ms p50",
-        s.p50_ms <= 50.0,
-    );
-    r.note = format!("p99 {:.1} ms, errors {}", s.p99_ms, s.errors);
-    rows.push(r);
+        50.0,
+    ));
 
     // GET /api/users/{id}: spread over the members of the key's organization
     // (Main: the seed puts every user whose id is a multiple of 4 there)
