@@ -153,11 +153,11 @@ const SEEDED: &str = "('users', 'user_roles', 'user_organizations', 'records')";
 /// of a million random inserts into it, and the counters and the search index
 /// the triggers keep are counted once at the end. Unique indexes stay, they
 /// are rules.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Deferred {
     /// `CREATE …` statements to run again, indexes before triggers.
     create: Vec<String>,
-    backend: Option<Backend>,
+    backend: Backend,
 }
 
 pub async fn defer_indexes(conn: &mut Conn, backend: Backend) -> Result<Deferred> {
@@ -186,7 +186,7 @@ pub async fn defer_indexes(conn: &mut Conn, backend: Backend) -> Result<Deferred
     let rows = sqlx::query(sqlx::AssertSqlSafe(list)).fetch_all(&mut *conn).await?;
     let mut deferred = Deferred {
         create: Vec::new(),
-        backend: Some(backend),
+        backend,
     };
     for row in rows {
         use sqlx::Row;
@@ -210,7 +210,7 @@ pub async fn restore_indexes(conn: &mut Conn, deferred: Deferred) -> Result<()> 
     for create in deferred.create {
         sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut *conn).await?;
     }
-    if deferred.backend == Some(Backend::Sqlite) {
+    if deferred.backend == Backend::Sqlite {
         sqlx::query("INSERT INTO users_fts (users_fts) VALUES ('rebuild')")
             .execute(&mut *conn)
             .await?;

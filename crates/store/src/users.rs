@@ -704,16 +704,17 @@ pub async fn mass_set_enabled(
     now: Millis,
 ) -> Result<u64> {
     let scope = &effective_scope(conn, scope).await?;
+    let backend = Backend::of(conn);
     let mut sql = Sql::new("UPDATE users SET enabled = ");
     sql.int(flag(enabled)).push(", updated_at = ").int(now);
-    push_where(&mut sql, Backend::of(conn), scope, f);
+    push_where(&mut sql, backend, scope, f);
     sql.push(" AND enabled <> ")
         .int(flag(enabled))
         .push(" AND id <> ")
         .int(skip_id);
     // A mass update rewrites pages all over the table: with SQLite's default
     // 2 MB cache the same pages are spilled to the WAL again and again.
-    let sqlite = Backend::of(conn) == Backend::Sqlite;
+    let sqlite = backend == Backend::Sqlite;
     if sqlite {
         sqlx::query("PRAGMA cache_size = -131072").execute(&mut *conn).await?;
     }
