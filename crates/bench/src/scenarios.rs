@@ -329,6 +329,26 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
+/// `POST /api/users/mass/{action}`: seconds taken, the status and the answer.
+async fn timed_mass(
+    server: &Server,
+    auth: &str,
+    action: &str,
+    body: serde_json::Value,
+) -> Result<(f64, reqwest::StatusCode, serde_json::Value), String> {
+    let started = Instant::now();
+    let resp = client()
+        .post(format!("{}/api/users/mass/{action}", server.base))
+        .header("authorization", auth)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let secs = started.elapsed().as_secs_f64();
+    let status = resp.status();
+    Ok((secs, status, resp.json().await.unwrap_or_default()))
+}
+
 /// The API, export and mass actions: the key comes from `muster apikey create`.
 pub async fn later(args: &Args, t: &Target, server: &Server, _cookie: &str) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
@@ -425,17 +445,7 @@ pub async fn later(args: &Args, t: &Target, server: &Server, _cookie: &str) -> R
     // mass reset of 10,000 users of the key's organization by id, then mass
     // disable of all its active users through the API
     let ids: Vec<i64> = (1..=10_000.min(t.users / 4)).map(|n| 4 * n).collect();
-    let started = Instant::now();
-    let resp = client()
-        .post(format!("{}/api/users/mass/reset-password", server.base))
-        .header("authorization", &auth)
-        .json(&serde_json::json!({ "ids": ids }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let secs = started.elapsed().as_secs_f64();
-    let status = resp.status();
-    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    let (secs, status, body) = timed_mass(server, &auth, "reset-password", serde_json::json!({ "ids": ids })).await?;
     let mut r = target(
         t.row("mass reset of 10,000 users (API)", secs, "s"),
         "≤ 5 s",
@@ -444,17 +454,8 @@ pub async fn later(args: &Args, t: &Target, server: &Server, _cookie: &str) -> R
     r.note = format!("HTTP {status}, affected {}", body["meta"]["affected"]);
     rows.push(r);
 
-    let started = Instant::now();
-    let resp = client()
-        .post(format!("{}/api/users/mass/disable", server.base))
-        .header("authorization", &auth)
-        .json(&serde_json::json!({ "filter": { "view": "active" } }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let secs = started.elapsed().as_secs_f64();
-    let status = resp.status();
-    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    let filter = serde_json::json!({ "filter": { "view": "active" } });
+    let (secs, status, body) = timed_mass(server, &auth, "disable", filter).await?;
     let affected = body["meta"]["affected"].as_i64().unwrap_or(0);
     let per_100k = if affected > 0 {
         secs * 100_000.0 / affected as f64
