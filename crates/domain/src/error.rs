@@ -35,6 +35,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The actor may not change this field (a role, an organization): refused, never ignored.
+    #[error("forbidden: {0}")]
+    ForbiddenField(FieldError),
     /// The request is valid but the state of the data refuses it (e.g. records assigned).
     #[error("{0}")]
     Refused(String),

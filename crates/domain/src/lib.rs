@@ -2,6 +2,7 @@
 //! transitions, the lockout, the password policy and permissions.
 //! Time is always a parameter (unix milliseconds), never read from a clock.
 
+pub mod acting;
 mod error;
 pub mod filter;
 pub mod lockout;
@@ -10,6 +11,7 @@ pub mod permission;
 pub mod status;
 pub mod user;
 
+pub use acting::{Action, OnUser, TargetFacts};
 pub use error::{Error, FieldError};
 pub use filter::{SortDir, SortField, UserFilter, UserSort, View};
 pub use lockout::{LockoutPolicy, LoginOutcome};

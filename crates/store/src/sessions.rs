@@ -116,6 +116,7 @@ pub async fn delete_for_filter(
     scope: &crate::users::Scope,
     f: &muster_domain::UserFilter,
     skip_id: i64,
+    guarded: &[muster_domain::Role],
 ) -> Result<u64> {
     let scope = &crate::users::effective_scope(conn, scope).await?;
     // sessions are few: probe each one's user rather than gather every user the filter selects
@@ -128,6 +129,7 @@ pub async fn delete_for_filter(
         f,
         muster_domain::SortField::Id,
     );
+    crate::users::push_unguarded(&mut sql, guarded);
     sql.push(" AND users.id = sessions.user_id)");
     let done = sql.query().execute(&mut *conn).await?;
     Ok(done.rows_affected())

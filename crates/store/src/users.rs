@@ -695,12 +695,63 @@ pub async fn set_auth_status(conn: &mut Conn, id: i64, status: AuthStatus, now: 
 
 /// Enable or disable every user the filter selects, in one statement, except
 /// `skip_id` (the acting admin) and those already in that state.
+/// Appends ` AND` the user holds none of `guarded` (roles whose holders the
+/// actor may not act on; the set form of the domain's rule).
+pub fn push_unguarded(sql: &mut Sql, guarded: &[Role]) {
+    if guarded.is_empty() {
+        return;
+    }
+    sql.push(" AND NOT EXISTS (SELECT 1 FROM user_roles gr WHERE gr.user_id = users.id AND gr.role IN (");
+    for (i, r) in guarded.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.str(r.name());
+    }
+    sql.push("))");
+}
+
+/// How many users a mass enable/disable selects that it would change but
+/// may not, because they hold one of `guarded`.
+pub async fn count_guarded(
+    conn: &mut Conn,
+    scope: &Scope,
+    f: &UserFilter,
+    enabled: bool,
+    skip_id: i64,
+    guarded: &[Role],
+) -> Result<u64> {
+    if guarded.is_empty() {
+        return Ok(0);
+    }
+    let scope = &effective_scope(conn, scope).await?;
+    let mut sql = Sql::new("SELECT COUNT(*) FROM users");
+    push_where(&mut sql, Backend::of(conn), scope, f);
+    sql.push(" AND enabled <> ")
+        .int(flag(enabled))
+        .push(" AND id <> ")
+        .int(skip_id)
+        .push(" AND EXISTS (SELECT 1 FROM user_roles gr WHERE gr.user_id = users.id AND gr.role IN (");
+    for (i, r) in guarded.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.str(r.name());
+    }
+    sql.push("))");
+    let n: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Enable or disable every user `f` selects in `scope`, but `skip_id` and
+/// the holders of `guarded` roles.
 pub async fn mass_set_enabled(
     conn: &mut Conn,
     scope: &Scope,
     f: &UserFilter,
     enabled: bool,
     skip_id: i64,
+    guarded: &[Role],
     now: Millis,
 ) -> Result<u64> {
     let scope = &effective_scope(conn, scope).await?;
@@ -712,6 +763,7 @@ pub async fn mass_set_enabled(
         .int(flag(enabled))
         .push(" AND id <> ")
         .int(skip_id);
+    push_unguarded(&mut sql, guarded);
     // A mass update rewrites pages all over the table: with SQLite's default
     // 2 MB cache the same pages are spilled to the WAL again and again.
     let sqlite = backend == Backend::Sqlite;

@@ -225,6 +225,13 @@ impl From<AppError> for ApiError {
             AppError::Domain(DomainError::Forbidden(why)) => {
                 ApiError::whole(StatusCode::FORBIDDEN, "forbidden", "Forbidden", why)
             }
+            AppError::Domain(DomainError::ForbiddenField(f)) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                format!("{}: {}", camel(&f.field), f.message),
+                source_of(&f.field),
+            ),
             AppError::Domain(DomainError::Refused(why)) => {
                 ApiError::whole(StatusCode::CONFLICT, "conflict", "Not possible now", why)
             }

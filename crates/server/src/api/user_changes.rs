@@ -345,6 +345,9 @@ impl MassBody {
 #[derive(Serialize, ToSchema)]
 struct AffectedMeta {
     affected: u64,
+    /// Selected users left unchanged because the key's user may not act on them
+    /// (an Administrator, for a User Manager).
+    refused: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -352,11 +355,11 @@ struct AffectedDocument {
     meta: AffectedMeta,
 }
 
-fn affected(n: u64) -> Response {
+fn affected(affected: u64, refused: u64) -> Response {
     document(
         StatusCode::OK,
         &AffectedDocument {
-            meta: AffectedMeta { affected: n },
+            meta: AffectedMeta { affected, refused },
         },
     )
 }
@@ -371,8 +374,8 @@ async fn mass_enabled(state: &AppState, who: &ApiActor, body: MassBody, enabled:
         },
         Selection::Filter(f) => *f,
     };
-    let n = services::users::mass_set_enabled(&state.store, &grant, &who.ctx, &filter, enabled, described).await?;
-    Ok(affected(n))
+    let done = services::users::mass_set_enabled(&state.store, &grant, &who.ctx, &filter, enabled, described).await?;
+    Ok(affected(done.affected, done.refused))
 }
 
 /// Enable every selected user of the key's organization.
@@ -423,7 +426,7 @@ async fn mass_reset_password(
     let grant = who.actor.allow::<perm::ResetPasswords>()?;
     let (selection, _) = body.selection()?;
     let result = services::passwords::mass_reset_password(&state, &grant, &who.ctx, &selection).await?;
-    Ok(affected(result.queued))
+    Ok(affected(result.queued, result.refused))
 }
 
 #[derive(Serialize, ToSchema)]

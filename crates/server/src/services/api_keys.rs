@@ -8,7 +8,7 @@
 //! organization.
 
 use muster_domain::permission::perm;
-use muster_domain::{Actor, Error as DomainError, Millis};
+use muster_domain::{Action, Actor, Error as DomainError, Millis};
 use muster_store::api_keys::{self, ApiKey};
 use muster_store::users::User;
 use muster_store::{Conn, Store, login_attempts, organizations, users};
@@ -43,12 +43,16 @@ pub struct KeySlot {
     pub key: Option<ApiKey>,
 }
 
-/// One's own key needs nothing; another user's needs `ManageApiKeys`.
-fn check_may_manage(actor: &Actor, target_id: i64) -> AppResult<()> {
-    if target_id != actor.user_id {
-        actor.allow::<perm::ManageApiKeys>()?;
+/// The user whose keys are managed. One's own key needs nothing; another
+/// user's needs `ManageApiKeys` and the rule of acting on that user.
+async fn key_owner(conn: &mut Conn, actor: &Actor, target_id: i64) -> AppResult<User> {
+    if target_id == actor.user_id {
+        return users::get(conn, target_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"));
     }
-    Ok(())
+    let grant = actor.allow::<perm::ManageApiKeys>()?;
+    Ok(load_target(conn, &grant, Action::ManageApiKey, target_id).await?.user)
 }
 
 /// The organizations where `actor` may manage the target's key: the target's,
@@ -81,9 +85,8 @@ pub async fn generate(
     target_id: i64,
     organization: Option<i64>,
 ) -> AppResult<NewKey> {
-    check_may_manage(actor, target_id)?;
     let mut tx = store.begin().await?;
-    let target = load_target(&mut tx, actor, target_id).await?;
+    let target = key_owner(&mut tx, actor, target_id).await?;
     let shared = shared_orgs(&mut tx, actor, &target).await?;
     let org_id = pick_org(&shared, organization)?;
     let org = organizations::get(&mut tx, org_id)
@@ -124,9 +127,8 @@ pub async fn revoke(
     target_id: i64,
     organization: Option<i64>,
 ) -> AppResult<()> {
-    check_may_manage(actor, target_id)?;
     let mut tx = store.begin().await?;
-    let target = load_target(&mut tx, actor, target_id).await?;
+    let target = key_owner(&mut tx, actor, target_id).await?;
     let shared = shared_orgs(&mut tx, actor, &target).await?;
     let orgs = match organization {
         Some(o) => vec![pick_org(&shared, Some(o))?],
@@ -163,9 +165,8 @@ pub async fn revoke(
 
 /// The target's key slots the actor may see: one per shared organization.
 pub async fn slots(store: &Store, actor: &Actor, target_id: i64) -> AppResult<Vec<KeySlot>> {
-    check_may_manage(actor, target_id)?;
     let mut conn = store.conn().await?;
-    let target = load_target(&mut conn, actor, target_id).await?;
+    let target = key_owner(&mut conn, actor, target_id).await?;
     let shared = shared_orgs(&mut conn, actor, &target).await?;
     let keys = api_keys::for_user(&mut conn, target.id).await?;
     let mut out = Vec::new();

@@ -5,11 +5,11 @@
 
 use muster_domain::permission::perm;
 use muster_domain::status::{Transition, transition};
-use muster_domain::{Allowed, AuthStatus, Error as DomainError, FieldError, UserFilter};
+use muster_domain::{Action, Allowed, AuthStatus, Error as DomainError, FieldError, TargetFacts, UserFilter};
 use muster_store::users::{self, User};
 use muster_store::{Conn, audit as store_audit, password_resets as resets, sessions};
 
-use super::users::{load_target, scope_of};
+use super::users::{Target, load_target, scope_of};
 use super::{Ctx, audit};
 use crate::app::AppState;
 use crate::clock;
@@ -56,19 +56,16 @@ pub async fn set_password(
     new_password: &str,
 ) -> AppResult<User> {
     let actor = grant.actor();
-    if id == actor.user_id {
-        return Err(AppError::forbidden(
-            "change your own password on your profile, where the current password is asked",
-        ));
-    }
     let mut conn = state.store.conn().await?;
     let settings = Settings::load(&mut conn).await?;
-    let target = load_target(&mut conn, actor, id).await?;
+    let target = load_target(&mut conn, grant, Action::SetPassword, id).await?.user;
     drop(conn);
     let hash = check_and_hash(state, &settings, &target, new_password).await?;
     let now = clock::now();
     let mut tx = state.store.begin().await?;
-    let before = load_target(&mut tx, actor, id).await?;
+    // again in the transaction: the target's roles may have changed during hashing
+    let Target { user: before, proof } = load_target(&mut tx, grant, Action::SetPassword, id).await?;
+    let id = proof.target_id();
     store_password(&mut tx, &before, &hash, Transition::PasswordSet, now).await?;
     sessions::delete_for_user(&mut tx, id, None).await?;
     let after = reload(&mut tx, id).await?;
@@ -174,15 +171,11 @@ pub async fn reset_password(
     id: i64,
 ) -> AppResult<User> {
     let actor = grant.actor();
-    if id == actor.user_id {
-        return Err(AppError::forbidden(
-            "you cannot reset your own password; change it on your profile",
-        ));
-    }
     let now = clock::now();
     let mut tx = state.store.begin().await?;
     let settings = Settings::load(&mut tx).await?;
-    let before = load_target(&mut tx, actor, id).await?;
+    let Target { user: before, proof } = load_target(&mut tx, grant, Action::ResetPassword, id).await?;
+    let id = proof.target_id();
     if !before.enabled {
         return Err(DomainError::Refused(format!(
             "{} is disabled: enable the user first, then reset the password",
@@ -228,6 +221,8 @@ pub struct MassResult {
     pub skipped_disabled: u64,
     /// The acting administrator, who is never reset by a mass action.
     pub skipped_self: bool,
+    /// Users the rule refused to this actor (an Administrator, for a User Manager).
+    pub refused: u64,
 }
 
 impl MassResult {
@@ -239,6 +234,12 @@ impl MassResult {
         }
         if self.skipped_self {
             skipped.push("your own account skipped".to_owned());
+        }
+        if self.refused > 0 {
+            skipped.push(format!(
+                "{} administrator(s) skipped: only an administrator may reset the password of an administrator",
+                self.refused
+            ));
         }
         if !skipped.is_empty() {
             m.push_str(&format!(" ({})", skipped.join(", ")));
@@ -278,8 +279,16 @@ pub async fn mass_reset_password(
         after_id = last.id;
         let mut targets = Vec::with_capacity(batch.len());
         for u in batch {
+            // the batch was selected within the actor's organizations
+            let facts = TargetFacts {
+                id: u.id,
+                roles: &u.roles,
+                organization_ids: None,
+            };
             if u.id == actor.user_id {
                 result.skipped_self = true;
+            } else if actor.may(Action::ResetPassword, &facts).is_err() {
+                result.refused += 1;
             } else if !u.enabled {
                 result.skipped_disabled += 1;
             } else {

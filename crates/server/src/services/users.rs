@@ -1,9 +1,9 @@
 //! Users: create, read within the actor's organizations, list, enable/disable, activate.
 
-use muster_domain::permission::perm;
+use muster_domain::permission::{Perm, perm};
 use muster_domain::{
-    Actor, Allowed, AuthStatus, EmailAddress, Error as DomainError, FieldError, Permission, PersonName, Role,
-    UserFilter, UserSort, Username,
+    Action, Actor, Allowed, AuthStatus, EmailAddress, Error as DomainError, FieldError, OnUser, Permission,
+    PersonName, Role, TargetFacts, UserFilter, UserSort, Username,
 };
 use muster_store::users::{self, NewUser, Scope, User};
 use muster_store::{Conn, Store, organizations, sessions};
@@ -18,22 +18,68 @@ pub fn scope_of(actor: &Actor) -> Scope {
     Scope::Organizations(actor.organization_ids.clone())
 }
 
-/// A user the actor may act on: one who shares an organization with them.
-/// Anyone else is "not found", so ids outside the scope reveal nothing.
-pub async fn load_target(conn: &mut Conn, actor: &Actor, id: i64) -> AppResult<User> {
+/// A user loaded to be acted on, with the proof that the rule allows it.
+#[derive(Debug)]
+pub struct Target<P: Perm> {
+    pub user: User,
+    pub proof: OnUser<P>,
+}
+
+impl<P: Perm> Target<P> {
+    pub fn id(&self) -> i64 {
+        self.proof.target_id()
+    }
+}
+
+/// The one way to load another user for an action: it applies the domain's
+/// rule ([`Actor::may`]): users outside the actor's organizations are "not
+/// found", so ids outside the scope reveal nothing; a User Manager is refused
+/// on an Administrator; nobody disables, deletes or resets themself.
+pub async fn load_target<P: Perm>(
+    conn: &mut Conn,
+    grant: &Allowed<P>,
+    action: Action,
+    id: i64,
+) -> AppResult<Target<P>> {
     let Some(user) = users::get(conn, id).await? else {
         return Err(AppError::not_found("user"));
     };
     let orgs = users::organization_ids(conn, id).await?;
-    if user.id != actor.user_id && !actor.shares_organization(&orgs) {
-        return Err(AppError::not_found("user"));
-    }
-    Ok(user)
+    let proof = grant.on(
+        action,
+        &TargetFacts {
+            id,
+            roles: &user.roles,
+            organization_ids: Some(&orgs),
+        },
+    )?;
+    Ok(Target { user, proof })
+}
+
+/// Whether `actor` may do `action` to `user`, a user already selected within
+/// the actor's organizations (a grid row, a page shown): what the UI offers.
+pub fn may(actor: &Actor, action: Action, user: &User) -> bool {
+    actor
+        .may(
+            action,
+            &TargetFacts {
+                id: user.id,
+                roles: &user.roles,
+                organization_ids: None,
+            },
+        )
+        .is_ok()
 }
 
 pub async fn get(store: &Store, grant: &Allowed<perm::ViewUsers>, id: i64) -> AppResult<User> {
     let mut conn = store.conn().await?;
-    load_target(&mut conn, grant.actor(), id).await
+    Ok(load_target(&mut conn, grant, Action::View, id).await?.user)
+}
+
+/// Load a user for a page that offers `action` (a form), refusing as the action itself would.
+pub async fn get_for<P: Perm>(store: &Store, grant: &Allowed<P>, action: Action, id: i64) -> AppResult<User> {
+    let mut conn = store.conn().await?;
+    Ok(load_target(&mut conn, grant, action, id).await?.user)
 }
 
 pub struct Page {
@@ -222,11 +268,10 @@ pub async fn set_enabled(
     enabled: bool,
 ) -> AppResult<User> {
     let actor = grant.actor();
-    if !enabled && id == actor.user_id {
-        return Err(AppError::forbidden("you cannot disable yourself"));
-    }
+    let action = if enabled { Action::Enable } else { Action::Disable };
     let mut tx = store.begin().await?;
-    let before = load_target(&mut tx, actor, id).await?;
+    let target = load_target(&mut tx, grant, action, id).await?;
+    let (before, id) = (&target.user, target.id());
     if users::set_enabled(&mut tx, id, enabled, clock::now()).await? {
         if !enabled {
             sessions::delete_for_user(&mut tx, id, None).await?;
@@ -241,7 +286,7 @@ pub async fn set_enabled(
             Some(actor),
             action,
             Some(&after),
-            Some(audit::snapshot(&before)),
+            Some(audit::snapshot(before)),
             Some(audit::snapshot(&after)),
         )
         .await?;
@@ -257,7 +302,8 @@ pub async fn set_enabled(
 pub async fn activate(store: &Store, grant: &Allowed<perm::Activate>, ctx: &Ctx, id: i64) -> AppResult<User> {
     let actor = grant.actor();
     let mut tx = store.begin().await?;
-    let before = load_target(&mut tx, actor, id).await?;
+    let Target { user: before, proof } = load_target(&mut tx, grant, Action::Activate, id).await?;
+    let id = proof.target_id();
     let to = muster_domain::status::transition(before.auth_status, muster_domain::status::Transition::Activate)?;
     users::set_auth_status(&mut tx, id, to, clock::now()).await?;
     let after = users::get(&mut tx, id)
@@ -285,11 +331,52 @@ pub async fn on_locked(tx: &mut Conn, user: &User) -> AppResult<()> {
     Ok(())
 }
 
-/// Whether `actor` may edit `target`. A User Manager may not edit an
-/// Administrator: changing an administrator's email would let them take the
-/// account over through a password reset.
-pub fn may_edit(actor: &Actor, target: &User) -> bool {
-    actor.has(Permission::EditUsers) && (may_assign_roles(actor) || !target.roles.contains(&Role::Administrator))
+/// An actor who may not assign roles and organizations is refused, not
+/// ignored, when an edit asks for other ones than the user has. The
+/// comparison is within the actor's organizations; memberships elsewhere
+/// that the user already has may be named unchanged.
+async fn refuse_assignment_change(conn: &mut Conn, actor: &Actor, before: &User, input: &UserInput) -> AppResult<()> {
+    let refuse = |field: &str, what: &str| -> AppResult<()> {
+        Err(DomainError::ForbiddenField(FieldError::new(
+            field,
+            format!("only an administrator may change {what}"),
+        ))
+        .into())
+    };
+    let mut asked = Vec::new();
+    for r in &input.roles {
+        match Role::parse(r) {
+            Ok(role) => asked.push(role),
+            Err(_) => return refuse("roles", "roles"),
+        }
+    }
+    let mut current = before.roles.clone();
+    for set in [&mut asked, &mut current] {
+        set.sort_unstable();
+        set.dedup();
+    }
+    if asked != current {
+        return refuse("roles", "roles");
+    }
+    let member_of = users::organization_ids(conn, before.id).await?;
+    let mut asked = std::collections::BTreeSet::new();
+    for name in &input.organizations {
+        match organizations::find_by_name(conn, name).await? {
+            Some(o) if actor.organization_ids.contains(&o.id) => {
+                asked.insert(o.id);
+            }
+            Some(o) if member_of.contains(&o.id) => {}
+            _ => return refuse("organizations", "organizations"),
+        }
+    }
+    let current: std::collections::BTreeSet<i64> = member_of
+        .into_iter()
+        .filter(|o| actor.organization_ids.contains(o))
+        .collect();
+    if asked != current {
+        return refuse("organizations", "organizations");
+    }
+    Ok(())
 }
 
 /// Whether `actor` may change roles and organizations of users.
@@ -337,18 +424,16 @@ pub async fn assigned_records(
     latest: i64,
 ) -> AppResult<Assigned> {
     let mut conn = store.conn().await?;
-    load_target(&mut conn, grant.actor(), id).await?;
-    assigned_in(&mut conn, id, latest).await
+    let target = load_target(&mut conn, grant, Action::View, id).await?;
+    assigned_in(&mut conn, target.id(), latest).await
 }
 
 /// Delete a user: never oneself, never while records are assigned.
 pub async fn delete(store: &Store, grant: &Allowed<perm::DeleteUsers>, ctx: &Ctx, id: i64) -> AppResult<User> {
     let actor = grant.actor();
-    if id == actor.user_id {
-        return Err(AppError::forbidden("you cannot delete yourself"));
-    }
     let mut tx = store.begin().await?;
-    let user = load_target(&mut tx, actor, id).await?;
+    let Target { user, proof } = load_target(&mut tx, grant, Action::Delete, id).await?;
+    let id = proof.target_id();
     let assigned = assigned_in(&mut tx, id, 0).await?;
     if assigned.total > 0 {
         return Err(DomainError::Refused(format!("Cannot delete {}: {}", user.username, assigned.describe())).into());
@@ -381,9 +466,9 @@ pub async fn reassign_records(
         return Err(DomainError::invalid("toUserId", "choose another user than the current owner").into());
     }
     let mut tx = store.begin().await?;
-    let source = load_target(&mut tx, actor, from).await?;
-    let target = match load_target(&mut tx, actor, to).await {
-        Ok(t) => t,
+    let source = load_target(&mut tx, grant, Action::ReassignRecords, from).await?.user;
+    let target = match load_target(&mut tx, grant, Action::ReassignRecords, to).await {
+        Ok(t) => t.user,
         Err(AppError::Domain(DomainError::NotFound(_))) => {
             return Err(DomainError::invalid("toUserId", "no such user").into());
         }
@@ -404,8 +489,32 @@ pub async fn reassign_records(
     Ok(moved)
 }
 
+/// What a mass enable or disable did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MassChange {
+    pub affected: u64,
+    /// Selected users the rule refused (an Administrator, for a User Manager).
+    pub refused: u64,
+}
+
+impl MassChange {
+    /// "3 user(s) were disabled (1 administrator skipped: only an administrator may disable an administrator)".
+    pub fn message(&self, enabled: bool) -> String {
+        let verb = if enabled { "enable" } else { "disable" };
+        let mut m = format!("{} user(s) were {verb}d", self.affected);
+        if self.refused > 0 {
+            m.push_str(&format!(
+                " ({} administrator(s) skipped: only an administrator may {verb} an administrator)",
+                self.refused
+            ));
+        }
+        m
+    }
+}
+
 /// Enable or disable every user a filter selects (within the actor's
-/// organizations), as set-based statements; the actor is skipped. Disabling
+/// organizations), as set-based statements; the actor is skipped, and so are
+/// the users the rule guards from this actor (counted as refused). Disabling
 /// ends the sessions of the users it selects. One audit event per mass action.
 pub async fn mass_set_enabled(
     store: &Store,
@@ -414,14 +523,17 @@ pub async fn mass_set_enabled(
     filter: &UserFilter,
     enabled: bool,
     described: serde_json::Value,
-) -> AppResult<u64> {
+) -> AppResult<MassChange> {
     let actor = grant.actor();
     let scope = scope_of(actor);
+    let guarded = actor.guarded_roles();
     let mut tx = store.begin().await?;
+    let refused = users::count_guarded(&mut tx, &scope, filter, enabled, actor.user_id, &guarded).await?;
     if !enabled {
-        sessions::delete_for_filter(&mut tx, &scope, filter, actor.user_id).await?;
+        sessions::delete_for_filter(&mut tx, &scope, filter, actor.user_id, &guarded).await?;
     }
-    let affected = users::mass_set_enabled(&mut tx, &scope, filter, enabled, actor.user_id, clock::now()).await?;
+    let affected =
+        users::mass_set_enabled(&mut tx, &scope, filter, enabled, actor.user_id, &guarded, clock::now()).await?;
     let action = if enabled {
         "users.mass_enabled"
     } else {
@@ -434,11 +546,11 @@ pub async fn mass_set_enabled(
         action,
         None,
         None,
-        Some(serde_json::json!({"affected": affected, "selection": described})),
+        Some(serde_json::json!({"affected": affected, "refused": refused, "selection": described})),
     )
     .await?;
     tx.commit().await?;
-    Ok(affected)
+    Ok(MassChange { affected, refused })
 }
 
 /// Edit a user. Username, email and names need `EditUsers`; roles and
@@ -453,10 +565,8 @@ pub async fn update(
 ) -> AppResult<User> {
     let actor = grant.actor();
     let mut tx = store.begin().await?;
-    let before = load_target(&mut tx, actor, id).await?;
-    if !may_edit(actor, &before) {
-        return Err(AppError::forbidden("only an administrator may edit an administrator"));
-    }
+    let Target { user: before, proof } = load_target(&mut tx, grant, Action::Edit, id).await?;
+    let id = proof.target_id();
     let assign = may_assign_roles(actor);
     let mut errors: Vec<FieldError> = Vec::new();
     let mut take = |e: DomainError| match e {
@@ -508,6 +618,8 @@ pub async fn update(
         if chosen == 0 && org_ids.is_empty() {
             errors.push(FieldError::new("organizations", "choose at least one organization"));
         }
+    } else {
+        refuse_assignment_change(&mut tx, actor, &before, input).await?;
     }
     collect_taken(&mut tx, username.as_ref(), email.as_ref(), Some(id), &mut errors).await?;
     let enabled_changes = input.enabled != before.enabled;
@@ -576,7 +688,7 @@ pub async fn history(
     limit: i64,
 ) -> AppResult<Vec<muster_store::audit::Event>> {
     let mut conn = store.conn().await?;
-    load_target(&mut conn, grant.actor(), id).await?;
+    let id = load_target(&mut conn, grant, Action::View, id).await?.id();
     let filter = muster_store::audit::Filter {
         target_id: Some(id),
         ..Default::default()

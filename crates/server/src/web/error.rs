@@ -46,6 +46,9 @@ impl IntoResponse for PageError {
                 &format!("The {what} was not found."),
             ),
             AppError::Domain(DomainError::Forbidden(why)) => page(StatusCode::FORBIDDEN, "Forbidden", &why),
+            AppError::Domain(e @ DomainError::ForbiddenField(_)) => {
+                page(StatusCode::FORBIDDEN, "Forbidden", &e.to_string())
+            }
             AppError::Domain(DomainError::InvalidCredentials) => page(
                 StatusCode::UNAUTHORIZED,
                 "Not signed in",

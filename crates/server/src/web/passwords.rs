@@ -167,9 +167,7 @@ async fn admin_page(state: &AppState, layout: Layout, viewer: &Viewer, id: i64) 
         title: format!("Change Password: {}", user.username),
         pw,
         status: Some(user.auth_status.label()),
-        reset_action: viewer
-            .actor
-            .has(muster_domain::Permission::ResetPasswords)
+        reset_action: crate::services::users::may(&viewer.actor, muster_domain::Action::ResetPassword, &user)
             .then(|| format!("/admin/users/{id}/reset-password")),
         layout,
     })
@@ -181,7 +179,9 @@ async fn admin_form(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> Result<ChangePage, PageError> {
-    viewer.actor.allow::<perm::SetPasswords>()?;
+    let grant = viewer.actor.allow::<perm::SetPasswords>()?;
+    // the page is refused as the change itself would be (an administrator, oneself)
+    crate::services::users::get_for(&state.store, &grant, muster_domain::Action::SetPassword, id).await?;
     admin_page(&state, layout, &viewer, id).await
 }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use muster_domain::permission::perm;
-use muster_domain::{Actor, AuthStatus, Error as DomainError, FieldError, Permission, Role};
+use muster_domain::{Action, Actor, AuthStatus, Error as DomainError, FieldError, Permission, Role};
 use muster_store::audit::Event;
 use muster_store::users::User;
 
@@ -90,7 +90,7 @@ async fn show(
     let assigned = services::users::assigned_records(&state.store, &grant, id, 50).await?;
     let history = services::users::history(&state.store, &grant, id, 50).await?;
     let a = &viewer.actor;
-    let can_edit = services::users::may_edit(a, &user);
+    let may = |action| services::users::may(a, action, &user);
     let api_keys = crate::web::ApiKeySection::load(&state, a, user.id, false).await?;
     let policy = crate::settings::Settings::load(&mut *state.store.conn().await?)
         .await?
@@ -100,16 +100,16 @@ async fn show(
         layout,
         is_self: user.id == a.user_id,
         locked: user.auth_status == AuthStatus::Locked,
+        can_edit: may(Action::Edit),
+        can_enable: may(Action::Enable),
+        can_activate: may(Action::Activate),
+        can_delete: may(Action::Delete),
+        can_reassign: may(Action::ReassignRecords),
+        can_set_password: may(Action::SetPassword),
+        can_reset: may(Action::ResetPassword),
         user,
         assigned,
         history,
-        can_edit,
-        can_enable: a.has(Permission::EnableDisable),
-        can_activate: a.has(Permission::Activate),
-        can_delete: a.has(Permission::DeleteUsers),
-        can_reassign: a.has(Permission::ManageRecords),
-        can_set_password: a.has(Permission::SetPasswords) && can_edit,
-        can_reset: a.has(Permission::ResetPasswords) && can_edit,
         api_keys,
         pw,
     })
@@ -424,12 +424,7 @@ async fn edit_form(
     Path(id): Path<i64>,
 ) -> Result<UserFormPage, PageError> {
     let grant = viewer.actor.allow::<perm::EditUsers>()?;
-    let mut conn = state.store.conn().await?;
-    let user = services::users::load_target(&mut conn, grant.actor(), id).await?;
-    drop(conn);
-    if !services::users::may_edit(grant.actor(), &user) {
-        return Err(AppError::forbidden("only an administrator may edit an administrator").into());
-    }
+    let user = services::users::get_for(&state.store, &grant, Action::Edit, id).await?;
     let input = UserInput {
         username: user.username.clone(),
         email: user.email.clone(),
@@ -452,13 +447,16 @@ async fn update(
     Form(form): Form<FormPairs>,
 ) -> Result<Response, PageError> {
     let grant = viewer.actor.allow::<perm::EditUsers>()?;
-    let mut conn = state.store.conn().await?;
-    let user = services::users::load_target(&mut conn, grant.actor(), id).await?;
-    drop(conn);
+    let user = services::users::get_for(&state.store, &grant, Action::Edit, id).await?;
     let mut input = input_from(&form, false);
     if !viewer.actor.has(Permission::EnableDisable) {
         // the checkbox is not offered: keep the state as it is
         input.enabled = user.enabled;
+    }
+    if !services::users::may_assign_roles(&viewer.actor) {
+        // the role and organization boxes are not offered: the user keeps theirs
+        input.roles = user.roles.iter().map(|r| r.name().to_owned()).collect();
+        input.organizations = user.organizations.clone();
     }
     match services::users::update(&state.store, &grant, &ctx, id, &input).await {
         Ok(u) => Ok(redirect_with_flash(

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use muster_domain::permission::perm;
-use muster_domain::{AuthStatus, Error as DomainError, Permission, Role, SortDir, View};
+use muster_domain::{Action, AuthStatus, Error as DomainError, Permission, Role, SortDir, View};
 use muster_store::saved_views::SavedView;
 use muster_store::users::User;
 
@@ -46,11 +46,16 @@ struct Tab {
     is_default: bool,
 }
 
+/// A grid row, with the actions the rule lets the viewer take on this user.
 struct Row {
     user: User,
-    is_self: bool,
     locked: bool,
     editable: bool,
+    may_enable: bool,
+    may_disable: bool,
+    may_activate: bool,
+    may_reset: bool,
+    may_delete: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -75,8 +80,6 @@ struct GridPage {
     sizes: Vec<(i64, bool)>,
     can_create: bool,
     can_enable: bool,
-    can_activate: bool,
-    can_delete: bool,
     can_reset: bool,
 }
 
@@ -156,11 +159,18 @@ async fn grid(
     let rows = page
         .users
         .into_iter()
-        .map(|user| Row {
-            is_self: user.id == actor.user_id,
-            locked: user.auth_status == AuthStatus::Locked,
-            editable: services::users::may_edit(actor, &user),
-            user,
+        .map(|user| {
+            let may = |action| services::users::may(actor, action, &user);
+            Row {
+                locked: user.auth_status == AuthStatus::Locked,
+                editable: may(Action::Edit),
+                may_enable: may(Action::Enable),
+                may_disable: may(Action::Disable),
+                may_activate: may(Action::Activate),
+                may_reset: may(Action::ResetPassword),
+                may_delete: may(Action::Delete),
+                user,
+            }
         })
         .collect();
     Ok(GridPage {
@@ -189,8 +199,6 @@ async fn grid(
         sizes: PAGE_SIZES.iter().map(|n| (*n, gs.size == *n)).collect(),
         can_create: actor.has(Permission::CreateUsers),
         can_enable: actor.has(Permission::EnableDisable),
-        can_activate: actor.has(Permission::Activate),
-        can_delete: actor.has(Permission::DeleteUsers),
         can_reset: actor.has(Permission::ResetPasswords),
         state: gs,
     }
@@ -254,14 +262,8 @@ async fn mass(
         return Ok(redirect_with_flash(&state, &back, "success", &result.message()));
     }
     let grant = viewer.actor.allow::<perm::EnableDisable>()?;
-    let n = services::users::mass_set_enabled(&state.store, &grant, &ctx, &filter, enabled, described).await?;
-    let word = if enabled { "enabled" } else { "disabled" };
-    Ok(redirect_with_flash(
-        &state,
-        &back,
-        "success",
-        &format!("{n} user(s) were {word}"),
-    ))
+    let done = services::users::mass_set_enabled(&state.store, &grant, &ctx, &filter, enabled, described).await?;
+    Ok(redirect_with_flash(&state, &back, "success", &done.message(enabled)))
 }
 
 /// Where to go after a saved-view change, with the message of a refusal.

@@ -179,7 +179,7 @@ async fn filters_views_sort_and_scope(store: &Store) {
     assert_eq!(names(first), ["erin"], "'Administrator, User' sorts before 'User'");
 
     // mass disable: set-based, skips the actor and the already disabled, stays in scope
-    let n = users::mass_set_enabled(&mut c, &scope, &view(View::All), false, ids[0], 400)
+    let n = users::mass_set_enabled(&mut c, &scope, &view(View::All), false, ids[0], &[], 400)
         .await
         .unwrap();
     assert_eq!(n, 3, "carol, dave, erin");
@@ -189,7 +189,7 @@ async fn filters_views_sort_and_scope(store: &Store) {
         exclude_ids: vec![ids[2]],
         ..Default::default()
     };
-    let n = users::mass_set_enabled(&mut c, &scope, &except, true, ids[0], 500)
+    let n = users::mass_set_enabled(&mut c, &scope, &except, true, ids[0], &[], 500)
         .await
         .unwrap();
     assert_eq!(n, 3, "bob, dave, erin; carol left out");
@@ -375,7 +375,7 @@ async fn counters_match_a_scan(store: &Store) {
         only_ids: Some(ids[4..8].to_vec()),
         ..Default::default()
     };
-    users::mass_set_enabled(&mut c, &Scope::System, &half, false, 0, 4)
+    users::mass_set_enabled(&mut c, &Scope::System, &half, false, 0, &[], 4)
         .await
         .unwrap();
     users::delete(&mut c, ids[11]).await.unwrap();
@@ -435,7 +435,7 @@ async fn organization_counters_match_a_scan(store: &Store) {
         only_ids: Some(ids[4..8].to_vec()),
         ..Default::default()
     };
-    users::mass_set_enabled(&mut c, &Scope::Organizations(vec![main]), &some, false, 0, 4)
+    users::mass_set_enabled(&mut c, &Scope::Organizations(vec![main]), &some, false, 0, &[], 4)
         .await
         .unwrap();
     users::set_auth_status(&mut c, ids[5], AuthStatus::PasswordReset, 5)
