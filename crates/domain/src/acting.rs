@@ -109,7 +109,10 @@ impl Actor {
     /// The rule. `Err(NotFound)` for a user outside the actor's scope, `Err(Forbidden)` for a refusal.
     pub fn may(&self, action: Action, target: &TargetFacts<'_>) -> Result<(), Error> {
         if !self.has(action.permission()) {
-            return Err(Error::Forbidden(format!("you may not {}", action.permission().describe())));
+            return Err(Error::Forbidden(format!(
+                "you may not {}",
+                action.permission().describe()
+            )));
         }
         let is_self = target.id == self.user_id;
         if !is_self
@@ -231,7 +234,11 @@ mod tests {
         for target in [&[Role::User][..], &[Role::UserManager][..]] {
             for action in Action::ALL {
                 let r = um.may(action, &facts(2, target));
-                assert_eq!(r.is_ok(), um.has(action.permission()), "{action:?} on {target:?}: {r:?}");
+                assert_eq!(
+                    r.is_ok(),
+                    um.has(action.permission()),
+                    "{action:?} on {target:?}: {r:?}"
+                );
             }
         }
     }
@@ -249,12 +256,26 @@ mod tests {
     #[test]
     fn nobody_destroys_themself() {
         let admin = actor(1, &[Role::Administrator]);
-        for action in [Action::Disable, Action::Delete, Action::ResetPassword, Action::SetPassword] {
+        for action in [
+            Action::Disable,
+            Action::Delete,
+            Action::ResetPassword,
+            Action::SetPassword,
+        ] {
             let r = admin.may(action, &facts(1, &[Role::Administrator]));
             assert!(matches!(r, Err(Error::Forbidden(_))), "{action:?}");
         }
-        for action in [Action::View, Action::Edit, Action::Enable, Action::Activate, Action::ManageApiKey] {
-            assert!(admin.may(action, &facts(1, &[Role::Administrator])).is_ok(), "{action:?}");
+        for action in [
+            Action::View,
+            Action::Edit,
+            Action::Enable,
+            Action::Activate,
+            Action::ManageApiKey,
+        ] {
+            assert!(
+                admin.may(action, &facts(1, &[Role::Administrator])).is_ok(),
+                "{action:?}"
+            );
         }
     }
 
@@ -275,7 +296,10 @@ mod tests {
     fn without_the_permission_nothing_is_allowed() {
         let user = actor(1, &[Role::User]);
         for action in Action::ALL {
-            assert!(matches!(user.may(action, &facts(2, &[Role::User])), Err(Error::Forbidden(_))));
+            assert!(matches!(
+                user.may(action, &facts(2, &[Role::User])),
+                Err(Error::Forbidden(_))
+            ));
         }
     }
 
@@ -291,7 +315,10 @@ mod tests {
 
     #[test]
     fn guarded_roles_are_the_set_form_of_the_rule() {
-        assert_eq!(actor(1, &[Role::UserManager]).guarded_roles(), vec![Role::Administrator]);
+        assert_eq!(
+            actor(1, &[Role::UserManager]).guarded_roles(),
+            vec![Role::Administrator]
+        );
         assert!(actor(1, &[Role::Administrator]).guarded_roles().is_empty());
     }
 }

@@ -2,8 +2,8 @@
 
 use muster_domain::permission::{Perm, perm};
 use muster_domain::{
-    Action, Actor, Allowed, AuthStatus, EmailAddress, Error as DomainError, FieldError, OnUser, Permission,
-    PersonName, Role, TargetFacts, UserFilter, UserSort, Username,
+    Action, Actor, Allowed, AuthStatus, EmailAddress, Error as DomainError, FieldError, OnUser, Permission, PersonName,
+    Role, TargetFacts, UserFilter, UserSort, Username,
 };
 use muster_store::users::{self, NewUser, Scope, User};
 use muster_store::{Conn, Store, organizations, sessions};

@@ -101,7 +101,12 @@ async fn mass_disable_ends_the_sessions_it_selects(store: &Store) {
         ..Default::default()
     };
     // sessions first: once disabled, "active" would no longer select them
-    assert_eq!(sessions::delete_for_filter(&mut c, &scope, &f, actor, &[]).await.unwrap(), 1);
+    assert_eq!(
+        sessions::delete_for_filter(&mut c, &scope, &f, actor, &[])
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(
         users::mass_set_enabled(&mut c, &scope, &f, false, actor, &[], 2)
             .await
