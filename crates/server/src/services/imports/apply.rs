@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use muster_domain::{Actor, AuthStatus, Error as DomainError, FieldError, Millis, Role};
+use muster_domain::{Action, Actor, AuthStatus, Error as DomainError, FieldError, Millis, Role, TargetFacts};
 use muster_store::users::{self, NewUser, ProfileChange, User};
 use muster_store::{Conn, organizations, outbox, sessions, user_import};
 
@@ -105,11 +105,19 @@ async fn apply(
     match users::find_by_username(tx, row.username.as_str()).await? {
         Some(existing) => {
             let existing_orgs = users::organization_ids(tx, existing.id).await?;
-            if existing.id != actor.user_id && !actor.shares_organization(&existing_orgs) {
-                errors.push(FieldError::new(
+            let facts = TargetFacts {
+                id: existing.id,
+                roles: &existing.roles,
+                organization_ids: Some(&existing_orgs),
+            };
+            // the rule of acting on another user, as on every other path
+            match actor.may(Action::Edit, &facts) {
+                Ok(()) => {}
+                Err(DomainError::NotFound(_)) => errors.push(FieldError::new(
                     "username",
                     "is already taken by a user outside your organizations",
-                ));
+                )),
+                Err(refused) => errors.push(FieldError::new("username", refused.to_string())),
             }
             if existing.id == actor.user_id {
                 check_own_row(row, &mut errors);
