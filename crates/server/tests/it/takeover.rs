@@ -137,7 +137,7 @@ async fn via_api(api: &Api, target: &User, act: Act) -> u16 {
 async fn via_ui(c: &Client, target: &User, act: Act) -> u16 {
     let id = target.id;
     let page = "/profile";
-    let status = match act {
+    match act {
         Act::SetPassword => {
             let form = c.get(&format!("/admin/users/{id}/password")).await.status().as_u16();
             let post = c
@@ -213,8 +213,7 @@ async fn via_ui(c: &Client, target: &User, act: Act) -> u16 {
             }
             post
         }
-    };
-    status
+    }
 }
 
 fn ok_status(surface: &str, act: Act, status: u16) -> bool {
