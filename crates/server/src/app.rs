@@ -38,6 +38,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     crate::web::router(state.clone())
         .merge(crate::api::router())
+        .merge(crate::web::assets::router())
         .with_state(state)
 }
 
