@@ -19,6 +19,7 @@ mod mailbox;
 mod mass_reset;
 mod passwords;
 mod passwords_browser;
+mod security_headers;
 mod ui_browser_users;
 mod ui_users;
 mod wiring_browser;
