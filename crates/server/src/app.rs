@@ -36,9 +36,12 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    crate::web::router(state.clone())
+    let config = state.config.clone();
+    let app = crate::web::router(state.clone())
         .merge(crate::api::router())
-        .with_state(state)
+        .merge(crate::web::assets::router())
+        .with_state(state);
+    crate::security_headers::apply(app, &config)
 }
 
 /// Serve until `shutdown` resolves; requests in flight are allowed to finish.

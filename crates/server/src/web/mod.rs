@@ -2,6 +2,7 @@
 //! state-changing request, and one mapping of errors to pages.
 
 mod api_keys;
+pub mod assets;
 mod audit_pages;
 mod auth;
 pub mod error;

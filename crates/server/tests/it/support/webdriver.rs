@@ -295,6 +295,13 @@ impl Browser {
         .await
     }
 
+    /// Switch into an `<iframe>`, or back to the top-level page with `None`.
+    pub async fn frame(&self, frame: Option<&Element>) {
+        let id = frame.map_or(Value::Null, |e| json!({ ELEMENT_KEY: e.0 }));
+        self.call(reqwest::Method::POST, &self.s("/frame"), Some(json!({ "id": id })))
+            .await;
+    }
+
     pub async fn accept_alert(&self) {
         self.call(reqwest::Method::POST, &self.s("/alert/accept"), None).await;
     }

@@ -1,0 +1,124 @@
+/* muster: the script of every page, served as /static/muster.js and loaded with `defer`
+   (the document is parsed when it runs). The Content-Security-Policy allows no inline
+   script or event handler: pages describe behaviour with data-* attributes and ids, and
+   each part below does nothing on a page without its elements. */
+(function () {
+  "use strict";
+
+  /* Show/Hide, Suggest Password, and dialogs opened or closed by data attributes:
+     data-toggle-password="<input id>", data-suggest-password="<input id>",
+     data-open-dialog="<dialog id>", data-close-dialog (closes its own dialog). */
+  function setShown(input, button, shown) {
+    input.type = shown ? "text" : "password";
+    button.textContent = shown ? "Hide" : "Show";
+    button.setAttribute("aria-pressed", shown ? "true" : "false");
+  }
+  document.addEventListener("click", function (ev) {
+    var t = ev.target.closest("[data-toggle-password],[data-suggest-password],[data-open-dialog],[data-close-dialog]");
+    if (!t) return;
+    if (t.hasAttribute("data-toggle-password")) {
+      var input = document.getElementById(t.getAttribute("data-toggle-password"));
+      setShown(input, t, input.type === "password");
+    } else if (t.hasAttribute("data-suggest-password")) {
+      ev.preventDefault();
+      var target = document.getElementById(t.getAttribute("data-suggest-password"));
+      var toggle = document.querySelector('[data-toggle-password="' + target.id + '"]');
+      fetch("/password-suggestion", {credentials: "same-origin", cache: "no-store"})
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+        .then(function (j) {
+          target.value = j.password;
+          /* shown, so it can be read and noted down */
+          if (toggle) setShown(target, toggle, true);
+          target.dispatchEvent(new Event("input", {bubbles: true}));
+        })
+        .catch(function () { alert("No password could be suggested. Try again."); });
+    } else if (t.hasAttribute("data-open-dialog")) {
+      ev.preventDefault();
+      document.getElementById(t.getAttribute("data-open-dialog")).showModal();
+    } else {
+      t.closest("dialog").close();
+    }
+  });
+  /* A dialog rendered with data-open="1" (a form re-shown with errors) opens at once. */
+  document.querySelectorAll("dialog[data-open='1']").forEach(function (d) { d.showModal(); });
+
+  /* Delete: one confirmation dialog for the grid rows and the user page. */
+  var deleteDialog = document.getElementById("delete-dialog");
+  var deleteForm = document.getElementById("delete-form");
+  if (deleteDialog && deleteForm) {
+    document.querySelectorAll(".js-delete").forEach(function (b) {
+      b.addEventListener("click", function () {
+        deleteForm.action = b.dataset.action;
+        // textContent: the name is shown as text, never as markup
+        document.getElementById("delete-name").textContent = b.dataset.name;
+        deleteDialog.showModal();
+      });
+    });
+    document.getElementById("cancel-delete").addEventListener("click", function () { deleteDialog.close(); });
+  }
+
+  /* Menus (<details>): one open at a time, closed by Escape or a click elsewhere. */
+  function closeMenus(except) {
+    document.querySelectorAll("details.rowmenu[open], details.actionmenu[open]").forEach(function (d) {
+      if (d !== except) d.removeAttribute("open");
+    });
+  }
+  document.addEventListener("click", function (e) {
+    closeMenus(e.target.closest ? e.target.closest("details") : null);
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") {
+      var open = document.querySelector("details.rowmenu[open], details.actionmenu[open]");
+      if (open) { open.removeAttribute("open"); var s = open.querySelector("summary"); if (s) s.focus(); }
+    }
+  });
+
+  /* The users grid: select the page, select all matching (with the unticked rows as
+     exceptions), and the note that says how many are selected. */
+  var page = document.getElementById("select-page");
+  var all = document.getElementById("select-all-matching");
+  var note = document.getElementById("selection-note");
+  var boxes = function () { return Array.prototype.slice.call(document.querySelectorAll(".row-check")); };
+  function update() {
+    if (!note) return;
+    var ticked = boxes().filter(function (b) { return b.checked; }).length;
+    if (all && all.checked) {
+      var except = boxes().length - ticked;
+      note.textContent = "All " + document.getElementById("matching-count").textContent + " matching users selected" + (except ? ", except " + except : "");
+    } else {
+      note.textContent = ticked ? ticked + " selected" : "";
+    }
+  }
+  if (page) page.addEventListener("change", function () { boxes().forEach(function (b) { b.checked = page.checked; }); update(); });
+  if (all) all.addEventListener("change", function () { boxes().forEach(function (b) { b.checked = all.checked; }); if (page) page.checked = all.checked; update(); });
+  boxes().forEach(function (b) { b.addEventListener("change", update); });
+  var mass = document.getElementById("mass-form");
+  // "all matching, except": the rows unticked on this page travel as exceptions
+  if (mass) mass.addEventListener("submit", function () {
+    mass.querySelectorAll("input[name=except]").forEach(function (e) { e.remove(); });
+    if (!all || !all.checked) return;
+    boxes().filter(function (b) { return !b.checked; }).forEach(function (b) {
+      var e = document.createElement("input");
+      e.type = "hidden"; e.name = "except"; e.value = b.value;
+      mass.appendChild(e);
+    });
+  });
+
+  /* A new API key: Copy. */
+  var copy = document.getElementById("copy-api-key");
+  if (copy) copy.addEventListener("click", async function () {
+    var field = document.getElementById("api-key-value");
+    var status = document.getElementById("copy-status");
+    try {
+      await navigator.clipboard.writeText(field.value);
+    } catch (e) {
+      field.select();
+      document.execCommand("copy");
+    }
+    status.textContent = "Copied";
+  });
+
+  /* A page that follows running work (Exports) reloads itself: data-reload-after="<ms>". */
+  var reload = document.querySelector("[data-reload-after]");
+  if (reload) setTimeout(function () { location.reload(); }, Number(reload.getAttribute("data-reload-after")) || 3000);
+})();
