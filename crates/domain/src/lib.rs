@@ -3,11 +3,13 @@
 //! Time is always a parameter (unix milliseconds), never read from a clock.
 
 pub mod acting;
+pub mod dates;
 mod error;
 pub mod filter;
 pub mod lockout;
 pub mod password;
 pub mod permission;
+pub mod selection;
 pub mod status;
 pub mod user;
 
@@ -17,6 +19,7 @@ pub use filter::{SortDir, SortField, UserFilter, UserSort, View};
 pub use lockout::{LockoutPolicy, LoginOutcome};
 pub use password::{Password, PasswordPolicy};
 pub use permission::{Actor, Allowed, Permission, Role};
+pub use selection::Selection;
 pub use status::AuthStatus;
 pub use user::{EmailAddress, PersonName, Username};
 

@@ -10,15 +10,14 @@ use axum::Json;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use muster_domain::Actor;
 use muster_domain::permission::perm;
+use muster_domain::{Actor, Selection};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::services::Ctx;
-use crate::services::export_filter::FilterParams;
 use crate::services::exports::{self, Export};
 
 const MEDIA_TYPE: &str = "application/vnd.api+json";
@@ -61,8 +60,9 @@ fn document(status: StatusCode, e: &Export) -> Response {
 pub async fn create(state: &AppState, actor: &Actor, ctx: &Ctx, query: Option<&str>) -> AppResult<Response> {
     let grant = actor.allow::<perm::ExportUsers>()?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
-    let filter = FilterParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let export = exports::request_export(&state.store, &grant, ctx, filter).await?;
+    let selection = Selection::from_api(&pairs)?;
+    let narrowed = pairs.iter().any(|(k, _)| k.starts_with("filter["));
+    let export = exports::request_export(&state.store, &grant, ctx, narrowed.then_some(&selection)).await?;
     let mut resp = document(StatusCode::ACCEPTED, &export);
     if let Ok(v) = HeaderValue::from_str(&format!("/api/exports/{}", export.job.id)) {
         resp.headers_mut().insert(header::LOCATION, v);

@@ -28,15 +28,5 @@ pub fn rfc3339(ms: Millis) -> String {
 
 /// Parse `YYYY-MM-DD` (start of that day, UTC) or RFC 3339.
 pub fn parse_date(raw: &str, end_of_day: bool) -> Option<Millis> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    if let Ok(t) = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339) {
-        return i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok();
-    }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let d = time::Date::parse(raw, &fmt).ok()?;
-    let start = d.midnight().assume_utc().unix_timestamp() * 1000;
-    Some(if end_of_day { start + 86_400_000 - 1 } else { start })
+    muster_domain::dates::parse_date(raw, end_of_day)
 }

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod mail;
 pub mod security_headers;
 pub mod seed;
+pub mod selection_query;
 pub mod services;
 pub mod settings;
 pub mod user_csv;

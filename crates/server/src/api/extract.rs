@@ -128,23 +128,6 @@ pub fn int_param(name: &str, raw: &str, min: i64, max: i64) -> Result<i64, ApiEr
     }
 }
 
-/// A query text value: control characters are refused (PostgreSQL cannot store NUL).
-pub fn text_param(name: &str, raw: &str) -> Result<String, ApiError> {
-    if raw.chars().any(char::is_control) {
-        return Err(ApiError::parameter(
-            format!("{name} must not contain control characters"),
-            name,
-        ));
-    }
-    if raw.chars().count() > 254 {
-        return Err(ApiError::parameter(
-            format!("{name} must be at most 254 characters"),
-            name,
-        ));
-    }
-    Ok(raw.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

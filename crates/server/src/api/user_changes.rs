@@ -19,7 +19,7 @@ use super::extract::{IdPath, JsonBody, RawQuery};
 use super::users::{RoleName, UserDocument, UsersType, parse_list_query};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::services::{self, passwords::Selection};
+use crate::services;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -296,11 +296,16 @@ struct MassBody {
 }
 
 impl MassBody {
-    fn selection(self) -> Result<(Selection, serde_json::Value), ApiError> {
+    /// The users, as a filter, and how the audit event describes them.
+    fn selection(self) -> Result<(UserFilter, serde_json::Value), ApiError> {
         match (self.ids, self.filter) {
             (Some(ids), None) => {
                 let described = serde_json::json!({ "ids": ids });
-                Ok((Selection::Ids(ids), described))
+                let filter = UserFilter {
+                    only_ids: Some(ids),
+                    ..Default::default()
+                };
+                Ok((filter, described))
             }
             (None, Some(f)) => {
                 let mut pairs = Vec::new();
@@ -332,7 +337,7 @@ impl MassBody {
                     }
                     e
                 })?;
-                Ok((Selection::Filter(Box::new(q.filter)), described))
+                Ok((q.filter, described))
             }
             _ => Err(ApiError::bad_request(
                 "Give either \"ids\" or \"filter\", not both or neither.",
@@ -366,14 +371,7 @@ fn affected(affected: u64, refused: u64) -> Response {
 
 async fn mass_enabled(state: &AppState, who: &ApiActor, body: MassBody, enabled: bool) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::EnableDisable>()?;
-    let (selection, described) = body.selection()?;
-    let filter = match selection {
-        Selection::Ids(ids) => UserFilter {
-            only_ids: Some(ids),
-            ..Default::default()
-        },
-        Selection::Filter(f) => *f,
-    };
+    let (filter, described) = body.selection()?;
     let done = services::users::mass_set_enabled(&state.store, &grant, &who.ctx, &filter, enabled, described).await?;
     Ok(affected(done.affected, done.refused))
 }
@@ -424,8 +422,8 @@ async fn mass_reset_password(
     JsonBody(body): JsonBody<MassBody>,
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ResetPasswords>()?;
-    let (selection, _) = body.selection()?;
-    let result = services::passwords::mass_reset_password(&state, &grant, &who.ctx, &selection).await?;
+    let (filter, _) = body.selection()?;
+    let result = services::passwords::mass_reset_password(&state, &grant, &who.ctx, &filter).await?;
     Ok(affected(result.queued, result.refused))
 }
 

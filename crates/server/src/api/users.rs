@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use muster_domain::permission::perm;
-use muster_domain::{AuthStatus, Role, UserFilter, UserSort, View};
+use muster_domain::{AuthStatus, Role, Selection, UserFilter, UserSort};
 use muster_store::users::User;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::auth::ApiActor;
 use super::error::ApiError;
-use super::extract::{IdPath, JsonBody, RawQuery, int_param, text_param};
+use super::extract::{IdPath, JsonBody, RawQuery, int_param};
 use super::{PageLinks, SelfLink, document, page_links};
 use crate::app::AppState;
 use crate::clock;
@@ -194,6 +194,51 @@ struct ListParams {
     /// Contains, in first and last name, username and email.
     #[param(rename = "filter[search]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     search: Option<String>,
+    /// Contains, any case (the grid's "First name contains").
+    #[param(
+        rename = "filter[firstName]",
+        max_length = 254,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    first_name: Option<String>,
+    /// Contains, any case.
+    #[param(rename = "filter[lastName]", max_length = 254, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    last_name: Option<String>,
+    /// Contains, any case (`filter[username]` is exact).
+    #[param(
+        rename = "filter[usernameContains]",
+        max_length = 254,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    username_contains: Option<String>,
+    /// Contains, any case (`filter[email]` is exact).
+    #[param(
+        rename = "filter[emailContains]",
+        max_length = 254,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    email_contains: Option<String>,
+    /// A role name: Administrator, User Manager or User.
+    #[param(rename = "filter[role]")]
+    role: Option<String>,
+    /// An organization id: its members.
+    #[param(rename = "filter[organization]")]
+    organization: Option<i64>,
+    /// Created on or after: `YYYY-MM-DD` (start of day, UTC) or an RFC 3339 time.
+    #[param(rename = "filter[createdFrom]")]
+    created_from: Option<String>,
+    /// Created on or before: `YYYY-MM-DD` (end of day, UTC) or an RFC 3339 time.
+    #[param(rename = "filter[createdTo]")]
+    created_to: Option<String>,
+    /// Changed on or after, as `filter[createdFrom]`.
+    #[param(rename = "filter[updatedFrom]")]
+    updated_from: Option<String>,
+    /// Changed on or before, as `filter[createdTo]`.
+    #[param(rename = "filter[updatedTo]")]
+    updated_to: Option<String>,
+    /// Comma-separated user ids.
+    #[param(rename = "filter[id]")]
+    id: Option<String>,
     /// Comma-separated fields; a leading `-` sorts descending (`lastName,-createdAt`).
     #[param(
         pattern = r"^-?(id|firstName|lastName|email|username|enabled|authStatus|organizations|roles|createdAt|updatedAt|lastLoginAt)(,-?(id|firstName|lastName|email|username|enabled|authStatus|organizations|roles|createdAt|updatedAt|lastLoginAt))*$"
@@ -228,17 +273,8 @@ pub struct ListQuery {
     pub kept: Vec<(String, String)>,
 }
 
-fn parse_bool(name: &str, raw: &str) -> Result<bool, ApiError> {
-    match raw.trim() {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err(ApiError::parameter(
-            format!("{name} must be true or false (got {raw:?})"),
-            name,
-        )),
-    }
-}
-
+/// The list's query: the selection in the API syntax (read by the domain's
+/// one parser of it), the page, and nothing else.
 pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery {
         filter: UserFilter::default(),
@@ -254,46 +290,18 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiErro
         }
         seen.push(name);
         match name.as_str() {
-            "filter[view]" => q.filter.view = Some(View::parse(value.trim())?),
-            "filter[enabled]" => q.filter.enabled = Some(parse_bool(name, value)?),
-            "filter[authStatus]" => {
-                let mut statuses = Vec::new();
-                for part in value.split(',') {
-                    let s = AuthStatus::parse(part).map_err(|_| {
-                        ApiError::parameter(
-                            format!("unknown status {part:?} in filter[authStatus]: expected active, locked or password_reset"),
-                            name,
-                        )
-                    })?;
-                    statuses.push(s);
-                }
-                q.filter.auth_statuses = statuses;
-            }
-            "filter[username]" => q.filter.username = Some(text_param(name, value)?),
-            "filter[email]" => q.filter.email = Some(text_param(name, value)?),
-            "filter[search]" => q.filter.search = Some(text_param(name, value)?),
-            "sort" if value.trim().is_empty() => {
-                return Err(ApiError::parameter("sort must name at least one field", name));
-            }
-            "sort" => q.sort = UserSort::parse(value)?,
             "page[number]" => q.page = int_param(name, value, 1, MAX_PAGE_NUMBER)?,
             "page[size]" => q.size = int_param(name, value, 1, MAX_PAGE_SIZE)?,
-            other if other.starts_with("filter[") => {
-                return Err(ApiError::parameter(
-                    format!(
-                        "unknown filter {other:?}: expected filter[view], filter[enabled], filter[authStatus], filter[username], filter[email] or filter[search]"
-                    ),
-                    other,
-                ));
-            }
+            "sort" => q.kept.push((name.clone(), value.clone())),
+            n if n.starts_with("filter[") => q.kept.push((name.clone(), value.clone())),
             other => {
                 return Err(ApiError::parameter(format!("unknown query parameter {other:?}"), other));
             }
         }
-        if !name.starts_with("page[") {
-            q.kept.push((name.clone(), value.clone()));
-        }
     }
+    let selection = Selection::from_api(pairs)?;
+    q.filter = selection.filter;
+    q.sort = selection.sort;
     Ok(q)
 }
 
@@ -552,6 +560,7 @@ async fn userprofile(who: ApiActor) -> Result<Response, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use muster_domain::View;
 
     fn pairs(q: &str) -> Vec<(String, String)> {
         serde_urlencoded::from_str(q).unwrap()

@@ -86,7 +86,7 @@ async fn write_and_finish(state: &AppState, job: &Job, owner: &str, partial: &Pa
     let export = Export::from_job(job.clone())?;
     let request = &export.request;
     let columns: Vec<Column> = request.columns.iter().filter_map(|k| Column::parse(k)).collect();
-    let filter = request.filter.to_filter()?;
+    let filter = request.selection().map(|s| s.filter).unwrap_or_default();
     let scope = Scope::Organizations(request.organization_ids.clone());
     let dir = exports::dir(&state.config.data_dir);
     tokio::fs::create_dir_all(&dir)

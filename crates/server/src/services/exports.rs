@@ -9,12 +9,11 @@
 use std::path::{Path, PathBuf};
 
 use muster_domain::permission::perm;
-use muster_domain::{Actor, Allowed, Error as DomainError};
+use muster_domain::{Actor, Allowed, Error as DomainError, Selection};
 use muster_store::Store;
 use muster_store::jobs::{self, Job, Status};
 use serde::{Deserialize, Serialize};
 
-use super::export_filter::FilterParams;
 use super::{Ctx, audit};
 use crate::clock;
 use crate::error::{AppError, AppResult};
@@ -32,8 +31,49 @@ pub struct ExportRequest {
     pub organization_ids: Vec<i64>,
     /// Column keys, fixed when asked so that a settings change cannot alter a running export.
     pub columns: Vec<String>,
+    /// The selection in the query syntax (`view=active&q=smith`, see
+    /// `muster_domain::selection`); none: every user of the organizations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<String>,
+    /// The filter pairs of payloads written before selections; read, never written.
+    #[serde(default, skip_serializing)]
+    filter: LegacyFilter,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+struct LegacyFilter {
     #[serde(default)]
-    pub filter: FilterParams,
+    pairs: Vec<(String, String)>,
+}
+
+impl ExportRequest {
+    /// Which users the export holds; `None` for every user.
+    pub fn selection(&self) -> Option<Selection> {
+        if let Some(q) = &self.selection {
+            return Some(crate::selection_query::parse(q).0);
+        }
+        if self.filter.pairs.is_empty() {
+            return None;
+        }
+        // an export queued by an older version: its keys in the query syntax
+        let pairs: Vec<(String, String)> = self
+            .filter
+            .pairs
+            .iter()
+            .flat_map(|(k, v)| {
+                let key = match k.as_str() {
+                    "search" => "q",
+                    "auth_status" => "status",
+                    "organization_id" | "organization" => "org",
+                    "username" => "username_is",
+                    "email" => "email_is",
+                    other => other,
+                };
+                v.split(',').map(move |part| (key.to_owned(), part.trim().to_owned()))
+            })
+            .collect();
+        Some(Selection::from_query(&pairs).0)
+    }
 }
 
 /// An export job with its request.
@@ -72,7 +112,7 @@ impl Export {
     }
 
     pub fn is_filtered(&self) -> bool {
-        !self.request.filter.is_empty()
+        self.request.selection().is_some()
     }
 }
 
@@ -86,15 +126,14 @@ pub fn download_path(id: i64) -> String {
     format!("/admin/exports/{id}/download")
 }
 
-/// Queue an export of the users in the actor's organizations, narrowed by `filter` if given.
+/// Queue an export of the users in the actor's organizations, narrowed to `selection` if given.
 pub async fn request_export(
     store: &Store,
     grant: &Allowed<perm::ExportUsers>,
     ctx: &Ctx,
-    filter: FilterParams,
+    selection: Option<&Selection>,
 ) -> AppResult<Export> {
     let actor = grant.actor();
-    filter.to_filter()?;
     if actor.organization_ids.is_empty() {
         return Err(
             DomainError::Refused("You belong to no organization, so there are no users to export.".to_owned()).into(),
@@ -113,7 +152,8 @@ pub async fn request_export(
         requested_by: actor.username.clone(),
         organization_ids: actor.organization_ids.clone(),
         columns,
-        filter,
+        selection: selection.map(crate::selection_query::print),
+        filter: LegacyFilter::default(),
     };
     let payload = serde_json::to_string(&request).map_err(|e| AppError::Internal(e.to_string()))?;
     let created_by = Some(actor.user_id).filter(|id| *id > 0);
@@ -125,7 +165,7 @@ pub async fn request_export(
         "export.requested",
         None,
         None,
-        Some(serde_json::json!({ "export": id, "filtered": !request.filter.is_empty() })),
+        Some(serde_json::json!({ "export": id, "selection": request.selection })),
     )
     .await?;
     let job = jobs::get(&mut tx, id)

@@ -6,7 +6,6 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
-pub mod export_filter;
 pub mod exports;
 pub mod imports;
 pub mod organizations;

@@ -207,14 +207,6 @@ pub async fn reset_password(
     Ok(after)
 }
 
-/// Which users a mass action is for.
-#[derive(Debug, Clone)]
-pub enum Selection {
-    Ids(Vec<i64>),
-    /// Every user the filter selects ("all N matching").
-    Filter(Box<UserFilter>),
-}
-
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MassResult {
     pub queued: u64,
@@ -255,16 +247,9 @@ pub async fn mass_reset_password(
     state: &AppState,
     grant: &Allowed<perm::ResetPasswords>,
     ctx: &Ctx,
-    selection: &Selection,
+    filter: &UserFilter,
 ) -> AppResult<MassResult> {
     let actor = grant.actor();
-    let filter = match selection {
-        Selection::Ids(ids) => UserFilter {
-            only_ids: Some(ids.clone()),
-            ..Default::default()
-        },
-        Selection::Filter(f) => (**f).clone(),
-    };
     let scope = scope_of(actor);
     let mut result = MassResult::default();
     let mut after_id = 0;
@@ -272,7 +257,7 @@ pub async fn mass_reset_password(
         let now = clock::now();
         let mut tx = state.store.begin().await?;
         let settings = Settings::load(&mut tx).await?;
-        let batch = muster_store::user_pages::page_after(&mut tx, &scope, &filter, after_id, BATCH).await?;
+        let batch = muster_store::user_pages::page_after(&mut tx, &scope, filter, after_id, BATCH).await?;
         let Some(last) = batch.last() else {
             break;
         };

@@ -8,14 +8,13 @@ use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use muster_domain::Error as DomainError;
 use muster_domain::permission::perm;
+use muster_domain::{Error as DomainError, FieldError, Selection};
 
 use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
 use super::{PageError, TimeFmt};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::services::export_filter::FilterParams;
 use crate::services::exports::{self, Export};
 use crate::services::imports::{self, Report};
 
@@ -103,8 +102,19 @@ async fn start(
     let mut pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
     pairs.extend(serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default());
-    let filter = FilterParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let export = exports::request_export(&state.store, &grant, &ctx, filter).await?;
+    // the grid's own query syntax, read by the grid's own parser: the export holds the grid's users
+    let selection = if crate::selection_query::names_a_selection(&pairs) {
+        let (selection, problems) = Selection::from_query(&pairs);
+        // the grid prints only what it reads: a problem here is a hand-made URL, refused rather than guessed
+        if !problems.is_empty() {
+            let fields = problems.into_iter().map(|p| FieldError::new("", p)).collect();
+            return Err(AppError::from(DomainError::Invalid(fields)).into());
+        }
+        Some(selection)
+    } else {
+        None
+    };
+    let export = exports::request_export(&state.store, &grant, &ctx, selection.as_ref()).await?;
     let what = if export.is_filtered() {
         "the users of your view"
     } else {

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use muster_domain::permission::perm;
-use muster_domain::{AuthStatus, Error as DomainError, FieldError, PasswordPolicy, UserFilter, View};
+use muster_domain::{Error as DomainError, FieldError, PasswordPolicy, Selection, UserFilter};
 use muster_store::outbox;
 use muster_store::users::User;
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
 use super::{PageError, TimeFmt};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::services::passwords::{self, CompleteError, Selection};
+use crate::services::passwords::{self, CompleteError};
 use crate::settings::Settings;
 
 pub fn router() -> Router<AppState> {
@@ -251,60 +251,29 @@ async fn admin_reset(
     ))
 }
 
-/// The mass action's selection from form fields: `ids` (repeated), or
-/// `all_matching=1` with the grid's filter (`view`, `search`, `enabled`,
-/// `auth_status`, `username`, `email`, `role`, `organization_id`, `exclude`).
-fn selection(fields: &[(String, String)]) -> Result<Selection, AppError> {
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(key, v)| key == k && !v.trim().is_empty())
-            .map(|(_, v)| v.trim().to_owned())
-    };
-    let ints = |k: &str| -> Result<Vec<i64>, AppError> {
-        fields
-            .iter()
-            .filter(|(key, v)| key == k && !v.trim().is_empty())
-            .map(|(_, v)| {
-                v.trim()
-                    .parse()
-                    .map_err(|_| DomainError::invalid(k, format!("{v:?} is not a user id")).into())
-            })
-            .collect()
-    };
-    if get("all_matching").as_deref() != Some("1") {
-        let ids = ints("ids")?;
-        if ids.is_empty() {
-            return Err(DomainError::invalid("ids", "select at least one user").into());
-        }
-        return Ok(Selection::Ids(ids));
+/// The mass action's users from form fields: `ids` (repeated), or
+/// `all_matching=1` with the grid's selection in its query syntax (read by
+/// the domain's one parser of it, as the grid reads it).
+fn selection(fields: &[(String, String)]) -> Result<UserFilter, AppError> {
+    let all_matching = fields.iter().any(|(k, v)| k == "all_matching" && v.trim() == "1");
+    if all_matching {
+        return Ok(Selection::from_query(fields).0.filter);
     }
-    let mut f = UserFilter {
-        view: get("view").map(|v| View::parse(&v)).transpose()?,
-        search: get("search"),
-        username: get("username"),
-        email: get("email"),
-        role: get("role"),
-        exclude_ids: ints("exclude")?,
+    let mut ids = Vec::new();
+    for (k, v) in fields.iter().filter(|(k, v)| k == "ids" && !v.trim().is_empty()) {
+        let id = v
+            .trim()
+            .parse()
+            .map_err(|_| DomainError::invalid(k, format!("{v:?} is not a user id")))?;
+        ids.push(id);
+    }
+    if ids.is_empty() {
+        return Err(DomainError::invalid("ids", "select at least one user").into());
+    }
+    Ok(UserFilter {
+        only_ids: Some(ids),
         ..Default::default()
-    };
-    f.enabled = match get("enabled").as_deref() {
-        None => None,
-        Some("1" | "true" | "yes") => Some(true),
-        Some("0" | "false" | "no") => Some(false),
-        Some(other) => {
-            return Err(DomainError::invalid("enabled", format!("{other:?}: expected true or false")).into());
-        }
-    };
-    for (k, v) in fields {
-        if k == "auth_status" {
-            for s in v.split(',').filter(|s| !s.trim().is_empty()) {
-                f.auth_statuses.push(AuthStatus::parse(s)?);
-            }
-        }
-    }
-    f.organization_id = ints("organization_id")?.first().copied();
-    Ok(Selection::Filter(Box::new(f)))
+    })
 }
 
 #[derive(Template, WebTemplate)]
@@ -326,13 +295,7 @@ async fn mass_confirm(
 ) -> Result<MassConfirmPage, PageError> {
     viewer.actor.allow::<perm::ResetPasswords>()?;
     let view = viewer.actor.allow::<perm::ViewUsers>()?;
-    let filter = match selection(&fields)? {
-        Selection::Ids(ids) => UserFilter {
-            only_ids: Some(ids),
-            ..Default::default()
-        },
-        Selection::Filter(f) => *f,
-    };
+    let filter = selection(&fields)?;
     let page =
         crate::services::users::list(&state.store, &view, &filter, &muster_domain::UserSort::default(), 1, 50).await?;
     Ok(MassConfirmPage {

@@ -107,13 +107,13 @@ async fn grid(
         });
     }
     let gs = GridState::from_pairs(&pairs);
-    let page = services::users::list(&state.store, &grant, &gs.filter(), &gs.sort, gs.page, gs.size).await?;
+    let page = services::users::list(&state.store, &grant, &gs.filter(), gs.sort(), gs.page, gs.size).await?;
     let saved = services::saved_views::list(&state.store, &grant).await?;
     let mut conn = state.store.conn().await?;
     let all_orgs = muster_store::organizations::list(&mut conn).await?;
     drop(conn);
 
-    let first = gs.sort.0.first().copied();
+    let first = gs.sort().0.first().copied();
     let heads = COLUMNS
         .iter()
         .filter(|c| gs.shows(c.key))
@@ -139,7 +139,7 @@ async fn grid(
             href: format!("/admin/users?view={}", v.as_str()),
             label: v.label().to_owned(),
             id: format!("view-{}", v.as_str()),
-            current: gs.saved.is_none() && gs.view == *v,
+            current: gs.saved.is_none() && gs.view() == *v,
             is_default: false,
         })
         .collect();
@@ -188,13 +188,16 @@ async fn grid(
         columns: COLUMNS.iter().map(|c| (c.key, c.label, gs.shows(c.key))).collect(),
         statuses: AuthStatus::ALL
             .iter()
-            .map(|s| (s.as_str(), s.label(), gs.statuses.contains(s)))
+            .map(|s| (s.as_str(), s.label(), gs.selection.filter.auth_statuses.contains(s)))
             .collect(),
-        roles: Role::ALL.iter().map(|r| (r.name(), gs.role == Some(*r))).collect(),
+        roles: Role::ALL
+            .iter()
+            .map(|r| (r.name(), gs.selection.filter.role.as_deref() == Some(r.name())))
+            .collect(),
         orgs: all_orgs
             .into_iter()
             .filter(|o| actor.organization_ids.contains(&o.id))
-            .map(|o| (o.id, o.name, gs.org == Some(o.id)))
+            .map(|o| (o.id, o.name, gs.selection.filter.organization_id == Some(o.id)))
             .collect(),
         sizes: PAGE_SIZES.iter().map(|n| (*n, gs.size == *n)).collect(),
         can_create: actor.has(Permission::CreateUsers),
@@ -257,8 +260,7 @@ async fn mass(
     };
     if action == "reset_password" {
         let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
-        let selection = services::passwords::Selection::Filter(Box::new(filter));
-        let result = services::passwords::mass_reset_password(&state, &grant, &ctx, &selection).await?;
+        let result = services::passwords::mass_reset_password(&state, &grant, &ctx, &filter).await?;
         return Ok(redirect_with_flash(&state, &back, "success", &result.message()));
     }
     let grant = viewer.actor.allow::<perm::EnableDisable>()?;

@@ -22,6 +22,7 @@ mod mass_reset;
 mod passwords;
 mod passwords_browser;
 mod security_headers;
+mod selection_surfaces;
 mod takeover;
 mod ui_browser_users;
 mod ui_users;

@@ -490,7 +490,7 @@ async fn mass_reset_story(app: TestApp) {
         .post(
             "/profile",
             "/admin/users/mass/reset-password",
-            &[("all_matching", "1"), ("view", "active"), ("search", "dave")],
+            &[("all_matching", "1"), ("view", "active"), ("q", "dave")],
         )
         .await;
     assert_eq!(resp.status(), 303);
