@@ -128,8 +128,7 @@ fn sentences(errors: &[FieldError]) -> Vec<String> {
 }
 
 fn safe_next(next: Option<&str>, default: String) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map_or(default, str::to_owned)
+    next.and_then(super::redirect::local_path).unwrap_or(default)
 }
 
 async fn policy(state: &AppState) -> Result<PasswordPolicy, PageError> {
