@@ -3,7 +3,7 @@
 //! counts only failures, CSRF only in the body or a header, and Suggest
 //! Password only for a signed-in user (or a valid reset link).
 
-use crate::support::{ADMIN_PASSWORD, TestApp, location};
+use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp, location};
 
 /// `next` values that must never lead off-site, nor to a 500.
 const HOSTILE_NEXT: &[&str] = &[
@@ -73,4 +73,70 @@ async fn sign_in_never_redirects_off_site_nor_fails_on_a_hostile_next() {
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/admin/users?view=all");
+}
+
+async fn put_setting(app: &TestApp, key: &str, value: &str) {
+    let mut c = app.store().conn().await.unwrap();
+    muster_store::settings::put(&mut c, key, value, 0).await.unwrap();
+}
+
+async fn attempts_count(app: &TestApp) -> usize {
+    let mut c = app.store().conn().await.unwrap();
+    muster_store::login_attempts::list(&mut c, &Default::default(), 1000, 0)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_web_sign_ins_pause_the_address_without_checking_or_counting() {
+    let defaults = muster_server::settings::Settings::defaults();
+    assert_eq!(defaults.get("login_failures_per_address"), 30);
+    assert_eq!(defaults.get("login_failure_window_minutes"), 15);
+
+    let app = TestApp::spawn().await;
+    let u = app.create_user("jdoe", &["User"]).await;
+    put_setting(&app, "login_failures_per_address", "3").await;
+    let c = app.client();
+    for _ in 0..3 {
+        assert_eq!(c.login("jdoe", "wrong password").await.status(), 401);
+    }
+    assert_eq!(app.user(u.id).await.failed_login_count, 3);
+    assert_eq!(attempts_count(&app).await, 3);
+
+    // paused: even the right password is not checked, and nothing is counted or recorded
+    let r = c.login("jdoe", PASSWORD).await;
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=15 * 60).contains(&wait), "{wait}");
+    assert!(r.text().await.unwrap().contains("Too many failed sign-ins"));
+    for (user, password) in [("jdoe", "wrong password"), ("admin", ADMIN_PASSWORD), ("nobody", "x")] {
+        assert_eq!(c.login(user, password).await.status(), 429, "{user}: per address");
+    }
+    let after = app.user(u.id).await;
+    assert_eq!(
+        after.failed_login_count, 3,
+        "a paused attempt does not count towards the lockout"
+    );
+    assert_eq!(after.login_count, 0);
+    assert_eq!(attempts_count(&app).await, 3, "paused attempts add no rows");
+
+    // the window slides: once the failures are older than 15 minutes, sign-in works again
+    {
+        let mut conn = app.store().conn().await.unwrap();
+        sqlx::query("UPDATE login_attempts SET at = at - $1")
+            .bind(15 * 60_000_i64)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    let r = c.login("jdoe", PASSWORD).await;
+    assert_eq!(r.status(), 303);
+
+    // 0 turns the pause off
+    put_setting(&app, "login_failures_per_address", "0").await;
+    let other = app.client();
+    for _ in 0..5 {
+        assert_eq!(other.login("admin", "wrong password").await.status(), 401);
+    }
 }
