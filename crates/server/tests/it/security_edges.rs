@@ -3,6 +3,7 @@
 //! counts only failures, CSRF only in the body or a header, and Suggest
 //! Password only for a signed-in user (or a valid reset link).
 
+use crate::api_client::{Api, key_for};
 use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp, location};
 
 /// `next` values that must never lead off-site, nor to a 500.
@@ -139,4 +140,38 @@ async fn failed_web_sign_ins_pause_the_address_without_checking_or_counting() {
     for _ in 0..5 {
         assert_eq!(other.login("admin", "wrong password").await.status(), 401);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_key_limiter_counts_only_failures_and_answers_valid_keys() {
+    let app = TestApp::spawn().await;
+    put_setting(&app, "api_key_failures_per_minute", "2").await;
+    let admin = app.user_by_name("admin").await;
+    let good = Api::new(&app, Some(&key_for(&app, admin.id, None).await));
+    let bad = Api::new(&app, Some("mk_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"));
+    // successes take nothing from the budget
+    for _ in 0..5 {
+        assert_eq!(good.get("/api/userprofile").await.status, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(bad.get("/api/userprofile").await.status, 401);
+    }
+    let r = bad.get("/api/userprofile").await;
+    assert_eq!(r.status, 429);
+    assert!(r.headers.get("retry-after").is_some());
+    // the address is out of budget, yet a valid key is answered, every time
+    for _ in 0..3 {
+        let r = good.get("/api/userprofile").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["data"]["attributes"]["username"], "admin");
+        assert_eq!(bad.get("/api/userprofile").await.status, 429);
+    }
+    // blocked failures are neither recorded nor counted again
+    let mut c = app.store().conn().await.unwrap();
+    let f = muster_store::login_attempts::Filter {
+        source: Some("api".into()),
+        ..Default::default()
+    };
+    let rows = muster_store::login_attempts::list(&mut c, &f, 100, 0).await.unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
 }
