@@ -175,3 +175,107 @@ async fn the_api_key_limiter_counts_only_failures_and_answers_valid_keys() {
     let rows = muster_store::login_attempts::list(&mut c, &f, 100, 0).await.unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
 }
+
+fn multipart(boundary: &str, fields: &[(&str, &str)]) -> String {
+    let mut body = String::new();
+    for (name, value) in fields {
+        let file = if *name == "file" {
+            "; filename=\"users.csv\""
+        } else {
+            ""
+        };
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csrf_is_taken_from_the_body_or_header_never_the_query_string() {
+    let app = TestApp::spawn().await;
+    let c = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let token = c.csrf("/profile").await;
+
+    // a form post with the token only in the URL
+    let r = c.post_raw(&format!("/logout?csrf={token}"), &[]).await;
+    assert_eq!(r.status(), 403, "token in the query string");
+    assert_eq!(c.get("/admin/users").await.status(), 200, "still signed in");
+
+    // the import (multipart) with the token only in the URL: refused, nothing imported
+    let csv = "username,email,first_name,last_name,organizations,roles\nqueryuser,q@example.com,Q,U,Main,User";
+    let r = c
+        .http
+        .post(app.url(&format!("/admin/import?csrf={token}")))
+        .header("content-type", "multipart/form-data; boundary=b0")
+        .body(multipart("b0", &[("file", csv)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "multipart with the token in the query string");
+
+    // a wrong token in the body, a right one in the URL: refused
+    let r = c
+        .http
+        .post(app.url(&format!("/admin/import?csrf={token}")))
+        .header("content-type", "multipart/form-data; boundary=b1")
+        .body(multipart(
+            "b1",
+            &[("csrf", "forged-token-forged-token-forged-xx"), ("file", csv)],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let mut conn = app.store().conn().await.unwrap();
+    assert!(
+        muster_store::users::find_by_username(&mut conn, "queryuser")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(conn);
+
+    // the import page's form carries the token as its first field, not in its URL
+    let html = c.get_text("/admin/import").await;
+    let form = &html[html
+        .find("<form method=\"post\" action=\"/admin/import\"")
+        .expect("plain action")..];
+    let first_input = &form[form.find("<input").unwrap()..];
+    assert!(
+        first_input.starts_with(&format!("<input type=\"hidden\" name=\"csrf\" value=\"{token}\">")),
+        "{}",
+        &first_input[..80]
+    );
+    assert!(!html.contains("?csrf="));
+
+    // as the form sends it: the token in the body; the import runs
+    let r = c
+        .http
+        .post(app.url("/admin/import"))
+        .header("content-type", "multipart/form-data; boundary=b2")
+        .body(multipart("b2", &[("csrf", &token), ("file", csv)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let mut conn = app.store().conn().await.unwrap();
+    assert!(
+        muster_store::users::find_by_username(&mut conn, "queryuser")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    drop(conn);
+
+    // the header still works
+    let r = c
+        .http
+        .post(app.url("/logout"))
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+}
