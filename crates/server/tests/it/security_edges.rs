@@ -4,6 +4,7 @@
 //! Password only for a signed-in user (or a valid reset link).
 
 use crate::api_client::{Api, key_for};
+use crate::support::webdriver::Browser;
 use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp, location};
 
 /// `next` values that must never lead off-site, nor to a 500.
@@ -278,4 +279,86 @@ async fn csrf_is_taken_from_the_body_or_header_never_the_query_string() {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_suggestion_only_signed_in_or_with_a_live_reset_link() {
+    let app = TestApp::spawn().await;
+    app.create_user("jdoe", &["User"]).await;
+    let anon = app.client();
+    let suggest = |token: Option<&str>| {
+        let mut req = anon.http.get(app.url("/password-suggestion"));
+        if let Some(t) = token {
+            req = req.header("x-reset-token", t);
+        }
+        req.send()
+    };
+    let r = suggest(None).await.unwrap();
+    assert_eq!(r.status(), 401, "anonymous");
+    assert!(!r.text().await.unwrap().contains("\"password\""));
+    assert_eq!(suggest(Some("not-a-reset-token")).await.unwrap().status(), 401);
+    assert_eq!(suggest(Some("")).await.unwrap().status(), 401);
+    let q = anon.get("/password-suggestion?token=whatever").await;
+    assert_eq!(q.status(), 401, "never from the query string");
+
+    // signed in: a suggestion
+    let c = app.signed_in("jdoe", PASSWORD).await;
+    let r = c.get("/password-suggestion").await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["password"].as_str().unwrap().len() >= 16);
+
+    // the reset page: its Suggest Password sends the link's token, which must be live
+    let token = forgot_password_token(&app, "jdoe").await;
+    let page = anon.get_text(&format!("/reset-password?token={token}")).await;
+    assert!(page.contains("name=\"token\"") && page.contains("data-suggest-password"));
+    let r = suggest(Some(&token)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let v: serde_json::Value = r.json().await.unwrap();
+    let new_password = v["password"].as_str().unwrap().to_owned();
+
+    // once the link is used, it proves nothing any more
+    let r = anon
+        .post(
+            &format!("/reset-password?token={token}"),
+            "/reset-password",
+            &[("token", &token), ("password", &new_password)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(suggest(Some(&token)).await.unwrap().status(), 401);
+}
+
+async fn forgot_password_token(app: &TestApp, login: &str) -> String {
+    let c = app.client();
+    c.post("/forgot-password", "/forgot-password", &[("login", login)])
+        .await;
+    let mut conn = app.store().conn().await.unwrap();
+    let mails = muster_store::outbox::list(&mut conn, &[], 100).await.unwrap();
+    let link = mails
+        .iter()
+        .find_map(|m| crate::mailbox::reset_link(m.text_body.as_deref().unwrap_or("")))
+        .expect("a reset link");
+    link[link.find("token=").unwrap() + "token=".len()..].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn suggest_password_works_on_the_reset_page_in_a_browser() {
+    let app = TestApp::spawn().await;
+    app.create_user("jdoe", &["User"]).await;
+    let token = forgot_password_token(&app, "jdoe").await;
+    let b = Browser::start().await;
+    b.goto(&app.url(&format!("/reset-password?token={token}"))).await;
+    b.click("#suggest-password").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut suggested = String::new();
+    while suggested.is_empty() {
+        suggested = b.attr("#new-password", "value").await.unwrap_or_default();
+        assert!(std::time::Instant::now() < deadline, "no suggestion filled in");
+    }
+    b.click("#set-password").await;
+    b.wait_flash("the new password is set", |t| t.contains("new password is set"))
+        .await;
+    assert_eq!(app.client().login("jdoe", &suggested).await.status(), 303);
 }
