@@ -100,7 +100,7 @@ async fn two_instances_on_one_postgres_lock_exactly_at_the_limit() {
     let u = app.create_user("target", &["User"]).await;
     // 51 attempts from one address: the per-address pause (tested in security_edges) is off here
     muster_store::settings::put(
-        &mut *app.store().conn().await.unwrap(),
+        &mut app.store().conn().await.unwrap(),
         "login_failures_per_address",
         "0",
         0,
