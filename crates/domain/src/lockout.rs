@@ -1,6 +1,7 @@
 //! The failed-login lockout. The store applies the same rule in one atomic
 //! statement; this is its specification, tested without a clock or a database.
 
+use crate::Millis;
 use crate::status::{AuthStatus, may_authenticate};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +54,56 @@ impl LockoutPolicy {
     }
 }
 
+/// The pause of failed web sign-ins per client address: at most `limit`
+/// failures in any sliding `window_ms`; past that, the address waits
+/// (without its password being checked) until the oldest of the last
+/// `limit` failures leaves the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressThrottle {
+    /// Failures allowed in the window; 0 turns the pause off.
+    pub limit: i64,
+    pub window_ms: i64,
+}
+
+impl AddressThrottle {
+    pub fn is_on(&self) -> bool {
+        self.limit > 0 && self.window_ms > 0
+    }
+
+    /// Failures after this instant count.
+    pub fn window_start(&self, now: Millis) -> Millis {
+        now - self.window_ms
+    }
+
+    /// Seconds to wait, given the time of the `limit`-th most recent failure
+    /// inside the window (`None` when there are fewer than `limit`).
+    pub fn retry_after(&self, limit_th_failure_at: Option<Millis>, now: Millis) -> Option<u64> {
+        if !self.is_on() {
+            return None;
+        }
+        let at = limit_th_failure_at.filter(|at| *at > self.window_start(now))?;
+        let wait_ms = (at + self.window_ms - now).max(0);
+        Some(u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_waits_until_the_oldest_counted_failure_leaves_the_window() {
+        let t = AddressThrottle {
+            limit: 3,
+            window_ms: 60_000,
+        };
+        assert_eq!(t.retry_after(None, 100_000), None, "fewer failures than the limit");
+        assert_eq!(t.retry_after(Some(90_000), 100_000), Some(50));
+        assert_eq!(t.retry_after(Some(40_001), 100_000), Some(1), "rounded up, never 0");
+        assert_eq!(t.retry_after(Some(40_000), 100_000), None, "left the window");
+        let off = AddressThrottle { limit: 0, ..t };
+        assert_eq!(off.retry_after(Some(99_000), 100_000), None, "0 turns it off");
+    }
 
     #[test]
     fn locks_exactly_at_the_limit() {

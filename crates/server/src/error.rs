@@ -9,6 +9,9 @@ pub enum AppError {
     Domain(#[from] DomainError),
     #[error("not signed in")]
     Unauthenticated,
+    /// Too many failed sign-ins from this address lately: wait, the password was not checked.
+    #[error("too many failed attempts; retry in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -1,6 +1,7 @@
 //! Typed settings over the `settings` table. Each setting is described once
 //! here (key, label, bounds, default); the settings page renders this list.
 
+use muster_domain::lockout::AddressThrottle;
 use muster_domain::{LockoutPolicy, PasswordPolicy};
 use muster_store::{Conn, settings as store};
 
@@ -236,6 +237,20 @@ pub const DESCRIPTORS: &[Descriptor] = &[
         default: 10,
     },
     Descriptor {
+        key: "login_failures_per_address",
+        label: "Failed sign-ins per address before a pause",
+        help: "web sign-in, counted over the window below; then 429 without checking the password; 0 turns the pause off",
+        kind: Kind::Int { min: 0, max: 100_000 },
+        default: 30,
+    },
+    Descriptor {
+        key: "login_failure_window_minutes",
+        label: "Window for failed sign-ins per address (minutes)",
+        help: "sliding: the pause ends when the oldest counted failure is this old",
+        kind: Kind::Int { min: 1, max: 1440 },
+        default: 15,
+    },
+    Descriptor {
         key: "mail_max_attempts",
         label: "Mail delivery attempts before it is marked failed",
         help: "failed mail is listed under Mail, with a Retry button",
@@ -289,6 +304,13 @@ impl Settings {
     pub fn lockout(&self) -> LockoutPolicy {
         LockoutPolicy {
             limit: self.get("failed_login_limit"),
+        }
+    }
+
+    pub fn address_throttle(&self) -> AddressThrottle {
+        AddressThrottle {
+            limit: self.get("login_failures_per_address"),
+            window_ms: self.get("login_failure_window_minutes") * 60_000,
         }
     }
 

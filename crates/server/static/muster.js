@@ -23,7 +23,10 @@
       ev.preventDefault();
       var target = document.getElementById(t.getAttribute("data-suggest-password"));
       var toggle = document.querySelector('[data-toggle-password="' + target.id + '"]');
-      fetch("/password-suggestion", {credentials: "same-origin", cache: "no-store"})
+      /* anonymous on the reset page: the link's token proves the right to a suggestion */
+      var reset = target.form && target.form.querySelector("input[name=token]");
+      fetch("/password-suggestion", {credentials: "same-origin", cache: "no-store",
+                                     headers: reset ? {"X-Reset-Token": reset.value} : {}})
         .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
         .then(function (j) {
           target.value = j.password;

@@ -36,6 +36,28 @@ pub async fn insert(conn: &mut Conn, a: &Attempt) -> Result<()> {
     Ok(())
 }
 
+/// When the `n`-th most recent failed web sign-in from `ip` after `since`
+/// happened (`n` from 1), or `None` if there were fewer: the per-address pause
+/// of sign-ins counts with this, in the database, so it holds across instances.
+/// The literals match the partial index `login_attempts_web_failures`
+/// (migration 0010): the lookup reads at most `n` index entries.
+pub async fn nth_recent_web_failure(conn: &mut Conn, ip: &str, since: Millis, n: i64) -> Result<Option<Millis>> {
+    if n < 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT at FROM login_attempts \
+         WHERE success = 0 AND source = 'web' AND ip = $1 AND at > $2 \
+         ORDER BY at DESC LIMIT 1 OFFSET $3",
+    )
+    .bind(ip)
+    .bind(since)
+    .bind(n - 1)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub username: Option<String>,

@@ -5,6 +5,9 @@
 //! the key's organization) is a 401 too, the same for every reason; the
 //! reason goes to the login attempts (source `api`) and the address loses a
 //! token of its budget of failures (setting `api_key_failures_per_minute`).
+//! Once the budget is spent, wrong keys get 429 until it refills; a valid key
+//! is always answered, so a client that shares an address with a guesser
+//! keeps working.
 //! Successful uses are not logged one by one: the key's `last_used_at` says
 //! when it was last used.
 
@@ -55,32 +58,23 @@ impl FromRequestParts<AppState> for ApiActor {
                 "A valid API key is required: Authorization: Bearer <key>.",
             ));
         };
-        let limiter = parts.extensions.get::<Arc<Limiter>>().cloned();
-        let ip = addr.map(|a| a.ip());
-        let now = clock::now();
-        let mut per_minute = None;
-        if let (Some(l), Some(ip)) = (&limiter, ip)
-            && l.tracks(ip)
-        {
-            let pm = failures_per_minute(state).await?;
-            per_minute = Some(pm);
-            if let Some(wait) = l.blocked(ip, pm, now) {
-                return Err(ApiError::rate_limited(wait));
-            }
-        }
+        // A valid key is answered whatever the address did before: only failures are limited.
         let presented = header.to_str().ok().and_then(bearer).unwrap_or("");
+        let now = clock::now();
         let refusal = match api_keys::authenticate(&state.store, presented, now).await? {
             Ok((actor, user)) => return Ok(ApiActor { actor, user, ctx }),
             Err(r) => r,
         };
-        api_keys::record_refusal(&state.store, &ctx, presented, &refusal).await?;
-        if let (Some(l), Some(ip)) = (&limiter, ip) {
-            let pm = match per_minute {
-                Some(pm) => pm,
-                None => failures_per_minute(state).await?,
-            };
-            l.fail(ip, pm, now);
+        let limiter = parts.extensions.get::<Arc<Limiter>>().cloned();
+        if let (Some(l), Some(ip)) = (limiter, addr.map(|a| a.ip())) {
+            let per_minute = failures_per_minute(state).await?;
+            // Out of budget: 429, neither recorded nor counted again (a flood adds no rows).
+            if let Some(wait) = l.blocked(ip, per_minute, now) {
+                return Err(ApiError::rate_limited(wait));
+            }
+            l.fail(ip, per_minute, now);
         }
+        api_keys::record_refusal(&state.store, &ctx, presented, &refusal).await?;
         let detail = match refusal {
             Refusal::Malformed => "The Authorization header must be \"Bearer <API key>\" with a muster API key (mk_…).",
             _ => "The API key is not valid, or its user cannot sign in.",

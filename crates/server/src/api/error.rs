@@ -276,6 +276,7 @@ impl From<AppError> for ApiError {
                     retry_after: None,
                 }
             }
+            AppError::TooManyAttempts { retry_after_secs } => ApiError::rate_limited(retry_after_secs),
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in the API");
                 ApiError::whole(

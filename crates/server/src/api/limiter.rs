@@ -1,6 +1,9 @@
 //! A token bucket per client address for failed API key attempts. Only a
-//! failure takes a token; while an address has none left, its requests are
-//! answered 429 without looking at the key, so guessing gets no answers.
+//! failure takes a token; while an address has none left, its failed
+//! attempts are answered 429 instead of 401 and not recorded. A valid key is
+//! checked first and answered normally, whatever the bucket holds (a key has
+//! 256 random bits: the limit keeps guessers from filling the log and the
+//! database, it is not what makes a key unguessable).
 //! In memory and per process: a restart or a second instance starts afresh,
 //! which only ever helps the legitimate client.
 
@@ -40,11 +43,6 @@ fn wait_secs(b: Bucket, per_minute: u32) -> u64 {
 }
 
 impl Limiter {
-    /// Whether this address has a history of failures (only then is the limit worth loading).
-    pub fn tracks(&self, ip: IpAddr) -> bool {
-        self.buckets.lock().map(|m| m.contains_key(&ip)).unwrap_or(false)
-    }
-
     /// `Some(seconds to wait)` when the address has no attempt left.
     pub fn blocked(&self, ip: IpAddr, per_minute: u32, now: Millis) -> Option<u64> {
         if per_minute == 0 {

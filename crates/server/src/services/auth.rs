@@ -1,6 +1,6 @@
 //! Sign-in with the exact lockout, and turning a user into an `Actor`.
 
-use muster_domain::{Actor, AuthStatus, Error as DomainError, LoginOutcome};
+use muster_domain::{Actor, AuthStatus, Error as DomainError, LoginOutcome, Millis};
 use muster_store::{Conn, Store, login_attempts, users};
 
 use super::{Ctx, audit};
@@ -51,6 +51,9 @@ pub async fn sign_in(
 ) -> AppResult<users::User> {
     let mut conn = store.conn().await?;
     let settings = Settings::load(&mut conn).await?;
+    if let Source::Web = source {
+        address_pause(&mut conn, &settings, ctx, clock::now()).await?;
+    }
     let login = login.trim();
     let mut user = users::find_by_username(&mut conn, login).await?;
     if user.is_none() && login.contains('@') {
@@ -137,6 +140,30 @@ pub async fn sign_in(
                 .ok_or_else(|| AppError::not_found("user"))?;
             Ok(fresh)
         }
+    }
+}
+
+/// The per-address pause of failed web sign-ins (settings
+/// `login_failures_per_address` in `login_failure_window_minutes`): counted
+/// from the login attempts in the database, so every instance sees the same
+/// count. A paused attempt is refused before the account is looked up or a
+/// hash checked, so it says nothing about the password and never counts
+/// against the account's lockout; it is not recorded either (a flood adds no
+/// rows), which also lets the window slide on, so an address gets at most
+/// `limit` tries per window. Parallel attempts may each pass the check before
+/// any is recorded: the pause is a brake, the lockout the exact limit.
+async fn address_pause(conn: &mut Conn, settings: &Settings, ctx: &Ctx, now: Millis) -> AppResult<()> {
+    let throttle = settings.address_throttle();
+    if !throttle.is_on() || ctx.ip.is_empty() {
+        return Ok(());
+    }
+    let nth = login_attempts::nth_recent_web_failure(conn, &ctx.ip, throttle.window_start(now), throttle.limit).await?;
+    match throttle.retry_after(nth, now) {
+        Some(retry_after_secs) => {
+            tracing::info!(ip = %ctx.ip, retry_after_secs, "web sign-in paused for this address");
+            Err(AppError::TooManyAttempts { retry_after_secs })
+        }
+        None => Ok(()),
     }
 }
 

@@ -41,10 +41,9 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only a local path may be a redirect target.
+/// Only a local path may be a redirect target (see [`super::redirect`]).
 fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map(str::to_owned)
+    next.and_then(super::redirect::local_path)
 }
 
 async fn home(viewer: Option<Viewer>) -> Redirect {

@@ -58,6 +58,20 @@ impl IntoResponse for PageError {
                 page(StatusCode::UNPROCESSABLE_ENTITY, "Invalid input", &e.to_string())
             }
             AppError::Domain(DomainError::Refused(why)) => page(StatusCode::CONFLICT, "Not possible", &why),
+            AppError::TooManyAttempts { retry_after_secs } => {
+                let minutes = retry_after_secs.div_ceil(60);
+                let mut resp = page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    &format!(
+                        "Too many failed sign-ins from your address. Try again in {minutes} minute{}.",
+                        if minutes == 1 { "" } else { "s" }
+                    ),
+                );
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+                resp
+            }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 page(

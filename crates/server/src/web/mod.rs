@@ -11,6 +11,7 @@ mod grid_state;
 mod health;
 mod pages;
 pub mod passwords;
+mod redirect;
 pub mod session;
 mod user_pages;
 mod users_grid;

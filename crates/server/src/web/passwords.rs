@@ -128,16 +128,40 @@ fn sentences(errors: &[FieldError]) -> Vec<String> {
 }
 
 fn safe_next(next: Option<&str>, default: String) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .map_or(default, str::to_owned)
+    next.and_then(super::redirect::local_path).unwrap_or(default)
 }
 
 async fn policy(state: &AppState) -> Result<PasswordPolicy, PageError> {
     Ok(Settings::load(&mut *state.store.conn().await?).await?.password_policy())
 }
 
-/// A random password from the OS random source that meets the policy.
-async fn suggestion(State(state): State<AppState>) -> Result<Response, PageError> {
+/// The header the reset page's Suggest Password sends its link's token in
+/// (a header, not the URL: the token must not reach logs or a Referer).
+const RESET_TOKEN_HEADER: &str = "x-reset-token";
+
+/// A random password from the OS random source that meets the policy: for a
+/// signed-in user, or on the reset page with a live reset link; anyone else
+/// gets 401.
+async fn suggestion(
+    State(state): State<AppState>,
+    viewer: Option<Viewer>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
+    let allowed = match (&viewer, headers.get(RESET_TOKEN_HEADER).and_then(|v| v.to_str().ok())) {
+        (Some(_), _) => true,
+        (None, Some(token)) if !token.is_empty() => passwords::check_token(&state, token).await?.is_some(),
+        (None, _) => false,
+    };
+    if !allowed {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            [(CACHE_CONTROL, "no-store")],
+            Json(serde_json::json!({
+                "error": "Sign in, or open a valid password reset link, to get a suggested password."
+            })),
+        )
+            .into_response());
+    }
     let policy = policy(&state).await?;
     let password = crate::crypto::suggest_password(&policy);
     Ok((

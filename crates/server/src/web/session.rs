@@ -2,11 +2,13 @@
 //!
 //! The session cookie holds a random id; the database holds its SHA-256.
 //! Signed-in forms carry the session's CSRF token; anonymous forms (sign-in,
-//! forgot password) carry the token of a double-submit cookie. The check runs
-//! in this middleware for every unsafe method, so no handler can forget it.
+//! forgot password) carry the token of a double-submit cookie, in the body
+//! (url-encoded or multipart) or the `x-csrf-token` header, never in the URL.
+//! The check runs in this middleware for every unsafe method, so no handler
+//! can forget it.
 
-use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Request, State};
 use axum::http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -118,6 +120,36 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// The `csrf` field of a form body: url-encoded, or multipart (the import
+/// form's upload, which puts it first).
+async fn body_csrf(content_type: Option<&HeaderValue>, body: &Bytes) -> Option<String> {
+    let ct = content_type?.to_str().ok()?;
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        form_field(body, "csrf")
+    } else if mime.eq_ignore_ascii_case("multipart/form-data") {
+        multipart_field(ct, body.clone(), "csrf").await
+    } else {
+        None
+    }
+}
+
+/// The first field called `name` of a multipart body held in memory (parsed
+/// by axum's multer, as the handler will parse it).
+async fn multipart_field(content_type: &str, body: Bytes, name: &str) -> Option<String> {
+    let req = Request::builder()
+        .header(CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .ok()?;
+    let mut multipart = Multipart::from_request(req, &()).await.ok()?;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
+
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let headers = req.headers().clone();
     let viewer = match cookie(&headers, SESSION_COOKIE) {
@@ -146,18 +178,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
             return super::error::page(StatusCode::PAYLOAD_TOO_LARGE, "Too large", "The form is too large.");
         };
-        let is_form = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        let given = parts
-            .headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| if is_form { form_field(&bytes, "csrf") } else { None })
-            .or_else(|| parts.uri.query().and_then(|q| form_field(q.as_bytes(), "csrf")));
+        // The token comes in the `x-csrf-token` header or in the body, never in the URL
+        // (a URL ends up in logs, history and Referer headers).
+        let given = match parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) {
+            Some(h) => Some(h.to_owned()),
+            None => body_csrf(parts.headers.get(CONTENT_TYPE), &bytes).await,
+        };
         if !given.is_some_and(|g| constant_time_eq(&g, &expected)) {
             return super::error::page(
                 StatusCode::FORBIDDEN,

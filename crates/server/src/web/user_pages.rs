@@ -44,13 +44,9 @@ fn values(form: &[(String, String)], key: &str) -> Vec<String> {
 
 /// The page to return to after an action: a local admin path only.
 fn back_or(form: &[(String, String)], fallback: String) -> String {
-    let b = value(form, "back");
-    // printable ASCII only: anything else could not be a Location header
-    if b.starts_with("/admin/") && !b.contains("//") && !b.contains('\\') && b.bytes().all(|c| c.is_ascii_graphic()) {
-        b.to_owned()
-    } else {
-        fallback
-    }
+    super::redirect::local_path(value(form, "back"))
+        .filter(|b| b.starts_with("/admin/"))
+        .unwrap_or(fallback)
 }
 
 fn user_href(id: i64) -> String {

@@ -224,8 +224,13 @@ async fn failed_keys_are_rate_limited_per_address() {
     assert!((1..=20).contains(&wait), "{wait}");
     assert_eq!(
         good.get("/api/userprofile").await.status,
+        200,
+        "only failures are limited: a valid key from the same address is answered"
+    );
+    assert_eq!(
+        bad.get("/api/userprofile").await.status,
         429,
-        "while blocked no key is checked"
+        "still blocked for wrong keys"
     );
 }
 

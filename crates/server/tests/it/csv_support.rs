@@ -90,12 +90,13 @@ pub async fn run_jobs(app: &TestApp) {
         .expect("jobs run");
 }
 
-/// Upload a CSV to the Import page (multipart, CSRF token in the query string).
+/// Upload a CSV to the Import page as its form does (multipart, the CSRF token its first field).
 pub async fn upload(c: &Client, csv: &str, dry_run: bool) -> reqwest::Response {
     let token = c.csrf("/admin/import").await;
     let boundary = "muster-test-boundary-7d1f";
     let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"users.csv\"\r\n\
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"users.csv\"\r\n\
          Content-Type: text/csv\r\n\r\n{csv}\r\n"
     );
     if dry_run {
@@ -105,7 +106,7 @@ pub async fn upload(c: &Client, csv: &str, dry_run: bool) -> reqwest::Response {
     }
     body.push_str(&format!("--{boundary}--\r\n"));
     c.http
-        .post(format!("{}/admin/import?csrf={token}", c.base))
+        .post(format!("{}/admin/import", c.base))
         .header("content-type", format!("multipart/form-data; boundary={boundary}"))
         .body(body)
         .send()

@@ -185,9 +185,12 @@ async fn only_administrators_may_import() {
     let token = um.csrf("/profile").await;
     let resp = um
         .http
-        .post(format!("{}/admin/import?csrf={token}", um.base))
+        .post(format!("{}/admin/import", um.base))
         .header("content-type", "multipart/form-data; boundary=x")
-        .body("--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nusername\nmallory\r\n--x--\r\n")
+        .body(format!(
+            "--x\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n\
+             --x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nusername\nmallory\r\n--x--\r\n"
+        ))
         .send()
         .await
         .unwrap();

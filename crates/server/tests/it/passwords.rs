@@ -565,7 +565,7 @@ async fn failed_mail_is_listed_for_administrators_and_can_be_retried() {
 #[tokio::test]
 async fn password_suggestion_meets_the_policy_and_is_not_cached() {
     let app = TestApp::spawn().await;
-    let c = app.client();
+    let c = app.signed_in("admin", ADMIN_PASSWORD).await;
     let resp = c.get("/password-suggestion").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["cache-control"], "no-store");

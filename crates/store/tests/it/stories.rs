@@ -352,6 +352,40 @@ async fn settings_audit_and_attempts(store: &Store) {
 }
 both!(settings_audit_and_attempts);
 
+async fn recent_web_failures_per_address(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    let attempt = |at: i64, ip: &str, success: bool, source: &str| login_attempts::Attempt {
+        at,
+        username: "x".into(),
+        success,
+        source: source.into(),
+        ip: ip.into(),
+        ..Default::default()
+    };
+    for a in [
+        attempt(10, "192.0.2.1", false, "web"),
+        attempt(20, "192.0.2.1", false, "web"),
+        attempt(30, "192.0.2.1", false, "web"),
+        attempt(35, "192.0.2.1", true, "web"),
+        attempt(36, "192.0.2.1", false, "api"),
+        attempt(37, "192.0.2.2", false, "web"),
+    ] {
+        login_attempts::insert(&mut c, &a).await.unwrap();
+    }
+    let nth = |n: i64, since: i64| (n, since);
+    let mut got = Vec::new();
+    for (n, since) in [nth(1, 0), nth(3, 0), nth(4, 0), nth(2, 15), nth(3, 15), nth(0, 0)] {
+        got.push(
+            login_attempts::nth_recent_web_failure(&mut c, "192.0.2.1", since, n)
+                .await
+                .unwrap(),
+        );
+    }
+    // only failed web attempts of this address, newest first, after `since`
+    assert_eq!(got, vec![Some(30), Some(10), None, Some(20), None, None]);
+}
+both!(recent_web_failures_per_address);
+
 async fn counters_match_a_scan(store: &Store) {
     let mut c = store.conn().await.unwrap();
     let org = organizations::create(&mut c, "Main", 1).await.unwrap().id;
