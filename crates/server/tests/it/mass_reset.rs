@@ -61,7 +61,7 @@ async fn mass_reset_all_matching(app: &TestApp, n: i64) -> std::time::Duration {
         .post(
             "/profile",
             "/admin/users/mass/reset-password",
-            &[("all_matching", "1"), ("view", "all"), ("search", "bulk")],
+            &[("all_matching", "1"), ("view", "all"), ("q", "bulk")],
         )
         .await;
     let elapsed = start.elapsed();
