@@ -5,4 +5,5 @@
 
 mod back_office;
 mod db;
+mod schema;
 mod stories;
