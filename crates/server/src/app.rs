@@ -41,7 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::router())
         .merge(crate::web::assets::router())
         .with_state(state);
-    crate::security_headers::apply(app, &config)
+    crate::request_trace::apply(crate::security_headers::apply(app, &config))
 }
 
 /// Serve until `shutdown` resolves; requests in flight are allowed to finish.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod hashing;
 pub mod jobs;
 pub mod mail;
+pub mod request_trace;
 pub mod security_headers;
 pub mod seed;
 pub mod selection_query;

@@ -152,3 +152,59 @@ fn seed_adds_users_in_realistic_proportions() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("310 user(s)"));
 }
+
+/// Every log line of a request names its id (the client's `x-request-id`, or a
+/// new one), the response carries it back, and no query string (where a reset
+/// link keeps its token) reaches the log.
+#[tokio::test(flavor = "multi_thread")]
+async fn request_ids_are_logged_and_echoed_and_queries_are_not_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = muster(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("MUSTER_LOG", "warn,tower_http=debug")
+        .env("MUSTER_ADMIN_PASSWORD", crate::support::ADMIN_PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let first = lines.next().unwrap().unwrap();
+    let base = first.trim_start_matches("muster listening on ").trim().to_owned();
+    let http = reqwest::Client::new();
+    let given = http
+        .get(format!("{base}/healthz"))
+        .header("x-request-id", "test-id-4242")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "test-id-4242");
+    let a = http.get(format!("{base}/login")).send().await.unwrap();
+    let b = http.get(format!("{base}/login")).send().await.unwrap();
+    let (a, b) = (&a.headers()["x-request-id"], &b.headers()["x-request-id"]);
+    assert!(!a.is_empty() && a != b, "each request gets its own id");
+    let a = a.to_str().unwrap().to_owned();
+    http.get(format!("{base}/reset-password?token=SECRET-TOKEN-VALUE"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("id=test-id-4242") && log.contains("path=/healthz"),
+        "{log}"
+    );
+    assert!(log.contains(&format!("id={a}")), "{log}");
+    assert!(log.contains("path=/reset-password"), "{log}");
+    assert!(
+        !log.contains("SECRET-TOKEN-VALUE"),
+        "a query string reached the log:\n{log}"
+    );
+}
