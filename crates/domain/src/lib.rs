@@ -7,6 +7,7 @@ mod error;
 pub mod filter;
 pub mod lockout;
 pub mod password;
+pub mod password_hash;
 pub mod permission;
 pub mod status;
 pub mod user;
