@@ -37,6 +37,10 @@ pub enum ImportCommand {
         /// Check every row and list the rejected ones; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Import rows whose password hash is of a weak scheme (unsalted MD5/SHA-1, bcrypt under
+        /// cost 10, …) without the hash: those users are put in Password reset and mailed a link.
+        #[arg(long)]
+        allow_weak_hashes: bool,
     },
 }
 
@@ -124,19 +128,32 @@ pub async fn export(cmd: ExportCommand, store: &Store) -> AppResult<()> {
     }
 }
 
-pub async fn import(cmd: ImportCommand, store: &Store, actor: &muster_domain::Actor) -> AppResult<()> {
-    let ImportCommand::Users { file, dry_run } = cmd;
+pub async fn import(
+    cmd: ImportCommand,
+    store: &Store,
+    actor: &muster_domain::Actor,
+    config: &crate::config::Config,
+) -> AppResult<()> {
+    let ImportCommand::Users {
+        file,
+        dry_run,
+        allow_weak_hashes,
+    } = cmd;
     let grant = actor.allow::<perm::ImportUsers>()?;
     let f = std::fs::File::open(&file).map_err(|e| io("opening", &file, e))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let pb = bar(len, "{bar:40} {bytes}/{total_bytes}  eta {eta}");
     let mut progress = |bytes: u64| pb.set_position(bytes);
-    let report = imports::import_users(
+    let options = imports::Options {
+        dry_run,
+        allow_weak_hashes,
+    };
+    let report = imports::import_users_with(
         store,
         &grant,
         &Ctx::cli(),
         std::io::BufReader::new(f),
-        dry_run,
+        options,
         &mut progress,
     )
     .await?;
@@ -144,6 +161,7 @@ pub async fn import(cmd: ImportCommand, store: &Store, actor: &muster_domain::Ac
     for e in &report.errors {
         println!("line {}: {}: {} (username {:?})", e.line, e.field, e.reason, e.username);
     }
+    reset_weak(store, actor, config, &report).await?;
     let verb = if dry_run { "would be" } else { "were" };
     println!(
         "{} row(s): {} {verb} created, {} {verb} updated, {} unchanged, {} rejected{}",
@@ -157,5 +175,40 @@ pub async fn import(cmd: ImportCommand, store: &Store, actor: &muster_domain::Ac
     if report.rejected_rows > 0 {
         return Err(DomainError::Refused(format!("{} row(s) were rejected", report.rejected_rows)).into());
     }
+    Ok(())
+}
+
+/// Put the users imported without their weak hash in Password reset, one mail each.
+pub(crate) async fn reset_weak(
+    store: &Store,
+    actor: &muster_domain::Actor,
+    config: &crate::config::Config,
+    report: &imports::Report,
+) -> AppResult<()> {
+    if report.weak_hash_users.is_empty() {
+        return Ok(());
+    }
+    let verb = if report.dry_run { "would be" } else { "were" };
+    println!(
+        "{} user(s) with a weak password hash {verb} put in Password reset and mailed a link",
+        report.weak_hash_users.len()
+    );
+    if report.dry_run {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(report.weak_hash_users.len());
+    {
+        let mut conn = store.conn().await?;
+        for name in &report.weak_hash_users {
+            if let Some(u) = users::find_by_username(&mut conn, name).await? {
+                ids.push(u.id);
+            }
+        }
+    }
+    let state = crate::app::AppState::new(store.clone(), config.clone()).await?;
+    let grant = actor.allow::<perm::ResetPasswords>()?;
+    let selection = crate::services::passwords::Selection::Ids(ids);
+    let result = crate::services::passwords::mass_reset_password(&state, &grant, &Ctx::cli(), &selection).await?;
+    println!("{}", result.message());
     Ok(())
 }

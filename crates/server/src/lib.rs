@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod foreign_hash;
 pub mod hashing;
 pub mod jobs;
 pub mod mail;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod export_filter;
 pub mod exports;
+pub mod foreign_hashes;
 pub mod imports;
 pub mod organizations;
 pub mod passwords;

@@ -12,7 +12,6 @@ use muster_domain::{AuthStatus, EmailAddress, Error as DomainError, FieldError, 
 use super::Column;
 use super::columns::unguard;
 use crate::clock;
-use crate::hashing::is_argon2_phc;
 
 /// The columns of a file, by position.
 #[derive(Debug, Clone)]
@@ -94,8 +93,13 @@ pub struct Cells {
     pub created_at: Option<Millis>,
     pub last_login_at: Option<Millis>,
     pub login_count: Option<i64>,
-    /// An Argon2 PHC string.
+    /// A hash that parsed (`muster_domain::password_hash`): Argon2, or a foreign scheme kept
+    /// until the user's first sign-in.
     pub password_hash: Option<String>,
+    /// A hash of a weak scheme (MD5, SHA-1, bcrypt under cost 10, …): why it is weak.
+    /// It is never stored; the import refuses the row, or with `allow_weak_hashes`
+    /// puts the user in password reset.
+    pub weak_password_hash: Option<String>,
 }
 
 fn split_list(cell: &str) -> Vec<String> {
@@ -188,16 +192,13 @@ pub fn parse_row(header: &Header, record: &csv::StringRecord) -> Result<Row, Vec
                 Ok(n) if n >= 0 => row.login_count = Some(n),
                 _ => bad(format!("must be a whole number, 0 or more (got {cell:?})")),
             },
-            Column::PasswordHash => {
-                if is_argon2_phc(cell) {
-                    row.password_hash = Some(cell.to_owned());
-                } else {
-                    bad(
-                        "must be an Argon2 hash in PHC form ($argon2id$v=19$…); other hash formats cannot be imported"
-                            .to_owned(),
-                    );
-                }
-            }
+            Column::PasswordHash => match muster_domain::password_hash::parse(cell) {
+                Ok(h) => match h.weak_reason() {
+                    Some(weak) => row.weak_password_hash = Some(weak.to_owned()),
+                    None => row.password_hash = Some(h.stored),
+                },
+                Err(e) => bad(message(e)),
+            },
         }
     }
     match username {
@@ -303,7 +304,7 @@ mod tests {
                 "Root",
                 "yesterday",
                 "-1",
-                "$2y$10$abcdefghijklmnopqrstuv",
+                "$2y$10$abcdefghijklmnopqrstuv", // too short for bcrypt
             ]),
         )
         .unwrap_err();

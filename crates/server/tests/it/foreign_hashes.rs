@@ -1,0 +1,380 @@
+//! Password hashes made by other applications: users created through the API
+//! and the CSV import with bcrypt, Django, Symfony/Oro and PBKDF2 (Keycloak)
+//! hashes sign in over HTTP, leave with an Argon2id hash, and meet every
+//! sign-in rule an Argon2 user meets. The hashes are made here by reference
+//! implementations (Python's hashlib, and libxcrypt's bcrypt through Python's
+//! `crypt`), never by the code under test.
+
+use std::process::Command;
+
+use muster_domain::AuthStatus;
+use serde_json::{Value, json};
+
+use crate::api_client::{Api, key_for};
+use crate::csv_support::{outbox, rejected_rows, upload};
+use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp, TestDb};
+
+/// Reference hashes of `password`, keyed by scheme, made by Python.
+fn reference_hashes(password: &str) -> Vec<(String, String)> {
+    let script = r#"
+import base64, crypt, hashlib, json, sys, warnings
+warnings.simplefilter("ignore")
+pw = sys.argv[1].encode()
+b64 = lambda b: base64.b64encode(b).decode()
+phc = lambda b: base64.b64encode(b).decode().rstrip("=")
+out = {}
+out["django_pbkdf2_sha256"] = "pbkdf2_sha256$%d$%s$%s" % (
+    20000, "Zx8SaltDjango", b64(hashlib.pbkdf2_hmac("sha256", pw, b"Zx8SaltDjango", 20000)))
+out["django_pbkdf2_sha1"] = "pbkdf2_sha1$%d$%s$%s" % (
+    12000, "s1lt", b64(hashlib.pbkdf2_hmac("sha1", pw, b"s1lt", 12000)))
+# Symfony MessageDigestPasswordHasher('sha512', true, 5000), as Oro stores it
+salt = "k3jd8fhs0aoc0skwgks4wcw8wk0go4s"
+salted = pw + b"{" + salt.encode() + b"}"
+d = hashlib.sha512(salted).digest()
+for _ in range(1, 5000):
+    d = hashlib.sha512(d + salted).digest()
+out["sha512_symfony"] = "sha512-symfony$5000$%s$%s" % (salt, b64(d))
+# bcrypt from libxcrypt, in the three spellings
+for v in ("2a", "2b", "2y"):
+    out["bcrypt_" + v] = crypt.crypt(pw.decode(), "$%s$10$abcdefghijklmnopqrstuu" % v)
+# Django bcrypt_sha256: bcrypt of the hex SHA-256
+out["django_bcrypt_sha256"] = "bcrypt_sha256$" + crypt.crypt(
+    hashlib.sha256(pw).hexdigest(), "$2b$10$ABCDEFGHIJKLMNOPQRSTUu")
+# Keycloak PBKDF2, written as PHC strings
+ks = b"\x01\x02keycloak-salt\x03"
+out["pbkdf2_sha256"] = "$pbkdf2-sha256$i=27500$%s$%s" % (phc(ks), phc(hashlib.pbkdf2_hmac("sha256", pw, ks, 27500, 64)))
+out["pbkdf2_sha512"] = "$pbkdf2-sha512$i=10000$%s$%s" % (phc(ks), phc(hashlib.pbkdf2_hmac("sha512", pw, ks, 10000, 64)))
+print(json.dumps(out))
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", script, password])
+        .output()
+        .expect("run /usr/bin/python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let map: serde_json::Map<String, Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut v: Vec<(String, String)> = map
+        .into_iter()
+        .map(|(k, v)| (k, v.as_str().unwrap().to_owned()))
+        .collect();
+    // The argon2 reference implementation's own test vector (test.c): "password", "somesalt", t=2, m=64 MiB
+    if password == "password" {
+        v.push((
+            "django_argon2".into(),
+            "argon2$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc".into(),
+        ));
+    }
+    for (k, h) in &v {
+        assert!(!h.is_empty() && !h.starts_with('*'), "{k}: {h}");
+    }
+    v
+}
+
+async fn login_status(app: &TestApp, username: &str, password: &str) -> (u16, String) {
+    let resp = app.client().login(username, password).await;
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+async fn audit_actions(app: &TestApp, target: &str) -> Vec<String> {
+    let mut conn = app.store().conn().await.unwrap();
+    muster_store::audit::list(&mut conn, &Default::default(), 500, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.target_username == target)
+        .map(|e| e.action)
+        .collect()
+}
+
+/// Each scheme: created through `POST /api/users` with `passwordHash`, a wrong
+/// password counts like for an Argon2 user, the right one signs in, and the
+/// stored hash is Argon2id afterwards (audited).
+async fn api_users_sign_in_and_are_rehashed(app: TestApp) {
+    let admin = app.user_by_name("admin").await;
+    let api = Api::new(&app, Some(&key_for(&app, admin.id, None).await));
+    let hashes = reference_hashes(PASSWORD);
+    for (i, (scheme, hash)) in hashes.iter().enumerate() {
+        let username = format!("fh{i}");
+        let r = api
+            .post(
+                "/api/users",
+                json!({"data": {"type": "users", "attributes": {
+                    "username": username, "email": format!("{username}@example.com"),
+                    "firstName": "Fo", "lastName": "Reign", "passwordHash": hash}}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{scheme}: {}", r.text);
+        assert!(!r.text.contains(hash.as_str()), "{scheme}: the hash is write-only");
+        let u = app.user_by_name(&username).await;
+        assert_eq!(
+            &u.password_hash, hash,
+            "{scheme}: stored as given until the first sign-in"
+        );
+        assert_eq!(u.auth_status, AuthStatus::Active);
+
+        let (status, body) = login_status(&app, &username, "Wrong-Password-123456").await;
+        assert_eq!(status, 401, "{scheme}");
+        assert!(body.contains("Invalid username or password."), "{scheme}");
+        let after_wrong = app.user(u.id).await;
+        assert_eq!(after_wrong.failed_login_count, 1, "{scheme}: a wrong password counts");
+        assert_eq!(&after_wrong.password_hash, hash, "{scheme}: unchanged by a failure");
+
+        let (status, _) = login_status(&app, &username, PASSWORD).await;
+        assert_eq!(status, 303, "{scheme}: the right password signs in");
+        let after = app.user(u.id).await;
+        assert!(
+            after.password_hash.starts_with("$argon2id$v=19$"),
+            "{scheme}: {}",
+            after.password_hash
+        );
+        assert_eq!(after.failed_login_count, 0, "{scheme}");
+        assert_eq!(
+            login_status(&app, &username, PASSWORD).await.0,
+            303,
+            "{scheme}: Argon2id now"
+        );
+        assert_eq!(
+            audit_actions(&app, &username)
+                .await
+                .iter()
+                .filter(|a| *a == "user.password_rehashed")
+                .count(),
+            1,
+            "{scheme}: the upgrade is audited once"
+        );
+    }
+    assert_eq!(hashes.len(), 9, "every scheme made by python ran");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_users_sign_in_and_are_rehashed_sqlite() {
+    api_users_sign_in_and_are_rehashed(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_users_sign_in_and_are_rehashed_postgres() {
+    api_users_sign_in_and_are_rehashed(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn django_argon2_reference_vector_signs_in() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_by_name("admin").await;
+    let api = Api::new(&app, Some(&key_for(&app, admin.id, None).await));
+    let hashes = reference_hashes("password");
+    let (_, hash) = hashes.iter().find(|(k, _)| k == "django_argon2").unwrap();
+    let r = api
+        .post(
+            "/api/users",
+            json!({"data": {"type": "users", "attributes": {
+                "username": "dj", "email": "dj@example.com", "firstName": "D", "lastName": "J",
+                "password_hash": hash}}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(login_status(&app, "dj", "passwore").await.0, 401);
+    assert_eq!(login_status(&app, "dj", "password").await.0, 303);
+    let u = app.user_by_name("dj").await;
+    assert!(
+        u.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{}",
+        u.password_hash
+    );
+}
+
+#[tokio::test]
+async fn api_refuses_weak_malformed_and_double_passwords() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_by_name("admin").await;
+    let api = Api::new(&app, Some(&key_for(&app, admin.id, None).await));
+    let bcrypt9 = reference_hashes(PASSWORD)
+        .into_iter()
+        .find(|(k, _)| k == "bcrypt_2b")
+        .unwrap()
+        .1
+        .replacen("$10$", "$09$", 1);
+    for (hash, password, expect) in [
+        ("5f4dcc3b5aa765d61d8327deb882cf99", None, "unsalted MD5"),
+        (bcrypt9.as_str(), None, "cost 9"),
+        ("pbkdf2_sha256$x$salt$aGFzaA==", None, "iterations"),
+        ("plain text", None, "not a known hash format"),
+        (
+            "pbkdf2_sha256$20000$salt$c2l4dGVlbi1ieXRlcy1sb25nLWhhc2g=",
+            Some(PASSWORD),
+            "not both",
+        ),
+    ] {
+        let mut attrs = json!({"username": "weak", "email": "weak@example.com", "firstName": "W",
+                               "lastName": "K", "passwordHash": hash});
+        if let Some(p) = password {
+            attrs["password"] = json!(p);
+        }
+        let r = api
+            .post("/api/users", json!({"data": {"type": "users", "attributes": attrs}}))
+            .await;
+        assert_eq!(r.status, 422, "{hash}: {}", r.text);
+        assert!(r.text.contains(expect), "{hash}: {}", r.text);
+        assert_eq!(
+            r.body["errors"][0]["source"]["pointer"], "/data/attributes/passwordHash",
+            "{}",
+            r.text
+        );
+    }
+    let mut conn = app.store().conn().await.unwrap();
+    assert!(
+        muster_store::users::find_by_username(&mut conn, "weak")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The CSV import (the Import page) takes foreign hashes; the users sign in and are upgraded.
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_import_keeps_foreign_hashes_until_the_first_sign_in() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let hashes = reference_hashes(PASSWORD);
+    let mut csv = String::from("username,email,first_name,last_name,organizations,roles,password_hash\n");
+    for (i, (_, hash)) in hashes.iter().enumerate() {
+        csv.push_str(&format!("csv{i},csv{i}@example.com,C,S,Main,User,\"{hash}\"\n"));
+    }
+    // a weak row is refused with its reason; the others are imported
+    csv.push_str("weakling,weakling@example.com,W,K,Main,User,5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8\n");
+    let resp = upload(&admin, &csv, false).await;
+    let html = resp.text().await.unwrap();
+    let rows = rejected_rows(&html);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].1, "password_hash");
+    assert!(rows[0].2.contains("unsalted SHA-1"), "{rows:#?}");
+    assert!(rows[0].2.contains("--allow-weak-hashes"), "{rows:#?}");
+    for (i, (scheme, hash)) in hashes.iter().enumerate() {
+        let name = format!("csv{i}");
+        assert_eq!(&app.user_by_name(&name).await.password_hash, hash, "{scheme}");
+        assert_eq!(login_status(&app, &name, PASSWORD).await.0, 303, "{scheme}");
+        let after = app.user_by_name(&name).await;
+        assert!(after.password_hash.starts_with("$argon2id$"), "{scheme}");
+    }
+}
+
+/// Lockout counts wrong passwords on a foreign hash exactly as on Argon2, and a
+/// locked user's right password neither signs in nor upgrades the hash.
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_hash_users_lock_at_the_limit() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_by_name("admin").await;
+    let api = Api::new(&app, Some(&key_for(&app, admin.id, None).await));
+    let hash = reference_hashes(PASSWORD)
+        .into_iter()
+        .find(|(k, _)| k == "sha512_symfony")
+        .unwrap()
+        .1;
+    let r = api
+        .post(
+            "/api/users",
+            json!({"data": {"type": "users", "attributes": {
+                "username": "oro.user", "email": "oro@example.com", "firstName": "O", "lastName": "R",
+                "passwordHash": hash}}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    for _ in 0..12 {
+        assert_eq!(login_status(&app, "oro.user", "Not-The-Password-99").await.0, 401);
+    }
+    let u = app.user_by_name("oro.user").await;
+    assert_eq!(u.failed_login_count, 10, "stops exactly at the limit");
+    assert_eq!(u.auth_status, AuthStatus::Locked);
+    let (status, body) = login_status(&app, "oro.user", PASSWORD).await;
+    assert_eq!(status, 401, "locked: refused");
+    assert!(body.contains("Invalid username or password."));
+    assert_eq!(
+        app.user_by_name("oro.user").await.password_hash,
+        hash,
+        "not upgraded while locked"
+    );
+    assert_eq!(
+        audit_actions(&app, "oro.user")
+            .await
+            .iter()
+            .filter(|a| *a == "user.locked")
+            .count(),
+        1
+    );
+
+    // an unknown user: the same answer, checked against the dummy Argon2 hash
+    let (status, unknown_body) = login_status(&app, "nobody-here", PASSWORD).await;
+    assert_eq!(status, 401);
+    assert!(unknown_body.contains("Invalid username or password."));
+    let mut conn = app.store().conn().await.unwrap();
+    let attempts = muster_store::login_attempts::list(&mut conn, &Default::default(), 100, 0)
+        .await
+        .unwrap();
+    assert!(
+        attempts
+            .iter()
+            .any(|a| a.username == "nobody-here" && a.reason == "unknown user")
+    );
+}
+
+fn muster_cli(app: &TestApp) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_muster"));
+    c.arg("--data-dir")
+        .arg(app.data_dir())
+        .arg("--database-url")
+        .arg(&app.db.url)
+        .env("MUSTER_LOG", "warn");
+    c
+}
+
+/// `muster import users`: a weak hash rejects its row; with `--allow-weak-hashes`
+/// the user is imported without it, in Password reset, with the reset mail.
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_import_refuses_weak_hashes_unless_allowed() {
+    let app = TestApp::spawn().await;
+    let file = app.data_dir().join("weak.csv");
+    std::fs::write(
+        &file,
+        "username,email,first_name,last_name,organizations,roles,password_hash\n\
+         md5user,md5user@example.com,M,D,Main,User,5f4dcc3b5aa765d61d8327deb882cf99\n\
+         good,good@example.com,G,D,Main,User,pbkdf2_sha256$20000$salt$c2l4dGVlbi1ieXRlcy1sb25nLWhhc2g=\n",
+    )
+    .unwrap();
+    let out = muster_cli(&app).args(["import", "users"]).arg(&file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("line 2: password_hash: unsalted MD5 is a weak scheme"),
+        "{stdout}"
+    );
+    let mut conn = app.store().conn().await.unwrap();
+    assert!(
+        muster_store::users::find_by_username(&mut conn, "md5user")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(conn);
+
+    let out = muster_cli(&app)
+        .args(["import", "users", "--allow-weak-hashes"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("1 user(s) with a weak password hash were put in Password reset"),
+        "{stdout}"
+    );
+    let u = app.user_by_name("md5user").await;
+    assert_eq!(u.auth_status, AuthStatus::PasswordReset);
+    assert!(!u.password_hash.contains("5f4dcc3b"), "a weak hash is never stored");
+    let mails = outbox(&app).await;
+    assert!(
+        mails
+            .iter()
+            .any(|(to, _, text, _)| to == "md5user@example.com" && text.contains("/reset-password?token=")),
+        "{mails:#?}"
+    );
+    assert_eq!(login_status(&app, "md5user", "password").await.0, 401);
+}
