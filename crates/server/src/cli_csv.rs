@@ -158,6 +158,12 @@ pub async fn import(
     )
     .await?;
     pb.finish_and_clear();
+    if !report.ignored_columns.is_empty() {
+        println!(
+            "columns left out (not muster fields): {}",
+            report.ignored_columns.join(", ")
+        );
+    }
     for e in &report.errors {
         println!("line {}: {}: {} (username {:?})", e.line, e.field, e.reason, e.username);
     }

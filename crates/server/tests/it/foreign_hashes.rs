@@ -378,3 +378,48 @@ async fn cli_import_refuses_weak_hashes_unless_allowed() {
     );
     assert_eq!(login_status(&app, "md5user", "password").await.0, 401);
 }
+
+/// An Oro export of users, with its own headers and extra columns, imports as
+/// muster's CSV (DESIGN.md §5 "Oro CSV aliases").
+#[tokio::test(flavor = "multi_thread")]
+async fn oro_export_headers_are_read_as_muster_keys() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let csv = "Id,Username,Primary Email,Name Prefix,First Name,Last Name,Enabled,Status,Roles,Organizations,Birthday\n\
+               7,jdoe,jdoe@example.com,Dr.,John,Doe,1,Active,User Manager,Main,1980-02-03\n\
+               8,asmith,asmith@example.com,,Ann,Smith,0,Locked,User,Main,\n";
+    let resp = upload(&admin, csv, false).await;
+    let html = resp.text().await.unwrap();
+    assert!(rejected_rows(&html).is_empty(), "{html}");
+    let j = app.user_by_name("jdoe").await;
+    assert_eq!(
+        (j.email.as_str(), j.first_name.as_str(), j.last_name.as_str()),
+        ("jdoe@example.com", "John", "Doe")
+    );
+    assert!(j.enabled);
+    assert_eq!(j.roles, vec![muster_domain::Role::UserManager]);
+    let a = app.user_by_name("asmith").await;
+    assert!(!a.enabled);
+    assert_eq!(
+        a.auth_status,
+        AuthStatus::PasswordReset,
+        "a new user without a hash must reset, whatever the status says"
+    );
+    // Oro's status words on an update
+    let resp = upload(
+        &admin,
+        "Username,Status,Enabled
+jdoe,Locked,No
+",
+        false,
+    )
+    .await;
+    assert!(rejected_rows(&resp.text().await.unwrap()).is_empty());
+    let j = app.user_by_name("jdoe").await;
+    assert_eq!(j.auth_status, AuthStatus::Locked);
+    assert!(!j.enabled);
+
+    // muster's own format still refuses an unknown column
+    let resp = upload(&admin, "username,Birthday\njdoe,1980-02-03\n", false).await;
+    assert!(resp.text().await.unwrap().contains("unknown column"));
+}

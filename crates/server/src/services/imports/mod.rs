@@ -103,6 +103,8 @@ pub struct Report {
     /// Usernames of rows whose hash was of a weak scheme, imported because
     /// [`Options::allow_weak_hashes`] was given: the caller puts them in password reset.
     pub weak_hash_users: Vec<String>,
+    /// Columns of an Oro export that muster does not read, left out.
+    pub ignored_columns: Vec<String>,
 }
 
 /// How an import treats what it reads.
@@ -162,6 +164,7 @@ pub async fn import_users_with<R: Read + Send>(
     let orgs = Orgs::load(&mut *store.conn().await?, actor).await?;
     let mut report = Report {
         dry_run,
+        ignored_columns: header.ignored().to_vec(),
         ..Default::default()
     };
     // only in a dry run: emails given by earlier rows, which a real run would have stored
