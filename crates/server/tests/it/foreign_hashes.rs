@@ -423,3 +423,95 @@ jdoe,Locked,No
     let resp = upload(&admin, "username,Birthday\njdoe,1980-02-03\n", false).await;
     assert!(resp.text().await.unwrap().contains("unknown column"));
 }
+
+/// The page of imported hashes counts the users still on each scheme, and
+/// **Reset** puts those on one scheme in Password reset with a mail each.
+async fn schemes_page_counts_and_resets(app: TestApp) {
+    let admin_user = app.user_by_name("admin").await;
+    let api = Api::new(&app, Some(&key_for(&app, admin_user.id, None).await));
+    let hashes = reference_hashes(PASSWORD);
+    let bcrypt = hashes.iter().find(|(k, _)| k == "bcrypt_2y").unwrap().1.clone();
+    let django = hashes
+        .iter()
+        .find(|(k, _)| k == "django_pbkdf2_sha256")
+        .unwrap()
+        .1
+        .clone();
+    for (name, hash) in [("b1", &bcrypt), ("b2", &bcrypt), ("b3", &bcrypt), ("d1", &django)] {
+        let r = api
+            .post(
+                "/api/users",
+                json!({"data": {"type": "users", "attributes": {
+                    "username": name, "email": format!("{name}@example.com"), "firstName": "F",
+                    "lastName": "L", "passwordHash": hash}}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    assert_eq!(login_status(&app, "b3", PASSWORD).await.0, 303, "b3 leaves bcrypt");
+
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    assert!(
+        admin
+            .get_text("/admin/settings")
+            .await
+            .contains("/admin/settings/password-hashes")
+    );
+    let html = admin.get_text("/admin/settings/password-hashes").await;
+    let count = |html: &str, key: &str| -> String {
+        let row = &html[html
+            .find(&format!("data-scheme=\"{key}\""))
+            .unwrap_or_else(|| panic!("{key}: {html}"))..];
+        let start = row.find("<td class=\"count\">").unwrap() + "<td class=\"count\">".len();
+        row[start..start + row[start..].find('<').unwrap()].to_owned()
+    };
+    assert_eq!(count(&html, "bcrypt"), "2", "{html}");
+    assert_eq!(count(&html, "django_pbkdf2_sha256"), "1");
+    assert!(!html.contains("data-scheme=\"sha512_symfony\""), "nobody on it");
+
+    let resp = admin
+        .post(
+            "/admin/settings/password-hashes",
+            "/admin/settings/password-hashes/reset",
+            &[("scheme", "bcrypt")],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    for name in ["b1", "b2"] {
+        assert_eq!(
+            app.user_by_name(name).await.auth_status,
+            AuthStatus::PasswordReset,
+            "{name}"
+        );
+    }
+    assert_eq!(app.user_by_name("b3").await.auth_status, AuthStatus::Active);
+    assert_eq!(app.user_by_name("d1").await.auth_status, AuthStatus::Active);
+    let mails = outbox(&app).await;
+    for name in ["b1", "b2"] {
+        assert!(
+            mails.iter().any(|(to, _, text, _)| *to == format!("{name}@example.com")
+                && text.contains("/reset-password?token=")),
+            "{name}: {mails:#?}"
+        );
+    }
+    assert!(
+        !mails
+            .iter()
+            .any(|(to, ..)| to == "d1@example.com" || to == "b3@example.com")
+    );
+
+    // a User Manager may not see the page
+    app.create_user("um", &["User Manager"]).await;
+    let um = app.signed_in("um", PASSWORD).await;
+    assert_ne!(um.get("/admin/settings/password-hashes").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schemes_page_counts_and_resets_sqlite() {
+    schemes_page_counts_and_resets(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schemes_page_counts_and_resets_postgres() {
+    schemes_page_counts_and_resets(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
