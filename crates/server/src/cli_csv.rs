@@ -31,7 +31,8 @@ pub enum ExportCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ImportCommand {
-    /// Create or update users (matched by username) from a CSV file of `muster export users`.
+    /// Create or update users (matched by username) from a CSV file of `muster export users`
+    /// (or an Oro export of users).
     Users {
         file: PathBuf,
         /// Check every row and list the rejected ones; change nothing.
@@ -42,9 +43,13 @@ pub enum ImportCommand {
         #[arg(long)]
         allow_weak_hashes: bool,
     },
+    /// Create or update users from `manage.py dumpdata auth.user` (JSON).
+    Django(crate::cli_import_foreign::DjangoArgs),
+    /// Create or update users from a Keycloak realm export (JSON).
+    Keycloak(crate::cli_import_foreign::KeycloakArgs),
 }
 
-fn bar(len: u64, template: &str) -> ProgressBar {
+pub(crate) fn bar(len: u64, template: &str) -> ProgressBar {
     if !std::io::stdout().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -64,7 +69,7 @@ impl BeforePage for Progress {
     }
 }
 
-fn io(what: &str, path: &Path, e: std::io::Error) -> AppError {
+pub(crate) fn io(what: &str, path: &Path, e: std::io::Error) -> AppError {
     AppError::Internal(format!("{what} {}: {e}", path.display()))
 }
 
@@ -134,11 +139,15 @@ pub async fn import(
     actor: &muster_domain::Actor,
     config: &crate::config::Config,
 ) -> AppResult<()> {
-    let ImportCommand::Users {
-        file,
-        dry_run,
-        allow_weak_hashes,
-    } = cmd;
+    let (file, dry_run, allow_weak_hashes) = match cmd {
+        ImportCommand::Users {
+            file,
+            dry_run,
+            allow_weak_hashes,
+        } => (file, dry_run, allow_weak_hashes),
+        ImportCommand::Django(args) => return crate::cli_import_foreign::django(args, store, actor, config).await,
+        ImportCommand::Keycloak(args) => return crate::cli_import_foreign::keycloak(args, store, actor, config).await,
+    };
     let grant = actor.allow::<perm::ImportUsers>()?;
     let f = std::fs::File::open(&file).map_err(|e| io("opening", &file, e))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -158,6 +167,19 @@ pub async fn import(
     )
     .await?;
     pb.finish_and_clear();
+    finish(store, actor, config, &report, |e| format!("line {}", e.line)).await
+}
+
+/// Print an import's report (each rejected row at `place`), put the users with a weak hash
+/// in password reset, and fail when a row was rejected.
+pub(crate) async fn finish(
+    store: &Store,
+    actor: &muster_domain::Actor,
+    config: &crate::config::Config,
+    report: &imports::Report,
+    place: impl Fn(&imports::RowError) -> String,
+) -> AppResult<()> {
+    let dry_run = report.dry_run;
     if !report.ignored_columns.is_empty() {
         println!(
             "columns left out (not muster fields): {}",
@@ -165,9 +187,9 @@ pub async fn import(
         );
     }
     for e in &report.errors {
-        println!("line {}: {}: {} (username {:?})", e.line, e.field, e.reason, e.username);
+        println!("{}: {}: {} (username {:?})", place(e), e.field, e.reason, e.username);
     }
-    reset_weak(store, actor, config, &report).await?;
+    reset_weak(store, actor, config, report).await?;
     let verb = if dry_run { "would be" } else { "were" };
     println!(
         "{} row(s): {} {verb} created, {} {verb} updated, {} unchanged, {} rejected{}",

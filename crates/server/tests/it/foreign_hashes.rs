@@ -515,3 +515,245 @@ async fn schemes_page_counts_and_resets_sqlite() {
 async fn schemes_page_counts_and_resets_postgres() {
     schemes_page_counts_and_resets(TestApp::spawn_on(TestDb::postgres().await).await).await;
 }
+
+/// `(salt, hash)` in standard base64 of PBKDF2-HMAC-`digest` of `password`, by Python.
+fn python_pbkdf2(digest: &str, password: &str, iterations: u32, len: usize) -> (String, String) {
+    let script = r#"
+import base64, hashlib, sys
+salt = b"\x9a\x10kc-salt-\x00\xff!"
+h = hashlib.pbkdf2_hmac(sys.argv[1], sys.argv[2].encode(), salt, int(sys.argv[3]), int(sys.argv[4]))
+print(base64.b64encode(salt).decode(), base64.b64encode(h).decode())
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            script,
+            digest,
+            password,
+            &iterations.to_string(),
+            &len.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (s, h) = text.trim().split_once(' ').unwrap();
+    (s.to_owned(), h.to_owned())
+}
+
+/// A credential as Keycloak 12+ writes it: JSON documents in strings.
+fn kc_credential(algorithm: &str, iterations: u32, salt: &str, value: &str, extra: Value) -> Value {
+    json!({
+        "id": "c0ffee00-0000-0000-0000-000000000000",
+        "type": "password",
+        "userLabel": "My password",
+        "createdDate": 1_700_000_000_000_i64,
+        "secretData": json!({"value": value, "salt": salt, "additionalParameters": {}}).to_string(),
+        "credentialData": json!({"hashIterations": iterations, "algorithm": algorithm,
+                                 "additionalParameters": extra}).to_string(),
+    })
+}
+
+async fn orgs_of(app: &TestApp, id: i64) -> Vec<String> {
+    let mut conn = app.store().conn().await.unwrap();
+    let ids = muster_store::users::organization_ids(&mut conn, id).await.unwrap();
+    let all = muster_store::organizations::list(&mut conn).await.unwrap();
+    all.into_iter()
+        .filter(|o| ids.contains(&o.id))
+        .map(|o| o.name)
+        .collect()
+}
+
+fn run_cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = muster_cli(app).args(args).output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `muster import keycloak`: a realm export written by hand from Keycloak's format, with
+/// pbkdf2-sha256, pbkdf2-sha512 and argon2 credentials, realm roles and groups mapped.
+#[tokio::test(flavor = "multi_thread")]
+async fn keycloak_realm_export_imports_and_signs_in() {
+    let app = TestApp::spawn().await;
+    app.create_org("Acme Sales").await;
+    app.create_org("Support").await;
+    let (s256, h256) = python_pbkdf2("sha256", PASSWORD, 27500, 64);
+    let (s512, h512) = python_pbkdf2("sha512", PASSWORD, 30000, 64);
+    let realm = json!({
+        "id": "acme", "realm": "acme", "enabled": true,
+        "roles": {"realm": [{"name": "admin"}, {"name": "helpdesk"}, {"name": "default-roles-acme"}]},
+        "groups": [{"name": "Sales", "path": "/Sales", "subGroups": []}, {"name": "Support", "path": "/Support"}],
+        "users": [
+            {"id": "1", "createdTimestamp": 1_600_000_000_000_i64, "username": "kc.admin", "enabled": true,
+             "emailVerified": true, "firstName": "Kim", "lastName": "Admin", "email": "kc.admin@example.com",
+             "credentials": [kc_credential("pbkdf2-sha256", 27500, &s256, &h256, json!({}))],
+             "realmRoles": ["default-roles-acme", "admin"], "groups": ["/Sales"],
+             "requiredActions": [], "notBefore": 0},
+            {"id": "2", "createdTimestamp": 1_600_000_000_001_i64, "username": "kc.help", "enabled": true,
+             "firstName": "Hal", "lastName": "Help", "email": "kc.help@example.com",
+             "credentials": [kc_credential("pbkdf2-sha512", 30000, &s512, &h512, json!({}))],
+             "realmRoles": ["helpdesk"], "groups": ["/Support"]},
+            {"id": "3", "username": "kc.argon", "enabled": true, "firstName": "Ari", "lastName": "Gon",
+             "email": "kc.argon@example.com",
+             // the argon2 reference implementation's test vector: "password", "somesalt", t=2, m=64 MiB
+             "credentials": [kc_credential("argon2", 2, "c29tZXNhbHQ=",
+                 "CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc=",
+                 json!({"hashLength": ["32"], "memory": ["65536"], "type": ["id"], "version": ["1.3"], "parallelism": ["1"]}))],
+             "realmRoles": ["default-roles-acme"]},
+            {"id": "4", "username": "kc.ldap", "enabled": false, "firstName": "Lee", "lastName": "Dap",
+             "email": "kc.ldap@example.com", "federationLink": "ldap-1", "credentials": []}
+        ]
+    });
+    let file = app.data_dir().join("realm-export.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&realm).unwrap()).unwrap();
+    let path = file.to_str().unwrap();
+    let maps = [
+        "--role-map",
+        "admin=Administrator,helpdesk=User Manager",
+        "--org-map",
+        "/Sales=Acme Sales",
+    ];
+
+    let (ok, out) = run_cli(&app, &[&["import", "keycloak", path, "--dry-run"][..], &maps].concat());
+    assert!(ok, "{out}");
+    assert!(out.contains("4 row(s): 4 would be created"), "{out}");
+    let mut conn = app.store().conn().await.unwrap();
+    assert!(
+        muster_store::users::find_by_username(&mut conn, "kc.admin")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(conn);
+
+    let (ok, out) = run_cli(&app, &[&["import", "keycloak", path][..], &maps].concat());
+    assert!(ok, "{out}");
+    let admin = app.user_by_name("kc.admin").await;
+    assert_eq!(admin.roles, vec![muster_domain::Role::Administrator]);
+    assert_eq!(admin.created_at, 1_600_000_000_000);
+    let help = app.user_by_name("kc.help").await;
+    assert_eq!(help.roles, vec![muster_domain::Role::UserManager]);
+    assert_eq!(orgs_of(&app, admin.id).await, ["Acme Sales"], "mapped by --org-map");
+    assert_eq!(orgs_of(&app, help.id).await, ["Support"], "by the group's name");
+    let ldap = app.user_by_name("kc.ldap").await;
+    assert!(!ldap.enabled);
+    assert_eq!(ldap.auth_status, AuthStatus::PasswordReset, "no password credential");
+
+    for (name, password) in [("kc.admin", PASSWORD), ("kc.help", PASSWORD), ("kc.argon", "password")] {
+        assert_eq!(login_status(&app, name, "Wrong-Password-123456").await.0, 401, "{name}");
+        assert_eq!(app.user_by_name(name).await.failed_login_count, 1, "{name}");
+        assert_eq!(login_status(&app, name, password).await.0, 303, "{name}");
+        let after = app.user_by_name(name).await;
+        assert!(
+            after.password_hash.starts_with("$argon2id$v=19$m=19456"),
+            "{name}: {}",
+            after.password_hash
+        );
+    }
+
+    // a broken file: the place is named and nothing is imported
+    let mut broken = realm.clone();
+    broken["users"][0]["username"] = json!("kc.new");
+    broken["users"][1]["credentials"][0]["secretData"] = json!("{\"value\": ");
+    std::fs::write(&file, serde_json::to_vec(&broken).unwrap()).unwrap();
+    let (ok, out) = run_cli(&app, &["import", "keycloak", path]);
+    assert!(!ok);
+    assert!(out.contains("users[1].credentials[0].secretData"), "{out}");
+    let mut conn = app.store().conn().await.unwrap();
+    assert!(
+        muster_store::users::find_by_username(&mut conn, "kc.new")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// `muster import django`: a `dumpdata auth.user` file with hashes made by Python.
+#[tokio::test(flavor = "multi_thread")]
+async fn django_dumpdata_imports_and_signs_in() {
+    let app = TestApp::spawn().await;
+    app.create_org("Editors").await;
+    let hashes = reference_hashes(PASSWORD);
+    let get = |k: &str| hashes.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let dump = json!([
+        {"model": "auth.user", "pk": 1, "fields": {
+            "password": get("django_pbkdf2_sha256"), "last_login": "2024-05-06T07:08:09.123Z",
+            "is_superuser": true, "username": "dj.root", "first_name": "", "last_name": "",
+            "email": "dj.root@example.com", "is_staff": true, "is_active": true,
+            "date_joined": "2020-01-02T03:04:05Z", "groups": [], "user_permissions": []}},
+        {"model": "auth.user", "pk": 2, "fields": {
+            "password": get("django_bcrypt_sha256"), "last_login": null, "is_superuser": false,
+            "username": "dj.editor", "first_name": "Eddie", "last_name": "Tor", "email": "eddie@example.com",
+            "is_staff": true, "is_active": true, "date_joined": "2021-03-04T05:06:07", "groups": [["Editors"]],
+            "user_permissions": []}},
+        {"model": "auth.user", "pk": 3, "fields": {
+            "password": "sha1$salt$5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8", "last_login": null,
+            "is_superuser": false, "username": "dj.legacy", "first_name": "Leg", "last_name": "Acy",
+            "email": "legacy@example.com", "is_staff": false, "is_active": false,
+            "date_joined": "2010-01-01T00:00:00Z", "groups": [], "user_permissions": []}}
+    ]);
+    let file = app.data_dir().join("users.json");
+    std::fs::write(&file, serde_json::to_vec(&dump).unwrap()).unwrap();
+    let path = file.to_str().unwrap();
+
+    // the weak sha1 hash rejects its user; the others are imported
+    let (ok, out) = run_cli(
+        &app,
+        &[
+            "import",
+            "django",
+            path,
+            "--role-map",
+            "staff=User",
+            "--org-map",
+            "Editors=Editors",
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("salted SHA-1 is a weak scheme"), "{out}");
+    let root = app.user_by_name("dj.root").await;
+    assert_eq!(root.roles, vec![muster_domain::Role::Administrator]);
+    assert_eq!(
+        (root.first_name.as_str(), root.last_name.as_str()),
+        ("dj.root", "dj.root")
+    );
+    assert_eq!(muster_server::clock::rfc3339(root.created_at), "2020-01-02T03:04:05Z");
+    assert_eq!(
+        root.last_login_at.map(muster_server::clock::rfc3339).as_deref(),
+        Some("2024-05-06T07:08:09.123Z")
+    );
+    let editor = app.user_by_name("dj.editor").await;
+    assert_eq!(
+        editor.roles,
+        vec![muster_domain::Role::User],
+        "staff mapped by --role-map"
+    );
+    assert_eq!(
+        orgs_of(&app, editor.id).await,
+        ["Editors"],
+        "group name mapped by --org-map"
+    );
+    assert_eq!(orgs_of(&app, root.id).await, ["Main"], "no group: Main");
+
+    for name in ["dj.root", "dj.editor"] {
+        assert_eq!(login_status(&app, name, "Wrong-Password-123456").await.0, 401);
+        assert_eq!(login_status(&app, name, PASSWORD).await.0, 303, "{name}");
+        assert!(app.user_by_name(name).await.password_hash.starts_with("$argon2id$"));
+    }
+
+    let (ok, out) = run_cli(&app, &["import", "django", path, "--allow-weak-hashes"]);
+    assert!(ok, "{out}");
+    let legacy = app.user_by_name("dj.legacy").await;
+    assert!(!legacy.enabled);
+    assert_eq!(legacy.auth_status, AuthStatus::PasswordReset);
+
+    let (ok, out) = run_cli(&app, &["import", "django", path, "--role-map", "staff=Root"]);
+    assert!(!ok);
+    assert!(out.contains("is not a role"), "{out}");
+}
