@@ -176,8 +176,8 @@ struct DjangoObject {
 struct DjangoFields {
     #[serde(default)]
     username: String,
-    #[serde(default)]
-    password: String,
+    /// Absent on objects of other models (groups, permissions…).
+    password: Option<String>,
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -224,7 +224,8 @@ fn group_key(v: &Value) -> Option<String> {
     }
 }
 
-/// Users of `manage.py dumpdata auth.user` (objects of other models are skipped).
+/// Users of `manage.py dumpdata auth.user` (or of a custom user model: any object with a
+/// `password` field; objects of other models are skipped).
 ///
 /// Roles: `superuser`, `staff` and `default` keys of `role_map` (default
 /// Administrator, User Manager, User). Organizations: a group (its id, or its
@@ -236,7 +237,8 @@ pub fn django(bytes: &[u8], role_map: &NameMap, org_map: &NameMap) -> Result<Vec
     let mut users = Vec::new();
     for (i, o) in objects.into_iter().enumerate() {
         let place = format!("[{i}]");
-        if !o.model.eq_ignore_ascii_case("auth.user") {
+        // auth.user, or a custom user model (`dumpdata accounts.User`): anything with a password
+        if !o.model.eq_ignore_ascii_case("auth.user") && o.fields.password.is_none() {
             continue;
         }
         let f = o.fields;
@@ -269,7 +271,7 @@ pub fn django(bytes: &[u8], role_map: &NameMap, org_map: &NameMap) -> Result<Vec
             orgs.push(org_map.get("default").unwrap_or("Main").to_owned());
         }
         // `!…` is Django's unusable password (set_unusable_password)
-        let password = f.password.trim();
+        let password = f.password.as_deref().unwrap_or("").trim();
         let password_hash = (!password.is_empty() && !password.starts_with('!')).then(|| password.to_owned());
         users.push(ImportUser {
             first_name: name_or(&f.first_name, &f.username),
