@@ -391,6 +391,10 @@ async fn oro_export_headers_are_read_as_muster_keys() {
     let resp = upload(&admin, csv, false).await;
     let html = resp.text().await.unwrap();
     assert!(rejected_rows(&html).is_empty(), "{html}");
+    assert!(
+        html.contains("Columns left out (not muster fields): Name Prefix, Birthday"),
+        "{html}"
+    );
     let j = app.user_by_name("jdoe").await;
     assert_eq!(
         (j.email.as_str(), j.first_name.as_str(), j.last_name.as_str()),
