@@ -84,7 +84,8 @@ async fn run(
         .map(|(i, _)| i + 1)
         .collect();
     let mut progress = |bytes: u64| {
-        let done = lines.iter().skip(1).filter(|end| (**end as u64) <= bytes).count();
+        // lines ends are sorted; the first is the header's
+        let done = lines.partition_point(|end| (*end as u64) <= bytes).saturating_sub(1);
         pb.set_position(done as u64);
     };
     let options = imports::Options {
