@@ -8,6 +8,7 @@ mod error;
 pub mod filter;
 pub mod lockout;
 pub mod password;
+pub mod password_hash;
 pub mod permission;
 pub mod selection;
 pub mod status;

@@ -47,7 +47,7 @@ pub enum Command {
     /// Export users to CSV.
     #[command(subcommand)]
     Export(crate::cli_csv::ExportCommand),
-    /// Import users from CSV.
+    /// Import users: from CSV, a Django `dumpdata auth.user` file or a Keycloak realm export.
     #[command(subcommand)]
     Import(crate::cli_csv::ImportCommand),
     /// Send a test email through the configured transport (spool folder or SMTP), now.
@@ -201,7 +201,7 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
         Command::Export(cmd) => crate::cli_csv::export(cmd, &open_store(&config).await?).await,
         Command::Import(cmd) => {
             let store = open_store(&config).await?;
-            crate::cli_csv::import(cmd, &store, &cli_actor(&store).await?).await
+            crate::cli_csv::import(cmd, &store, &cli_actor(&store).await?, &config).await
         }
         Command::SendTestEmail { to } => send_test_email(&to, config).await,
     }

@@ -31,16 +31,25 @@ pub enum ExportCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ImportCommand {
-    /// Create or update users (matched by username) from a CSV file of `muster export users`.
+    /// Create or update users (matched by username) from a CSV file of `muster export users`
+    /// (or an Oro export of users).
     Users {
         file: PathBuf,
         /// Check every row and list the rejected ones; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Import rows whose password hash is of a weak scheme (unsalted MD5/SHA-1, bcrypt under
+        /// cost 10, …) without the hash: those users are put in Password reset and mailed a link.
+        #[arg(long)]
+        allow_weak_hashes: bool,
     },
+    /// Create or update users from `manage.py dumpdata auth.user` (JSON).
+    Django(crate::cli_import_foreign::DjangoArgs),
+    /// Create or update users from a Keycloak realm export (JSON).
+    Keycloak(crate::cli_import_foreign::KeycloakArgs),
 }
 
-fn bar(len: u64, template: &str) -> ProgressBar {
+pub(crate) fn bar(len: u64, template: &str) -> ProgressBar {
     if !std::io::stdout().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -60,7 +69,7 @@ impl BeforePage for Progress {
     }
 }
 
-fn io(what: &str, path: &Path, e: std::io::Error) -> AppError {
+pub(crate) fn io(what: &str, path: &Path, e: std::io::Error) -> AppError {
     AppError::Internal(format!("{what} {}: {e}", path.display()))
 }
 
@@ -124,26 +133,63 @@ pub async fn export(cmd: ExportCommand, store: &Store) -> AppResult<()> {
     }
 }
 
-pub async fn import(cmd: ImportCommand, store: &Store, actor: &muster_domain::Actor) -> AppResult<()> {
-    let ImportCommand::Users { file, dry_run } = cmd;
+pub async fn import(
+    cmd: ImportCommand,
+    store: &Store,
+    actor: &muster_domain::Actor,
+    config: &crate::config::Config,
+) -> AppResult<()> {
+    let (file, dry_run, allow_weak_hashes) = match cmd {
+        ImportCommand::Users {
+            file,
+            dry_run,
+            allow_weak_hashes,
+        } => (file, dry_run, allow_weak_hashes),
+        ImportCommand::Django(args) => return crate::cli_import_foreign::django(args, store, actor, config).await,
+        ImportCommand::Keycloak(args) => return crate::cli_import_foreign::keycloak(args, store, actor, config).await,
+    };
     let grant = actor.allow::<perm::ImportUsers>()?;
     let f = std::fs::File::open(&file).map_err(|e| io("opening", &file, e))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let pb = bar(len, "{bar:40} {bytes}/{total_bytes}  eta {eta}");
     let mut progress = |bytes: u64| pb.set_position(bytes);
-    let report = imports::import_users(
+    let options = imports::Options {
+        dry_run,
+        allow_weak_hashes,
+    };
+    let report = imports::import_users_with(
         store,
         &grant,
         &Ctx::cli(),
         std::io::BufReader::new(f),
-        dry_run,
+        options,
         &mut progress,
     )
     .await?;
     pb.finish_and_clear();
-    for e in &report.errors {
-        println!("line {}: {}: {} (username {:?})", e.line, e.field, e.reason, e.username);
+    finish(store, actor, config, &report, |e| format!("line {}", e.line)).await
+}
+
+/// Print an import's report (each rejected row at `place`), put the users with a weak hash
+/// in password reset, and fail when a row was rejected.
+pub(crate) async fn finish(
+    store: &Store,
+    actor: &muster_domain::Actor,
+    config: &crate::config::Config,
+    report: &imports::Report,
+    place: impl Fn(&imports::RowError) -> String,
+) -> AppResult<()> {
+    let dry_run = report.dry_run;
+    if !report.ignored_columns.is_empty() {
+        println!(
+            "columns left out (not muster fields): {}",
+            report.ignored_columns.join(", ")
+        );
     }
+    for e in &report.errors {
+        println!("{}: {}: {} (username {:?})", place(e), e.field, e.reason, e.username);
+    }
+    reset_weak(store, actor, config, report).await?;
     let verb = if dry_run { "would be" } else { "were" };
     println!(
         "{} row(s): {} {verb} created, {} {verb} updated, {} unchanged, {} rejected{}",
@@ -157,5 +203,43 @@ pub async fn import(cmd: ImportCommand, store: &Store, actor: &muster_domain::Ac
     if report.rejected_rows > 0 {
         return Err(DomainError::Refused(format!("{} row(s) were rejected", report.rejected_rows)).into());
     }
+    Ok(())
+}
+
+/// Put the users imported without their weak hash in Password reset, one mail each.
+pub(crate) async fn reset_weak(
+    store: &Store,
+    actor: &muster_domain::Actor,
+    config: &crate::config::Config,
+    report: &imports::Report,
+) -> AppResult<()> {
+    if report.weak_hash_users.is_empty() {
+        return Ok(());
+    }
+    let verb = if report.dry_run { "would be" } else { "were" };
+    println!(
+        "{} user(s) with a weak password hash {verb} put in Password reset and mailed a link",
+        report.weak_hash_users.len()
+    );
+    if report.dry_run {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(report.weak_hash_users.len());
+    {
+        let mut conn = store.conn().await?;
+        for name in &report.weak_hash_users {
+            if let Some(u) = users::find_by_username(&mut conn, name).await? {
+                ids.push(u.id);
+            }
+        }
+    }
+    let state = crate::app::AppState::new(store.clone(), config.clone()).await?;
+    let grant = actor.allow::<perm::ResetPasswords>()?;
+    let users = muster_domain::UserFilter {
+        only_ids: Some(ids),
+        ..Default::default()
+    };
+    let result = crate::services::passwords::mass_reset_password(&state, &grant, &Ctx::cli(), &users).await?;
+    println!("{}", result.message());
     Ok(())
 }

@@ -69,7 +69,7 @@ impl Hasher {
         self.run(move || hash_now(&password, params)).await?
     }
 
-    /// Whether `password` matches the PHC string `hash`. A malformed hash never matches.
+    /// Whether `password` matches the stored `hash` (see `verify_now`). A malformed hash never matches.
     pub async fn verify(&self, password: String, hash: String) -> Result<bool, AppError> {
         self.run(move || verify_now(&password, &hash)).await
     }
@@ -83,7 +83,18 @@ pub fn hash_now(password: &str, params: Params) -> Result<String, AppError> {
     Ok(h.to_string())
 }
 
+/// Whether `password` matches `hash`: an Argon2 PHC string, or a foreign hash
+/// kept from an import (bcrypt, Django, Symfony/Oro, PBKDF2; see `foreign_hash`).
 pub fn verify_now(password: &str, hash: &str) -> bool {
+    if hash.starts_with("$argon2") {
+        verify_argon2(password, hash)
+    } else {
+        crate::foreign_hash::verify_stored(password, hash)
+    }
+}
+
+/// Whether `password` matches the Argon2 PHC string `hash`.
+pub fn verify_argon2(password: &str, hash: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };

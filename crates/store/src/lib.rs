@@ -13,6 +13,7 @@ pub mod login_attempts;
 pub mod organizations;
 pub mod outbox;
 pub mod password_resets;
+pub mod password_schemes;
 pub mod records;
 pub mod saved_views;
 pub mod seed;

@@ -354,6 +354,11 @@ struct CreateUserAttributes {
     /// Write-only. Without one, the user is in password reset until they set one through a reset link.
     #[schema(write_only)]
     password: Option<String>,
+    /// Write-only, instead of `password`: a hash made by another application (bcrypt, Django,
+    /// Symfony/Oro `sha512-symfony$…`, PBKDF2 or Argon2 PHC), replaced by Argon2id at the first sign-in.
+    #[schema(write_only)]
+    #[serde(alias = "password_hash")]
+    password_hash: Option<String>,
     /// Default true.
     enabled: Option<bool>,
     /// Default `User`.
@@ -392,6 +397,11 @@ async fn create(
     let grant = who.actor.allow::<perm::CreateUsers>()?;
     let a = doc.data.attributes;
     let _ = doc.data.kind;
+    let imported_hash = a
+        .password_hash
+        .as_deref()
+        .map(muster_domain::password_hash::parse)
+        .transpose()?;
     let organizations = match a.organizations {
         Some(o) => o,
         None => services::organizations::list_mine(&state.store, &who.actor)
@@ -416,7 +426,15 @@ async fn create(
             .collect(),
         organizations,
     };
-    let user = services::users::create(&state.store, &state.hasher, &grant, &who.ctx, &input).await?;
+    let user = services::users::create_with_hash(
+        &state.store,
+        &state.hasher,
+        &grant,
+        &who.ctx,
+        &input,
+        imported_hash.as_ref(),
+    )
+    .await?;
     let mut resp = document(StatusCode::CREATED, &UserDocument::of(&user));
     if let Ok(v) = axum::http::HeaderValue::from_str(&format!("/api/users/{}", user.id)) {
         resp.headers_mut().insert(axum::http::header::LOCATION, v);

@@ -130,11 +130,11 @@ pub async fn sign_in(
             login_attempts::insert(&mut tx, &attempt).await?;
             tx.commit().await?;
             let params = settings.argon2();
-            let mut conn = store.conn().await?;
+            // other Argon2 parameters, or a foreign hash from an import (audited)
             if hashing::needs_rehash(&user.password_hash, params) {
-                let new_hash = hasher.hash(password.to_owned(), params).await?;
-                users::rehash_password(&mut conn, user.id, &user.password_hash, &new_hash).await?;
+                super::foreign_hashes::rehash_at_sign_in(store, hasher, &user, password, params, ctx).await?;
             }
+            let mut conn = store.conn().await?;
             let fresh = users::get(&mut conn, user.id)
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;

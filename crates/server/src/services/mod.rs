@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod exports;
+pub mod foreign_hashes;
 pub mod imports;
 pub mod organizations;
 pub mod passwords;

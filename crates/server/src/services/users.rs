@@ -204,13 +204,33 @@ pub async fn create(
     ctx: &Ctx,
     input: &UserInput,
 ) -> AppResult<User> {
+    create_with_hash(store, hasher, grant, ctx, input, None).await
+}
+
+/// `create`, or with a password hash made elsewhere (`POST /api/users` with
+/// `passwordHash`) kept as it is until the user's first sign-in. A weak hash is refused.
+pub async fn create_with_hash(
+    store: &Store,
+    hasher: &Hasher,
+    grant: &Allowed<perm::CreateUsers>,
+    ctx: &Ctx,
+    input: &UserInput,
+    imported_hash: Option<&muster_domain::password_hash::ParsedHash>,
+) -> AppResult<User> {
     let actor = grant.actor();
     let mut conn = store.conn().await?;
     let settings = Settings::load(&mut conn).await?;
     let parsed = parse_input(&mut conn, actor, input).await?;
     drop(conn);
-    let (hash, status) = match &input.password {
-        Some(p) => {
+    let (hash, status) = match (&input.password, imported_hash) {
+        (Some(_), Some(_)) => {
+            return Err(DomainError::invalid("password_hash", "give a password or a password hash, not both").into());
+        }
+        (None, Some(h)) => match h.weak_reason() {
+            Some(weak) => return Err(DomainError::invalid("password_hash", format!("{weak}; it is refused")).into()),
+            None => (h.stored.clone(), AuthStatus::Active),
+        },
+        (Some(p), None) => {
             let inputs = [
                 parsed.username.as_str(),
                 parsed.email.as_str(),
@@ -224,7 +244,7 @@ pub async fn create(
             )
         }
         // No password: nobody can sign in as this user until a reset link is used.
-        None => (
+        (None, None) => (
             format!("!unusable-{}", crate::crypto::random_token(16)),
             AuthStatus::PasswordReset,
         ),

@@ -12,19 +12,24 @@ use muster_domain::{AuthStatus, EmailAddress, Error as DomainError, FieldError, 
 use super::Column;
 use super::columns::unguard;
 use crate::clock;
-use crate::hashing::is_argon2_phc;
 
-/// The columns of a file, by position.
+/// The columns of a file, by position. `None` is a column of an Oro export that muster
+/// does not read (see `user_csv::oro`).
 #[derive(Debug, Clone)]
 pub struct Header {
-    columns: Vec<Column>,
+    columns: Vec<Option<Column>>,
+    ignored: Vec<String>,
 }
 
 impl Header {
     /// Refuse a header with an unknown or repeated column, or without `username`.
+    /// Oro's export headers are read as muster's keys; in a file that uses them,
+    /// unknown columns are left out (and named by [`Header::ignored`]) instead.
     pub fn parse(record: &csv::StringRecord) -> Result<Header, DomainError> {
-        let mut columns = Vec::new();
+        let mut columns: Vec<Option<Column>> = Vec::new();
         let mut errors = Vec::new();
+        let mut unknown = Vec::new();
+        let mut oro = false;
         for (i, raw) in record.iter().enumerate() {
             // a BOM from spreadsheet programs before the first key
             let key = if i == 0 {
@@ -32,25 +37,41 @@ impl Header {
             } else {
                 raw
             };
-            match Column::parse(key) {
-                Some(c) if columns.contains(&c) => {
+            let column = Column::parse(key).or_else(|| {
+                let c = super::oro::alias(key);
+                oro |= c.is_some();
+                c
+            });
+            match column {
+                Some(c) if columns.contains(&Some(c)) => {
                     errors.push(FieldError::new("header", format!("column {:?} appears twice", c.key())));
                 }
-                Some(c) => columns.push(c),
-                None => errors.push(FieldError::new(
+                Some(c) => columns.push(Some(c)),
+                None => {
+                    unknown.push(key.trim().to_owned());
+                    columns.push(None);
+                }
+            }
+        }
+        if !oro {
+            for key in &unknown {
+                errors.push(FieldError::new(
                     "header",
                     format!(
                         "unknown column {key:?}; the columns are {}",
                         Column::ALL.iter().map(|c| c.key()).collect::<Vec<_>>().join(", ")
                     ),
-                )),
+                ));
             }
         }
-        if errors.is_empty() && !columns.contains(&Column::Username) {
+        if errors.is_empty() && !columns.contains(&Some(Column::Username)) {
             errors.push(FieldError::new("header", "the username column is required"));
         }
         if errors.is_empty() {
-            Ok(Header { columns })
+            Ok(Header {
+                columns,
+                ignored: unknown,
+            })
         } else {
             Err(DomainError::Invalid(errors))
         }
@@ -65,11 +86,16 @@ impl Header {
     }
 
     pub fn has(&self, c: Column) -> bool {
-        self.columns.contains(&c)
+        self.columns.contains(&Some(c))
     }
 
     pub fn position(&self, c: Column) -> Option<usize> {
-        self.columns.iter().position(|x| *x == c)
+        self.columns.iter().position(|x| *x == Some(c))
+    }
+
+    /// The columns of an Oro export that were left out.
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
     }
 }
 
@@ -94,8 +120,13 @@ pub struct Cells {
     pub created_at: Option<Millis>,
     pub last_login_at: Option<Millis>,
     pub login_count: Option<i64>,
-    /// An Argon2 PHC string.
+    /// A hash that parsed (`muster_domain::password_hash`): Argon2, or a foreign scheme kept
+    /// until the user's first sign-in.
     pub password_hash: Option<String>,
+    /// A hash of a weak scheme (MD5, SHA-1, bcrypt under cost 10, …): why it is weak.
+    /// It is never stored; the import refuses the row, or with `allow_weak_hashes`
+    /// puts the user in password reset.
+    pub weak_password_hash: Option<String>,
 }
 
 fn split_list(cell: &str) -> Vec<String> {
@@ -108,8 +139,8 @@ fn split_list(cell: &str) -> Vec<String> {
 
 fn parse_bool(cell: &str) -> Option<bool> {
     match cell.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Some(true),
-        "false" | "0" | "no" => Some(false),
+        "true" | "1" | "yes" | "enabled" => Some(true),
+        "false" | "0" | "no" | "disabled" => Some(false),
         _ => None,
     }
 }
@@ -134,6 +165,9 @@ pub fn parse_row(header: &Header, record: &csv::StringRecord) -> Result<Row, Vec
     let mut username = None;
     let mut row = Cells::default();
     for (column, raw) in header.columns.iter().zip(record.iter()) {
+        let Some(column) = column else {
+            continue;
+        };
         let cell = unguard(raw).trim();
         let key = column.key();
         let mut bad = |reason: String| errors.push(FieldError::new(key, reason));
@@ -162,7 +196,7 @@ pub fn parse_row(header: &Header, record: &csv::StringRecord) -> Result<Row, Vec
                 Some(b) => row.enabled = Some(b),
                 None => bad(format!("must be true or false (got {cell:?})")),
             },
-            Column::AuthStatus => match AuthStatus::parse(cell) {
+            Column::AuthStatus => match AuthStatus::parse(super::oro::status(cell)) {
                 Ok(s) => row.auth_status = Some(s),
                 Err(e) => bad(message(e)),
             },
@@ -188,16 +222,13 @@ pub fn parse_row(header: &Header, record: &csv::StringRecord) -> Result<Row, Vec
                 Ok(n) if n >= 0 => row.login_count = Some(n),
                 _ => bad(format!("must be a whole number, 0 or more (got {cell:?})")),
             },
-            Column::PasswordHash => {
-                if is_argon2_phc(cell) {
-                    row.password_hash = Some(cell.to_owned());
-                } else {
-                    bad(
-                        "must be an Argon2 hash in PHC form ($argon2id$v=19$…); other hash formats cannot be imported"
-                            .to_owned(),
-                    );
-                }
-            }
+            Column::PasswordHash => match muster_domain::password_hash::parse(cell) {
+                Ok(h) => match h.weak_reason() {
+                    Some(weak) => row.weak_password_hash = Some(weak.to_owned()),
+                    None => row.password_hash = Some(h.stored),
+                },
+                Err(e) => bad(message(e)),
+            },
         }
     }
     match username {
@@ -229,6 +260,48 @@ mod tests {
         let e = Header::parse(&rec(&["email"])).unwrap_err().to_string();
         assert!(e.contains("username column is required"), "{e}");
         assert!(Header::parse(&rec(&["\u{feff}username"])).is_ok());
+    }
+
+    #[test]
+    fn an_oro_export_header_is_read() {
+        let h = header(&[
+            "Id",
+            "Username",
+            "Primary Email",
+            "Name Prefix",
+            "First Name",
+            "Last Name",
+            "Enabled",
+            "Status",
+            "Roles",
+            "Organizations",
+            "Birthday",
+        ]);
+        assert_eq!(h.ignored(), ["Name Prefix", "Birthday"]);
+        let r = parse_row(
+            &h,
+            &rec(&[
+                "12",
+                "jdoe",
+                "jdoe@example.com",
+                "Dr.",
+                "John",
+                "Doe",
+                "Yes",
+                "Locked",
+                "User Manager",
+                "Main",
+                "1970-01-01",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(r.username.as_str(), "jdoe");
+        assert_eq!(r.cells.email.unwrap().as_str(), "jdoe@example.com");
+        assert_eq!(r.cells.auth_status, Some(AuthStatus::Locked));
+        assert_eq!(r.cells.enabled, Some(true));
+        assert_eq!(r.cells.roles.unwrap(), vec![Role::UserManager]);
+        // a muster file still refuses an unknown column
+        assert!(Header::parse(&rec(&["username", "Birthday"])).is_err());
     }
 
     #[test]
@@ -303,7 +376,7 @@ mod tests {
                 "Root",
                 "yesterday",
                 "-1",
-                "$2y$10$abcdefghijklmnopqrstuv",
+                "$2y$10$abcdefghijklmnopqrstuv", // too short for bcrypt
             ]),
         )
         .unwrap_err();

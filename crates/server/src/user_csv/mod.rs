@@ -12,5 +12,6 @@
 pub mod columns;
 pub mod export;
 pub mod import;
+pub mod oro;
 
 pub use columns::Column;

@@ -10,6 +10,7 @@ mod exports;
 mod grid_state;
 mod health;
 mod pages;
+mod password_hashes;
 pub mod passwords;
 mod redirect;
 pub mod session;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(api_keys::router())
         .merge(auth::router())
         .merge(pages::router())
+        .merge(password_hashes::router())
         .merge(users_grid::router())
         .merge(user_pages::router())
         .merge(audit_pages::router())

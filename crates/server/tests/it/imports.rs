@@ -58,7 +58,7 @@ async fn every_kind_of_rejected_row_is_listed_and_nothing_is_half_applied() {
         (11, "roles", "unknown role &#34;Root&#34;"),
         (12, "created_at", "RFC 3339"),
         (13, "login_count", "0 or more"),
-        (14, "password_hash", "Argon2"),
+        (14, "password_hash", "bcrypt"),
         (15, "row", "has 4 cells but the header has 11 columns"),
         (16, "username", "outside your organizations"),
         (17, "enabled", "cannot disable yourself"),

@@ -13,6 +13,7 @@ mod cli;
 mod csv_support;
 mod exports;
 mod exports_browser;
+mod foreign_hashes;
 mod http_auth;
 mod imports;
 mod lockout;

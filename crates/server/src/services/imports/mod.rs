@@ -10,8 +10,11 @@
 //! real run would, except conflicts between two rows of the same file, which
 //! it checks for email addresses itself.
 //!
-//! A password hash in Argon2 PHC form is stored as it is, so users keep their
-//! passwords. A new user without one gets a password nobody knows and the
+//! A password hash in Argon2 PHC form, or of a foreign scheme that
+//! `muster_domain::password_hash` reads (bcrypt, Django, Symfony/Oro, PBKDF2),
+//! is stored as it is, so users keep their passwords; a foreign one becomes
+//! Argon2id at the user's first sign-in. A weak hash rejects its row unless
+//! [`Options::allow_weak_hashes`]. A new user without one gets a password nobody knows and the
 //! status `password_reset`. Replacing an existing user's hash ends their
 //! sessions and mails them that their password was changed.
 
@@ -97,6 +100,21 @@ pub struct Report {
     pub unchanged: u64,
     pub rejected_rows: u64,
     pub errors: Vec<RowError>,
+    /// Usernames of rows whose hash was of a weak scheme, imported because
+    /// [`Options::allow_weak_hashes`] was given: the caller puts them in password reset.
+    pub weak_hash_users: Vec<String>,
+    /// Columns of an Oro export that muster does not read, left out.
+    pub ignored_columns: Vec<String>,
+}
+
+/// How an import treats what it reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Check every row and list the rejected ones; change nothing.
+    pub dry_run: bool,
+    /// Import rows with a weak password hash (MD5, SHA-1, bcrypt under cost 10, …)
+    /// without the hash, instead of rejecting them; see [`Report::weak_hash_users`].
+    pub allow_weak_hashes: bool,
 }
 
 fn csv_problem(e: &csv::Error) -> String {
@@ -115,6 +133,23 @@ pub async fn import_users<R: Read + Send>(
     dry_run: bool,
     progress: &mut (impl FnMut(u64) + Send),
 ) -> AppResult<Report> {
+    let options = Options {
+        dry_run,
+        ..Default::default()
+    };
+    import_users_with(store, grant, ctx, input, options, progress).await
+}
+
+/// [`import_users`] with every option.
+pub async fn import_users_with<R: Read + Send>(
+    store: &Store,
+    grant: &Allowed<perm::ImportUsers>,
+    ctx: &Ctx,
+    input: R,
+    options: Options,
+    progress: &mut (impl FnMut(u64) + Send),
+) -> AppResult<Report> {
+    let dry_run = options.dry_run;
     let actor = grant.actor();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -129,6 +164,7 @@ pub async fn import_users<R: Read + Send>(
     let orgs = Orgs::load(&mut *store.conn().await?, actor).await?;
     let mut report = Report {
         dry_run,
+        ignored_columns: header.ignored().to_vec(),
         ..Default::default()
     };
     // only in a dry run: emails given by earlier rows, which a real run would have stored
@@ -158,9 +194,23 @@ pub async fn import_users<R: Read + Send>(
         }
         report.rows += 1;
         let username_cell = username_cell(&header, &record);
+        let mut weak_user = None;
         let outcome = match parse_row(&header, &record) {
             Err(errors) => Err(errors),
+            Ok(row) if row.cells.weak_password_hash.is_some() && !options.allow_weak_hashes => {
+                let weak = row.cells.weak_password_hash.unwrap_or_default();
+                Err(vec![FieldError::new(
+                    "password_hash",
+                    format!(
+                        "{weak}; it is refused (with --allow-weak-hashes the user is imported without it, \
+                         in Password reset, and mailed a reset link)"
+                    ),
+                )])
+            }
             Ok(row) => {
+                if row.cells.weak_password_hash.is_some() {
+                    weak_user = Some(row.username.canonical());
+                }
                 let email = row.cells.email.as_ref().map(|e| e.canonical());
                 let earlier = email
                     .as_ref()
@@ -185,6 +235,11 @@ pub async fn import_users<R: Read + Send>(
                 }
             }
         };
+        if outcome.is_ok()
+            && let Some(u) = weak_user
+        {
+            report.weak_hash_users.push(u);
+        }
         match outcome {
             Ok(Applied::Created) => report.created += 1,
             Ok(Applied::Updated) => report.updated += 1,
