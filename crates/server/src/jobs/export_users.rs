@@ -12,7 +12,6 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
 use muster_store::jobs::{self, Job};
-use muster_store::outbox::{self, NewMail};
 use muster_store::user_pages::Cursor;
 use muster_store::users::{self, Scope};
 use tokio::fs::{File, OpenOptions};
@@ -131,8 +130,9 @@ async fn write_and_finish(state: &AppState, job: &Job, owner: &str, partial: &Pa
         None => None,
     } {
         let days = Settings::load(&mut tx).await?.get("export_retention_days");
-        let mail = ready_mail(state, job.id, end.rows, days, &requester);
-        outbox::enqueue(&mut tx, &mail, now).await?;
+        let link = format!("{}{}", state.config.public_url, exports::download_path(job.id));
+        let mail = crate::mail::messages::export_ready(&requester, job.id, end.rows, days, &link);
+        crate::mail::queue(&mut tx, mail, now).await?;
     }
     tx.commit().await?;
     Ok(Outcome::Done)
@@ -151,40 +151,6 @@ impl BeforePage for Renew<'_> {
         let mut conn = self.store.conn().await?;
         let until = clock::now() + LEASE_MS;
         Ok(jobs::renew(&mut conn, self.id, self.owner, until, pos.rows, Some(&checkpoint)).await?)
-    }
-}
-
-/// "Your export is ready", with the download link.
-fn ready_mail(state: &AppState, id: i64, rows: i64, days: i64, to: &users::User) -> NewMail {
-    let link = format!("{}{}", state.config.public_url, exports::download_path(id));
-    let text_body = format!(
-        "Hello {first},\n\n\
-         Your export #{id} of {rows} user(s) is ready. Download it here (sign in first if asked):\n\n\
-         {link}\n\n\
-         The file is deleted after {days} day(s). It may contain password hashes: keep it safe \
-         and delete your copy when you are done.\n\n-- muster\n",
-        first = to.first_name,
-    );
-    let e = crate::web::escape;
-    let html_body = format!(
-        "<p>Hello {first},</p>\
-         <p>Your export #{id} of {rows} user(s) is ready.</p>\
-         <p><a href=\"{href}\">Download export #{id}</a> (sign in first if asked)</p>\
-         <p>The file is deleted after {days} day(s). It may contain password hashes: keep it safe \
-         and delete your copy when you are done.</p><p>-- muster</p>",
-        first = e(&to.first_name),
-        href = e(&link),
-    );
-    let host = url::Url::parse(&state.config.public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "muster.localhost".to_owned());
-    NewMail {
-        to_addr: to.email.clone(),
-        subject: format!("Your export #{id} of users is ready"),
-        text_body,
-        html_body,
-        message_id: format!("<export-{id}-{}@{host}>", crate::crypto::random_token(9)),
     }
 }
 

@@ -4,7 +4,7 @@
 use muster_store::users::User;
 
 use super::Outgoing;
-use crate::web::escape;
+use super::escape;
 
 fn html_page(title: &str, paragraphs: &[String]) -> String {
     let mut body = String::new();
@@ -125,5 +125,37 @@ pub fn test_email(to: &str, transport: &str) -> Outgoing {
         subject: subject.clone(),
         text: format!("{line}\n"),
         html: html_page(&subject, &[escape(&line)]),
+    }
+}
+
+/// "Your export is ready", with the download link.
+pub fn export_ready(to: &User, id: i64, rows: i64, days: i64, link: &str) -> Outgoing {
+    let subject = format!("Your export #{id} of users is ready");
+    let line1 = format!("Your export #{id} of {rows} user(s) is ready.");
+    let line2 = format!(
+        "The file is deleted after {days} day(s). It may contain password hashes: keep it safe and delete your \
+         copy when you are done."
+    );
+    let text = format!(
+        "{}\n\n{line1} Download it here (sign in first if asked):\n\n{link}\n\n{line2}\n",
+        greeting(to)
+    );
+    let html = html_page(
+        &subject,
+        &[
+            escape(&greeting(to)),
+            escape(&line1),
+            format!(
+                "<a href=\"{}\">Download export #{id}</a> (sign in first if asked)",
+                escape(link)
+            ),
+            escape(&line2),
+        ],
+    );
+    Outgoing {
+        to: to.email.clone(),
+        subject,
+        text,
+        html,
     }
 }

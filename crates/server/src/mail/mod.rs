@@ -12,6 +12,23 @@ use tokio::sync::Notify;
 
 use crate::error::AppResult;
 
+/// Escape text for HTML attribute or body context: mail bodies here, and the
+/// UI's flash text (askama escapes templates itself).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A mail to queue: every mail has a text and an HTML part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {

@@ -41,21 +41,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new().merge(health::router()).merge(ui)
 }
 
-/// Escape text for HTML attribute or body context (askama escapes templates; this is for flash text).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::mail::escape;
 
 /// Time formatting callable from any template as `self.when(…)`.
 pub trait TimeFmt {

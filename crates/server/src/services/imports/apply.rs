@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use muster_domain::{Action, Actor, AuthStatus, Error as DomainError, FieldError, Millis, Role, TargetFacts};
 use muster_store::users::{self, NewUser, ProfileChange, User};
-use muster_store::{Conn, organizations, outbox, sessions, user_import};
+use muster_store::{Conn, organizations, sessions, user_import};
 
 use super::Tx;
 use crate::clock;
@@ -298,7 +298,9 @@ async fn update(
     }
     let after = users::get(tx, id).await?.ok_or_else(|| AppError::not_found("user"))?;
     if password_changed {
-        outbox::enqueue(tx, &password_changed_mail(&after), now).await?;
+        let by = format!("{} (an import of users)", actor.username);
+        let mail = crate::mail::messages::password_changed(&after, Some(&by), &clock::format(now));
+        crate::mail::queue(tx, mail, now).await?;
     }
     let mut after_json = audit::snapshot(&after);
     after_json["import"] = serde_json::json!("updated");
@@ -313,31 +315,4 @@ async fn update(
     )
     .await?;
     Ok(Ok(Applied::Updated))
-}
-
-fn password_changed_mail(u: &User) -> outbox::NewMail {
-    let text_body = format!(
-        "Hello {first},\n\nThe password of your account {username} was replaced by an administrator \
-         (an import of users). If you did not expect this, contact your administrator.\n\n-- muster\n",
-        first = u.first_name,
-        username = u.username,
-    );
-    let e = crate::web::escape;
-    let html_body = format!(
-        "<p>Hello {first},</p><p>The password of your account {username} was replaced by an administrator \
-         (an import of users). If you did not expect this, contact your administrator.</p><p>-- muster</p>",
-        first = e(&u.first_name),
-        username = e(&u.username),
-    );
-    outbox::NewMail {
-        to_addr: u.email.clone(),
-        subject: "Your password was changed".to_owned(),
-        text_body,
-        html_body,
-        message_id: format!(
-            "<password-{}-{}@muster.localhost>",
-            u.id,
-            crate::crypto::random_token(9)
-        ),
-    }
 }
