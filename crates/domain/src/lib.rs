@@ -3,6 +3,7 @@
 //! Time is always a parameter (unix milliseconds), never read from a clock.
 
 pub mod acting;
+pub mod audit;
 pub mod dates;
 mod error;
 pub mod filter;
@@ -15,6 +16,7 @@ pub mod status;
 pub mod user;
 
 pub use acting::{Action, OnUser, TargetFacts};
+pub use audit::AuditAction;
 pub use error::{Error, FieldError};
 pub use filter::{SortDir, SortField, UserFilter, UserSort, View};
 pub use lockout::{LockoutPolicy, LoginOutcome};

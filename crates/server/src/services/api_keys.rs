@@ -7,6 +7,7 @@
 //! its user may sign in (enabled and active) and still belongs to its
 //! organization.
 
+use muster_domain::AuditAction;
 use muster_domain::permission::perm;
 use muster_domain::{Action, Actor, Error as DomainError, Millis};
 use muster_store::api_keys::{self, ApiKey};
@@ -102,11 +103,13 @@ pub async fn generate(
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "api_key.generated",
-        Some(&target),
-        None,
-        Some(serde_json::json!({"organization": org.name, "keyPrefix": shown})),
+        audit::Entry {
+            action: AuditAction::ApiKeyGenerated,
+            actor: Some(actor),
+            target: Some(&target),
+            before: None,
+            after: Some(serde_json::json!({"organization": org.name, "keyPrefix": shown})),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -152,11 +155,13 @@ pub async fn revoke(
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "api_key.revoked",
-        Some(&target),
-        Some(serde_json::json!({"organizations": names})),
-        None,
+        audit::Entry {
+            action: AuditAction::ApiKeyRevoked,
+            actor: Some(actor),
+            target: Some(&target),
+            before: Some(serde_json::json!({"organizations": names})),
+            after: None,
+        },
     )
     .await?;
     tx.commit().await?;

@@ -1,5 +1,6 @@
 //! Sign-in with the exact lockout, and turning a user into an `Actor`.
 
+use muster_domain::AuditAction;
 use muster_domain::{Actor, AuthStatus, Error as DomainError, LoginOutcome, Millis};
 use muster_store::{Conn, Store, login_attempts, users};
 
@@ -100,11 +101,13 @@ pub async fn sign_in(
                     audit::record(
                         &mut tx,
                         ctx,
-                        None,
-                        "user.locked",
-                        Some(&user),
-                        None,
-                        Some(serde_json::json!({"failedLoginCount": count})),
+                        audit::Entry {
+                            action: AuditAction::UserLocked,
+                            actor: None,
+                            target: Some(&user),
+                            before: None,
+                            after: Some(serde_json::json!({"failedLoginCount": count})),
+                        },
                     )
                     .await?;
                     crate::services::users::on_locked(&mut tx, &user).await?;

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use muster_domain::AuditAction;
 use muster_domain::permission::perm;
 use muster_domain::{Actor, Allowed, Error as DomainError, Selection};
 use muster_store::Store;
@@ -161,11 +162,13 @@ pub async fn request_export(
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "export.requested",
-        None,
-        None,
-        Some(serde_json::json!({ "export": id, "selection": request.selection })),
+        audit::Entry {
+            action: AuditAction::ExportRequested,
+            actor: Some(actor),
+            target: None,
+            before: None,
+            after: Some(serde_json::json!({ "export": id, "selection": request.selection })),
+        },
     )
     .await?;
     let job = jobs::get(&mut tx, id)
@@ -238,11 +241,13 @@ pub async fn download(
     audit::record(
         &mut tx,
         ctx,
-        Some(grant.actor()),
-        "export.downloaded",
-        None,
-        None,
-        Some(serde_json::json!({ "export": id })),
+        audit::Entry {
+            action: AuditAction::ExportDownloaded,
+            actor: Some(grant.actor()),
+            target: None,
+            before: None,
+            after: Some(serde_json::json!({ "export": id })),
+        },
     )
     .await?;
     tx.commit().await?;

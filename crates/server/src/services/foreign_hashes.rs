@@ -3,6 +3,7 @@
 //! reset of those still on a scheme.
 
 use muster_domain::Allowed;
+use muster_domain::AuditAction;
 use muster_domain::password_hash::{Scheme, scheme_of};
 use muster_domain::permission::perm;
 use muster_store::users::User;
@@ -35,11 +36,13 @@ pub async fn rehash_at_sign_in(
         audit::record(
             &mut tx,
             ctx,
-            Some(&me),
-            "user.password_rehashed",
-            Some(user),
-            Some(serde_json::json!({"passwordScheme": scheme.key()})),
-            Some(serde_json::json!({"passwordScheme": "argon2id"})),
+            audit::Entry {
+                action: AuditAction::UserPasswordRehashed,
+                actor: Some(&me),
+                target: Some(user),
+                before: Some(serde_json::json!({"passwordScheme": scheme.key()})),
+                after: Some(serde_json::json!({"passwordScheme": "argon2id"})),
+            },
         )
         .await?;
     }

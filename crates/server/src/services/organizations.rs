@@ -2,6 +2,7 @@
 
 use muster_domain::Actor;
 use muster_domain::Allowed;
+use muster_domain::AuditAction;
 use muster_domain::permission::perm;
 use muster_store::organizations::{self, Organization};
 use muster_store::{Store, users};
@@ -36,11 +37,13 @@ pub async fn create(
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "organization.created",
-        None,
-        None,
-        Some(serde_json::json!({"organization": org.name})),
+        audit::Entry {
+            action: AuditAction::OrganizationCreated,
+            actor: Some(actor),
+            target: None,
+            before: None,
+            after: Some(serde_json::json!({"organization": org.name})),
+        },
     )
     .await?;
     tx.commit().await?;

@@ -3,11 +3,12 @@
 //! link. Every change ends the user's other sessions, queues its mail in the
 //! same transaction, and writes an audit event.
 
+use muster_domain::AuditAction;
 use muster_domain::permission::perm;
 use muster_domain::status::{Transition, transition};
 use muster_domain::{Action, Allowed, AuthStatus, Error as DomainError, FieldError, TargetFacts, UserFilter};
 use muster_store::users::{self, User};
-use muster_store::{Conn, audit as store_audit, password_resets as resets, sessions};
+use muster_store::{Conn, password_resets as resets, sessions};
 
 use super::users::{Target, load_target, scope_of};
 use super::{Ctx, audit};
@@ -79,11 +80,13 @@ pub async fn set_password(
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "user.password_changed",
-        Some(&after),
-        Some(audit::snapshot(&before)),
-        Some(audit::snapshot(&after)),
+        audit::Entry {
+            action: AuditAction::UserPasswordChanged,
+            actor: Some(actor),
+            target: Some(&after),
+            before: Some(audit::snapshot(&before)),
+            after: Some(audit::snapshot(&after)),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -142,11 +145,13 @@ pub async fn change_own_password(
     audit::record(
         &mut tx,
         ctx,
-        Some(&me),
-        "user.password_changed",
-        Some(&after),
-        None,
-        None,
+        audit::Entry {
+            action: AuditAction::UserPasswordChanged,
+            actor: Some(&me),
+            target: Some(&after),
+            before: None,
+            after: None,
+        },
     )
     .await?;
     tx.commit().await?;
@@ -195,11 +200,13 @@ pub async fn reset_password(
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "user.password_reset",
-        Some(&after),
-        Some(audit::snapshot(&before)),
-        Some(audit::snapshot(&after)),
+        audit::Entry {
+            action: AuditAction::UserPasswordReset,
+            actor: Some(actor),
+            target: Some(&after),
+            before: Some(audit::snapshot(&before)),
+            after: Some(audit::snapshot(&after)),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -291,18 +298,17 @@ pub async fn mass_reset_password(
             let (row, outgoing) = new_token(state, u, expires, true);
             tokens.push(row);
             mails.push(outgoing.into_new());
-            events.push(store_audit::Event {
-                at: now,
-                actor_id: Some(actor.user_id).filter(|id| *id > 0),
-                actor_username: actor.username.clone(),
-                action: "user.password_reset".to_owned(),
-                target_id: Some(u.id),
-                target_username: u.username.clone(),
-                ip: ctx.ip.clone(),
-                before_json: Some(serde_json::json!({"authStatus": u.auth_status.as_str()}).to_string()),
-                after_json: Some(serde_json::json!({"authStatus": "password_reset", "mass": true}).to_string()),
-                ..Default::default()
-            });
+            events.push(audit::event(
+                ctx,
+                audit::Entry {
+                    action: AuditAction::UserPasswordReset,
+                    actor: Some(actor),
+                    target: Some(u),
+                    before: Some(serde_json::json!({"authStatus": u.auth_status.as_str()})),
+                    after: Some(serde_json::json!({"authStatus": "password_reset", "mass": true})),
+                },
+                now,
+            ));
         }
         resets::insert_many(&mut tx, &tokens, now, expires).await?;
         muster_store::outbox::enqueue_many(&mut tx, &mails, now).await?;
@@ -342,11 +348,13 @@ pub async fn forgot_password(state: &AppState, ctx: &Ctx, login: &str) -> AppRes
     audit::record(
         &mut tx,
         ctx,
-        None,
-        "user.password_reset_requested",
-        Some(&user),
-        None,
-        None,
+        audit::Entry {
+            action: AuditAction::UserPasswordResetRequested,
+            actor: None,
+            target: Some(&user),
+            before: None,
+            after: None,
+        },
     )
     .await?;
     tx.commit().await?;
@@ -419,11 +427,13 @@ pub async fn complete_reset(
     audit::record(
         &mut tx,
         ctx,
-        Some(&me),
-        "user.password_reset_completed",
-        Some(&after),
-        Some(audit::snapshot(&before)),
-        Some(audit::snapshot(&after)),
+        audit::Entry {
+            action: AuditAction::UserPasswordResetCompleted,
+            actor: Some(&me),
+            target: Some(&after),
+            before: Some(audit::snapshot(&before)),
+            after: Some(audit::snapshot(&after)),
+        },
     )
     .await?;
     tx.commit().await?;

@@ -1,6 +1,7 @@
 //! Records of the business application, within the actor's organizations.
 //! A record's owner must belong to the record's organization.
 
+use muster_domain::AuditAction;
 use muster_domain::permission::perm;
 use muster_domain::{Actor, Allowed, Error as DomainError};
 use muster_store::records::{self, Record};
@@ -98,11 +99,13 @@ pub async fn create(
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "record.created",
-        Some(&owner),
-        None,
-        Some(snapshot(&record)),
+        audit::Entry {
+            action: AuditAction::RecordCreated,
+            actor: Some(actor),
+            target: Some(&owner),
+            before: None,
+            after: Some(snapshot(&record)),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -142,11 +145,13 @@ pub async fn update(
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "record.updated",
-        owner.as_ref(),
-        Some(snapshot(&before)),
-        Some(snapshot(&after)),
+        audit::Entry {
+            action: AuditAction::RecordUpdated,
+            actor: Some(actor),
+            target: owner.as_ref(),
+            before: Some(snapshot(&before)),
+            after: Some(snapshot(&after)),
+        },
     )
     .await?;
     tx.commit().await?;

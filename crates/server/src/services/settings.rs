@@ -1,3 +1,4 @@
+use muster_domain::AuditAction;
 use muster_domain::permission::perm;
 use muster_domain::{Allowed, Error as DomainError, FieldError};
 use muster_store::Store;
@@ -41,11 +42,13 @@ pub async fn update(
         audit::record(
             &mut tx,
             ctx,
-            Some(grant.actor()),
-            "settings.updated",
-            None,
-            None,
-            Some(serde_json::Value::Object(changed)),
+            audit::Entry {
+                action: AuditAction::SettingsUpdated,
+                actor: Some(grant.actor()),
+                target: None,
+                before: None,
+                after: Some(serde_json::Value::Object(changed)),
+            },
         )
         .await?;
     }

@@ -1,5 +1,6 @@
 //! Users: create, read within the actor's organizations, list, enable/disable, activate.
 
+use muster_domain::AuditAction;
 use muster_domain::permission::{Perm, perm};
 use muster_domain::{
     Action, Actor, Allowed, AuthStatus, EmailAddress, Error as DomainError, FieldError, OnUser, Permission, PersonName,
@@ -268,11 +269,13 @@ pub async fn create_with_hash(
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "user.created",
-        Some(&user),
-        None,
-        Some(audit::snapshot(&user)),
+        audit::Entry {
+            action: AuditAction::UserCreated,
+            actor: Some(actor),
+            target: Some(&user),
+            before: None,
+            after: Some(audit::snapshot(&user)),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -299,15 +302,21 @@ pub async fn set_enabled(
         let after = users::get(&mut tx, id)
             .await?
             .ok_or_else(|| AppError::not_found("user"))?;
-        let action = if enabled { "user.enabled" } else { "user.disabled" };
+        let action = if enabled {
+            AuditAction::UserEnabled
+        } else {
+            AuditAction::UserDisabled
+        };
         audit::record(
             &mut tx,
             ctx,
-            Some(actor),
-            action,
-            Some(&after),
-            Some(audit::snapshot(before)),
-            Some(audit::snapshot(&after)),
+            audit::Entry {
+                action,
+                actor: Some(actor),
+                target: Some(&after),
+                before: Some(audit::snapshot(before)),
+                after: Some(audit::snapshot(&after)),
+            },
         )
         .await?;
     }
@@ -332,11 +341,13 @@ pub async fn activate(store: &Store, grant: &Allowed<perm::Activate>, ctx: &Ctx,
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "user.activated",
-        Some(&after),
-        Some(audit::snapshot(&before)),
-        Some(audit::snapshot(&after)),
+        audit::Entry {
+            action: AuditAction::UserActivated,
+            actor: Some(actor),
+            target: Some(&after),
+            before: Some(audit::snapshot(&before)),
+            after: Some(audit::snapshot(&after)),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -461,11 +472,13 @@ pub async fn delete(store: &Store, grant: &Allowed<perm::DeleteUsers>, ctx: &Ctx
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "user.deleted",
-        Some(&user),
-        Some(audit::snapshot(&user)),
-        None,
+        audit::Entry {
+            action: AuditAction::UserDeleted,
+            actor: Some(actor),
+            target: Some(&user),
+            before: Some(audit::snapshot(&user)),
+            after: None,
+        },
     )
     .await?;
     users::delete(&mut tx, id).await?;
@@ -498,11 +511,13 @@ pub async fn reassign_records(
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        "user.records_reassigned",
-        Some(&source),
-        None,
-        Some(serde_json::json!({"toUserId": target.id, "toUsername": target.username, "count": moved})),
+        audit::Entry {
+            action: AuditAction::UserRecordsReassigned,
+            actor: Some(actor),
+            target: Some(&source),
+            before: None,
+            after: Some(serde_json::json!({"toUserId": target.id, "toUsername": target.username, "count": moved})),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -555,18 +570,20 @@ pub async fn mass_set_enabled(
     let affected =
         users::mass_set_enabled(&mut tx, &scope, filter, enabled, actor.user_id, &guarded, clock::now()).await?;
     let action = if enabled {
-        "users.mass_enabled"
+        AuditAction::UsersMassEnabled
     } else {
-        "users.mass_disabled"
+        AuditAction::UsersMassDisabled
     };
     audit::record(
         &mut tx,
         ctx,
-        Some(actor),
-        action,
-        None,
-        None,
-        Some(serde_json::json!({"affected": affected, "refused": refused, "selection": described})),
+        audit::Entry {
+            action,
+            actor: Some(actor),
+            target: None,
+            before: None,
+            after: Some(serde_json::json!({"affected": affected, "refused": refused, "selection": described})),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -688,11 +705,13 @@ pub async fn update(
         audit::record(
             &mut tx,
             ctx,
-            Some(actor),
-            "user.updated",
-            Some(&after),
-            Some(audit::snapshot(&before)),
-            Some(audit::snapshot(&after)),
+            audit::Entry {
+                action: AuditAction::UserUpdated,
+                actor: Some(actor),
+                target: Some(&after),
+                before: Some(audit::snapshot(&before)),
+                after: Some(audit::snapshot(&after)),
+            },
         )
         .await?;
     }

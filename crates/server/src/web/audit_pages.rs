@@ -76,6 +76,15 @@ struct AuditPage {
     events: Vec<audit::Event>,
     pager: Pager,
     problems: Vec<String>,
+    /// Every action's code and words, for the filter's suggestions.
+    actions: Vec<(&'static str, &'static str)>,
+}
+
+impl AuditPage {
+    /// An action as a person reads it; a code muster no longer writes is shown as it is.
+    fn wording(&self, code: &str) -> String {
+        muster_domain::AuditAction::parse(code).map_or_else(|| code.to_owned(), |a| a.wording().to_owned())
+    }
 }
 
 async fn audit_log(
@@ -106,6 +115,10 @@ async fn audit_log(
         events,
         q,
         problems,
+        actions: muster_domain::AuditAction::ALL
+            .iter()
+            .map(|a| (a.code(), a.wording()))
+            .collect(),
     })
 }
 

@@ -10,6 +10,7 @@ use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
+use muster_domain::AuditAction;
 use muster_domain::permission::perm;
 use muster_domain::{Error as DomainError, FieldError, PasswordPolicy, Selection, UserFilter};
 use muster_store::outbox;
@@ -588,11 +589,13 @@ async fn mail_retry(
     crate::services::audit::record(
         &mut tx,
         &ctx,
-        Some(grant.actor()),
-        "mail.retried",
-        None,
-        None,
-        Some(serde_json::json!({ "mailId": id })),
+        crate::services::audit::Entry {
+            action: AuditAction::MailRetried,
+            actor: Some(grant.actor()),
+            target: None,
+            before: None,
+            after: Some(serde_json::json!({ "mailId": id })),
+        },
     )
     .await?;
     tx.commit().await?;

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use muster_domain::AuditAction;
 use muster_domain::{Action, Actor, AuthStatus, Error as DomainError, FieldError, Millis, Role, TargetFacts};
 use muster_store::users::{self, NewUser, ProfileChange, User};
 use muster_store::{Conn, organizations, sessions, user_import};
@@ -184,7 +185,18 @@ async fn apply(
             let user = users::get(tx, id).await?.ok_or_else(|| AppError::not_found("user"))?;
             let mut after = audit::snapshot(&user);
             after["import"] = serde_json::json!("created");
-            audit::record(tx, ctx, Some(actor), "user.imported", Some(&user), None, Some(after)).await?;
+            audit::record(
+                tx,
+                ctx,
+                audit::Entry {
+                    action: AuditAction::UserImported,
+                    actor: Some(actor),
+                    target: Some(&user),
+                    before: None,
+                    after: Some(after),
+                },
+            )
+            .await?;
             Ok(Ok(Applied::Created))
         }
     }
@@ -307,11 +319,13 @@ async fn update(
     audit::record(
         tx,
         ctx,
-        Some(actor),
-        "user.imported",
-        Some(&after),
-        Some(audit::snapshot(before)),
-        Some(after_json),
+        audit::Entry {
+            action: AuditAction::UserImported,
+            actor: Some(actor),
+            target: Some(&after),
+            before: Some(audit::snapshot(before)),
+            after: Some(after_json),
+        },
     )
     .await?;
     Ok(Ok(Applied::Updated))
