@@ -320,14 +320,14 @@ pub async fn mass_reset_password(
 /// (finding 6 of issue 18: 2.47 ms vs 1.94 ms before).
 ///
 /// In every case: both lookups (the email one whenever the login has an `@`),
-/// the count of recent links, a token and its rendered mail, an INSERT into the
-/// outbox, a commit and a wake-up of the worker. When no mail is due — no such
-/// account, a disabled one, or three links in the last quarter hour — the
-/// outbox row is a decoy deleted again in the same transaction: no other
-/// transaction ever sees it and no mail leaves. An outbox row rather than a
-/// token row because a token row must name an existing user; the token's
-/// own INSERT is matched by a lookup of its hash. `muster-bench
-/// --forgot-timing` measures what is left (README of the bench crate).
+/// the count of recent links, a token and its rendered mail, the INSERTs of the
+/// token, the outbox row and the audit event, and a commit. When no mail is
+/// due — no such account, a disabled one, or three links in the last quarter
+/// hour — those three rows are decoys deleted again in the same transaction:
+/// no other transaction ever sees them, no mail leaves, the token was never
+/// shown to anyone. Decoys rather than a sleep: equal work stays equal on a
+/// slower or busier machine, a sleep would not. `muster-bench --forgot-timing`
+/// measures what is left (`crates/bench/src/timing.rs`).
 pub async fn forgot_password(state: &AppState, ctx: &Ctx, login: &str) -> AppResult<()> {
     let login = login.trim();
     if login.is_empty() {
@@ -373,12 +373,26 @@ pub async fn forgot_password(state: &AppState, ctx: &Ctx, login: &str) -> AppRes
             .await?;
         }
         None => {
-            let _ = resets::find(&mut tx, &row.0).await?;
+            resets::insert_discarded(&mut tx, &row.0, now, expires).await?;
             muster_store::outbox::enqueue_discarded(&mut tx, &outgoing.into_new(), now).await?;
+            store_audit::insert_discarded(
+                &mut tx,
+                &store_audit::Event {
+                    at: now,
+                    actor_username: "system".to_owned(),
+                    action: "user.password_reset_requested".to_owned(),
+                    target_username: for_user.username.clone(),
+                    ip: ctx.ip.clone(),
+                    ..Default::default()
+                },
+            )
+            .await?;
         }
     }
     tx.commit().await?;
-    mail::wake();
+    // No wake-up: the worker finds the mail at its next poll (within a second).
+    // Woken now, it would deliver while this response is still being written,
+    // and the contention for the two cores made existing accounts measurably slower.
     Ok(())
 }
 
