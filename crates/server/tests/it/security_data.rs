@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use muster_store::Backend;
 use serde_json::{Value, json};
 
 use crate::api_client::{Api, key_for};
@@ -184,25 +185,37 @@ async fn delivered_reset_tokens_are_not_left_in_the_database_file_or_its_wal() {
     }
 }
 
+/// The last id handed out for an outbox row (decoys included).
 async fn outbox_sequence(app: &TestApp) -> i64 {
+    let sql = match app.store().backend {
+        Backend::Sqlite => "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'mail_outbox'",
+        Backend::Postgres => "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('mail_outbox', 'id')), 0)",
+    };
+    count(app, sql).await
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
     let mut conn = app.store().conn().await.unwrap();
-    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'mail_outbox'")
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_one(&mut *conn)
         .await
         .unwrap()
 }
 
-async fn outbox_rows(app: &TestApp) -> i64 {
-    let mut conn = app.store().conn().await.unwrap();
-    sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap()
+/// (mails, tokens, audit events of forgot password) in the database.
+async fn kept(app: &TestApp) -> (i64, i64, i64) {
+    (
+        count(app, "SELECT COUNT(*) FROM mail_outbox").await,
+        count(app, "SELECT COUNT(*) FROM password_reset_tokens").await,
+        count(
+            app,
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'user.password_reset_requested'",
+        )
+        .await,
+    )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn forgot_password_writes_an_outbox_row_for_an_unknown_account_too_and_keeps_none() {
-    let app = TestApp::spawn().await;
+async fn forgot_password_does_the_same_writes_for_an_unknown_account_and_keeps_none(app: TestApp) {
     app.create_user("known", &["User"]).await;
     let anon = app.client();
     let ask = |login: &'static str| {
@@ -214,22 +227,46 @@ async fn forgot_password_writes_an_outbox_row_for_an_unknown_account_too_and_kee
             assert_eq!(r.status(), 200);
         }
     };
+    let seq0 = outbox_sequence(&app).await;
+    let (mails0, tokens0, events0) = kept(&app).await;
 
-    let (seq0, rows0) = (outbox_sequence(&app).await, outbox_rows(&app).await);
     ask("known@example.com").await;
     assert_eq!(outbox_sequence(&app).await, seq0 + 1);
-    assert_eq!(outbox_rows(&app).await, rows0 + 1, "the real mail is queued");
+    assert_eq!(
+        kept(&app).await,
+        (mails0 + 1, tokens0 + 1, events0 + 1),
+        "the real request"
+    );
 
-    // unknown: the same INSERT is made (the sequence moves) but nothing stays
+    // unknown: the same INSERTs are made (the sequence moves) but nothing stays
     ask("nobody@example.com").await;
     assert_eq!(outbox_sequence(&app).await, seq0 + 2);
-    assert_eq!(outbox_rows(&app).await, rows0 + 1, "no mail for nobody");
+    assert_eq!(
+        kept(&app).await,
+        (mails0 + 1, tokens0 + 1, events0 + 1),
+        "nothing for nobody"
+    );
 
     // over the limit of 3 links per quarter hour: the same decoy
     ask("known").await;
     ask("known").await;
-    assert_eq!(outbox_rows(&app).await, rows0 + 3);
+    assert_eq!(kept(&app).await, (mails0 + 3, tokens0 + 3, events0 + 3));
     ask("known").await;
     assert_eq!(outbox_sequence(&app).await, seq0 + 5);
-    assert_eq!(outbox_rows(&app).await, rows0 + 3, "the fourth link is not sent");
+    assert_eq!(
+        kept(&app).await,
+        (mails0 + 3, tokens0 + 3, events0 + 3),
+        "the fourth link is not sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forgot_password_same_writes_sqlite() {
+    forgot_password_does_the_same_writes_for_an_unknown_account_and_keeps_none(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forgot_password_same_writes_postgres() {
+    let app = TestApp::spawn_on(TestDb::postgres().await).await;
+    forgot_password_does_the_same_writes_for_an_unknown_account_and_keeps_none(app).await;
 }
