@@ -133,7 +133,7 @@ async fn delivered_reset_tokens_are_not_left_in_the_database_file_or_its_wal() {
         .post(
             "/profile",
             "/admin/users/mass/reset-password",
-            &[("all_matching", "1"), ("view", "all"), ("search", "massed")],
+            &[("all_matching", "1"), ("view", "all"), ("q", "massed")],
         )
         .await;
     assert_eq!(r.status(), 303);
