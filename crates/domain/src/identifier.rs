@@ -120,6 +120,11 @@ pub fn refuse_hidden(field: &str, s: &str, allow_joiners: bool) -> Result<(), Er
     Ok(())
 }
 
+/// The TR39 confusable skeleton of `s` (what it reads as).
+pub fn skeleton_of(s: &str) -> String {
+    skeleton(s).collect()
+}
+
 /// NFKC (rule 2).
 pub fn nfkc(s: &str) -> String {
     s.nfkc().collect()

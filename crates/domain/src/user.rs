@@ -42,6 +42,20 @@ impl Username {
     pub fn canonical(&self) -> String {
         self.0.to_lowercase()
     }
+
+    /// The plain ASCII name this one reads as, when it is written otherwise: the
+    /// TR39 skeleton of a name in another script (Cyrillic `асе` reads as `ace`).
+    /// The parse already refuses mixed scripts; this is for whole-script look-alikes,
+    /// compared with the existing names by the store. One direction only: a plain
+    /// name created after its look-alike is not caught (that needs the skeletons
+    /// of the existing names stored beside them).
+    pub fn plain_look_alike(&self) -> Option<String> {
+        if self.0.is_ascii() {
+            return None;
+        }
+        let plain = identifier::skeleton_of(&self.canonical()).to_lowercase();
+        (plain.is_ascii() && plain != self.canonical()).then_some(plain)
+    }
 }
 
 impl std::fmt::Display for Username {
@@ -171,6 +185,21 @@ mod tests {
                 other => panic!("{bad:?} should be refused, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn whole_script_look_alikes_name_the_plain_name() {
+        // Cyrillic а, с, е: one script, so the parse accepts it; the store compares
+        assert_eq!(
+            Username::parse("\u{0430}\u{0441}\u{0435}")
+                .unwrap()
+                .plain_look_alike()
+                .as_deref(),
+            Some("ace")
+        );
+        assert_eq!(Username::parse("ace").unwrap().plain_look_alike(), None);
+        assert_eq!(Username::parse("josé").unwrap().plain_look_alike(), None);
+        assert_eq!(Username::parse("иван").unwrap().plain_look_alike(), None);
     }
 
     #[test]

@@ -71,6 +71,20 @@ async fn look_alike_and_hidden_characters_are_refused_with_the_pointer() {
         assert_eq!(r.pointer(), pointer, "{}", r.text);
         assert!(r.detail().contains(says), "{says:?} not in {}", r.detail());
     }
+    // one script, but reads as an existing plain name: Cyrillic а, с, е beside "ace"
+    let r = api.post("/api/users", new_user("ace", "Ace")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = api
+        .post("/api/users", new_user("\u{0430}\u{0441}\u{0435}", "Eve"))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.pointer(), "/data/attributes/username");
+    assert!(
+        r.detail().contains("looks like the existing username \"ace\""),
+        "{}",
+        r.detail()
+    );
+
     // a full-width spelling is the plain name after NFKC, so it collides with it
     let r = api.post("/api/organizations", new_org("Ｍａｉｎ")).await;
     assert_eq!(r.status, 409, "{}", r.text);
@@ -90,7 +104,7 @@ async fn look_alike_and_hidden_characters_are_refused_with_the_pointer() {
         .fetch_all(&mut *conn)
         .await
         .unwrap();
-    assert_eq!(names, ["admin", "josé", "иван", "山田"]);
+    assert_eq!(names, ["admin", "ace", "josé", "иван", "山田"]);
 }
 
 /// Every token of `tokens` found in `bytes`.
