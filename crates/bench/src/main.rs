@@ -6,6 +6,7 @@ mod load;
 mod proc_stats;
 mod report;
 mod scenarios;
+mod timing;
 
 use std::path::PathBuf;
 
@@ -33,6 +34,13 @@ pub struct Args {
     pub out: PathBuf,
     #[arg(long, default_value = "BENCHMARKS.json")]
     pub json: PathBuf,
+    /// Requests per group (existing, unknown account) in the forgot-password timing.
+    #[arg(long, default_value_t = 150)]
+    pub forgot_samples: usize,
+    /// Only the forgot-password timing (existing vs unknown account), on a fresh
+    /// database of the first `--users` size; prints the numbers, writes no report.
+    #[arg(long)]
+    pub forgot_timing: bool,
     /// Where to keep the seeded databases.
     #[arg(long, default_value = "target/bench-data")]
     pub work_dir: PathBuf,
@@ -47,6 +55,23 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if args.forgot_timing {
+        return match rt.block_on(scenarios::forgot_timing_only(&args)) {
+            Ok(rows) => {
+                for r in rows {
+                    println!(
+                        "{} {} users | {} | {:.3} {} | {} {}",
+                        r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
+                    );
+                }
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("muster-bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     match rt.block_on(scenarios::run_all(&args)) {
         Ok(results) => {
             if let Err(e) = report::write(&args, &results) {

@@ -11,7 +11,7 @@ use crate::proc_stats;
 use crate::report::Row;
 
 pub const ADMIN_PASSWORD: &str = "Bench-Admin-Password-77";
-const CSRF: &str = "bench-csrf-token-bench-csrf-token-bench-xx";
+pub const CSRF: &str = "bench-csrf-token-bench-csrf-token-bench-xx";
 
 pub struct Server {
     pub child: Child,
@@ -46,7 +46,7 @@ impl Target {
         c
     }
 
-    fn row(&self, scenario: &str, value: f64, unit: &'static str) -> Row {
+    pub fn row(&self, scenario: &str, value: f64, unit: &'static str) -> Row {
         Row {
             backend: self.backend.to_owned(),
             users: self.users,
@@ -73,7 +73,7 @@ fn target(mut row: Row, text: &str, met: bool) -> Row {
     row
 }
 
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(64)
@@ -325,7 +325,52 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
         50.0,
     ));
 
+    // before `later`, whose mass disable leaves no enabled account to ask for
+    let cmp = crate::timing::forgot_password(args, t, &server.base, args.forgot_samples).await?;
+    rows.extend(cmp.rows(t));
+
     rows.extend(crate::scenarios::later(args, t, &server, &cookie).await?);
+    Ok(rows)
+}
+
+/// `--forgot-timing`: only the forgot-password comparison, on a fresh database
+/// of the first `--users` size per backend. Prints the rows; writes no report.
+pub async fn forgot_timing_only(args: &Args) -> Result<Vec<Row>, String> {
+    let users = args.users.first().copied().unwrap_or(1000);
+    let mut targets = vec![("sqlite", None)];
+    if let Some(pg) = &args.postgres_url {
+        targets.push(("postgres", Some(pg.clone())));
+    }
+    let mut rows = Vec::new();
+    for (backend, pg) in targets {
+        let data_dir = args.work_dir.join(format!("forgot-{backend}-{users}"));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
+        let database_url = match pg {
+            Some(base) => Some(fresh_pg_database(&base, &format!("muster_bench_forgot_{users}")).await?),
+            None => None,
+        };
+        let t = Target {
+            backend,
+            users,
+            data_dir,
+            database_url,
+        };
+        let (server, _) = start(args, &t).await?;
+        drop(server);
+        let seed = t
+            .command(args)
+            .args(["seed", "--users", &users.to_string(), "--records", "0"])
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !seed.success() {
+            return Err("seed failed".into());
+        }
+        let (server, _) = start(args, &t).await?;
+        let cmp = crate::timing::forgot_password(args, &t, &server.base, args.forgot_samples).await?;
+        rows.extend(cmp.rows(&t));
+    }
     Ok(rows)
 }
 

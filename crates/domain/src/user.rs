@@ -1,28 +1,36 @@
 use crate::error::Error;
+use crate::identifier;
 
-/// A username: 1 to 64 characters of letters, digits, `.`, `_`, `-`, `@`.
+/// A username: 1 to 64 characters of letters, digits, `.`, `_`, `-`, `@`,
+/// NFKC-normalized, in one script, with no hidden characters and no letter
+/// that passes for another (see [`crate::identifier`]).
 /// Uniqueness is case-insensitive; the spelling given is kept for display.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        let s = raw.trim();
+        const FIELD: &str = "username";
+        let trimmed = raw.trim();
+        identifier::refuse_hidden(FIELD, trimmed, false)?;
+        let normalized = identifier::nfkc(trimmed);
+        let s = normalized.trim();
         if s.is_empty() {
-            return Err(Error::invalid("username", "is required"));
+            return Err(Error::invalid(FIELD, "is required"));
         }
         if s.chars().count() > 64 {
-            return Err(Error::invalid("username", "must be at most 64 characters"));
+            return Err(Error::invalid(FIELD, "must be at most 64 characters"));
         }
         if let Some(c) = s
             .chars()
             .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')))
         {
             return Err(Error::invalid(
-                "username",
+                FIELD,
                 format!("may contain letters, digits, '.', '_', '-' and '@' only (found {c:?})"),
             ));
         }
+        identifier::refuse_confusable(FIELD, s, true)?;
         Ok(Self(s.to_owned()))
     }
 
@@ -33,6 +41,20 @@ impl Username {
     /// The form uniqueness is checked on.
     pub fn canonical(&self) -> String {
         self.0.to_lowercase()
+    }
+
+    /// The plain ASCII name this one reads as, when it is written otherwise: the
+    /// TR39 skeleton of a name in another script (Cyrillic `асе` reads as `ace`).
+    /// The parse already refuses mixed scripts; this is for whole-script look-alikes,
+    /// compared with the existing names by the store. One direction only: a plain
+    /// name created after its look-alike is not caught (that needs the skeletons
+    /// of the existing names stored beside them).
+    pub fn plain_look_alike(&self) -> Option<String> {
+        if self.0.is_ascii() {
+            return None;
+        }
+        let plain = identifier::skeleton_of(&self.canonical()).to_lowercase();
+        (plain.is_ascii() && plain != self.canonical()).then_some(plain)
     }
 }
 
@@ -94,7 +116,9 @@ impl std::fmt::Display for EmailAddress {
     }
 }
 
-/// A first or last name: required, at most 100 characters, no control characters.
+/// A first or last name: required, at most 100 characters, no control characters, no
+/// bidirectional controls and no invisible characters except the joiners (ZWJ, ZWNJ) that
+/// Persian and Indic names are spelled with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
@@ -110,6 +134,7 @@ impl PersonName {
         if s.chars().any(char::is_control) {
             return Err(Error::invalid(field, "must not contain control characters"));
         }
+        identifier::refuse_hidden(field, s, true)?;
         Ok(Self(s.to_owned()))
     }
 
@@ -131,6 +156,67 @@ mod tests {
         assert!(Username::parse("<script>").is_err());
         assert!(Username::parse(&"x".repeat(65)).is_err());
         assert!(Username::parse("jane.o-neil_2@corp").is_ok());
+    }
+
+    #[test]
+    fn usernames_that_pass_for_others_are_refused() {
+        for ok in ["josé", "Müller", "иван", "αλέξης", "山田", "yamada山田"] {
+            assert_eq!(Username::parse(ok).unwrap().as_str(), ok);
+        }
+        // NFKC: full-width and ligatures become the plain letters
+        assert_eq!(Username::parse("ａｄｍｉｎ").unwrap().as_str(), "admin");
+        assert_eq!(Username::parse("ﬁona").unwrap().as_str(), "fiona");
+        for (bad, says) in [
+            ("admın", "U+0131"),
+            ("\u{0430}dmin", "one script"),
+            ("admin\u{200B}", "U+200B ZERO WIDTH SPACE"),
+            ("ad\u{200D}min", "invisible"),
+            ("\u{FEFF}admin", "invisible"),
+            ("ad\u{00AD}min", "SOFT HYPHEN"),
+            ("nimda\u{202E}", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+            ("a\u{2066}b", "bidirectional"),
+            ("a\u{200F}b", "bidirectional"),
+        ] {
+            match Username::parse(bad) {
+                Err(Error::Invalid(f)) => {
+                    assert_eq!(f[0].field, "username");
+                    assert!(f[0].message.contains(says), "{bad:?}: {}", f[0].message);
+                }
+                other => panic!("{bad:?} should be refused, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn whole_script_look_alikes_name_the_plain_name() {
+        // Cyrillic а, с, е: one script, so the parse accepts it; the store compares
+        assert_eq!(
+            Username::parse("\u{0430}\u{0441}\u{0435}")
+                .unwrap()
+                .plain_look_alike()
+                .as_deref(),
+            Some("ace")
+        );
+        assert_eq!(Username::parse("ace").unwrap().plain_look_alike(), None);
+        assert_eq!(Username::parse("josé").unwrap().plain_look_alike(), None);
+        assert_eq!(Username::parse("иван").unwrap().plain_look_alike(), None);
+    }
+
+    #[test]
+    fn names_refuse_bidi_controls_and_invisibles() {
+        let err = PersonName::parse("first_name", "Eve\u{202E}nomis").unwrap_err();
+        assert!(err.to_string().contains("U+202E RIGHT-TO-LEFT OVERRIDE"), "{err}");
+        assert!(PersonName::parse("last_name", "Do\u{200B}e").is_err());
+        assert!(PersonName::parse("last_name", "Do\u{2067}e").is_err());
+        // joiners spell Persian names
+        assert!(
+            PersonName::parse(
+                "first_name",
+                "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}"
+            )
+            .is_ok()
+        );
+        assert!(PersonName::parse("first_name", "Zoë d'Arc-Ñúñez").is_ok());
     }
 
     #[test]

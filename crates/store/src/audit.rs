@@ -20,6 +20,31 @@ pub struct Event {
     pub after_json: Option<String>,
 }
 
+/// The writes of [`insert`], undone in the same transaction: no event is left
+/// (*forgot password* for no account costs what a real request costs).
+pub async fn insert_discarded(conn: &mut Conn, e: &Event) -> Result<()> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_events (at, actor_id, actor_username, action, target_id, target_username, ip, before_json, after_json) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(e.at)
+    .bind(e.actor_id)
+    .bind(&e.actor_username)
+    .bind(&e.action)
+    .bind(e.target_id)
+    .bind(&e.target_username)
+    .bind(&e.ip)
+    .bind(&e.before_json)
+    .bind(&e.after_json)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM audit_events WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn insert(conn: &mut Conn, e: &Event) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_events (at, actor_id, actor_username, action, target_id, target_username, ip, before_json, after_json) \

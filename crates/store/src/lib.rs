@@ -73,11 +73,15 @@ impl Store {
         if backend == Backend::Sqlite {
             // WAL lets readers run beside the one writer; busy_timeout makes a
             // second writer wait instead of failing; foreign keys are off by default.
+            // secure_delete zeroes what a DELETE or UPDATE frees (cells, overflow
+            // pages), so an emptied mail body (a live reset link) does not stay
+            // readable in the file; the WAL's old frames are dropped by the mail
+            // worker's checkpoint ([`outbox::checkpoint_wal`]).
             pool = pool.after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;",
                     )
                     .await?;
                     Ok(())

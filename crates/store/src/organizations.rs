@@ -1,4 +1,4 @@
-use muster_domain::{Error as DomainError, Millis};
+use muster_domain::{Error as DomainError, Millis, OrganizationName};
 use sqlx::Row;
 
 use crate::{Conn, Result};
@@ -10,12 +10,9 @@ pub struct Organization {
     pub created_at: Millis,
 }
 
+/// The rules of an organization's name live in the domain: NFKC, one script, nothing hidden.
 fn parse_name(raw: &str) -> Result<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(DomainError::invalid("name", "must be 1 to 100 characters without control characters").into());
-    }
-    Ok(name.to_owned())
+    Ok(OrganizationName::parse(raw)?.into_string())
 }
 
 pub async fn create(conn: &mut Conn, raw_name: &str, now: Millis) -> Result<Organization> {
@@ -47,7 +44,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Organization> {
 
 pub async fn find_by_name(conn: &mut Conn, name: &str) -> Result<Option<Organization>> {
     let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE name_lc = $1")
-        .bind(name.trim().to_lowercase())
+        // the stored names are NFKC: look up in the same form
+        .bind(muster_domain::identifier::nfkc(name.trim()).to_lowercase())
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(from_row).transpose()

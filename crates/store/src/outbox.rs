@@ -32,6 +32,19 @@ pub async fn enqueue(conn: &mut Conn, m: &NewMail, now: Millis) -> Result<i64> {
     .await?)
 }
 
+/// The writes of [`enqueue`], undone in the same transaction: nothing is left
+/// once it commits, and no other transaction ever sees the row (with
+/// `secure_delete`, SQLite zeroes it). *Forgot password* for no account does
+/// this, so that it costs what a real request costs.
+pub async fn enqueue_discarded(conn: &mut Conn, m: &NewMail, now: Millis) -> Result<()> {
+    let id = enqueue(conn, m, now).await?;
+    sqlx::query("DELETE FROM mail_outbox WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Queue many mails in one statement (mass actions); the caller's transaction holds them.
 pub async fn enqueue_many(conn: &mut Conn, mails: &[NewMail], now: Millis) -> Result<()> {
     // 6 values a row: well under the bind limits of both backends for a batch of 500.
@@ -145,6 +158,27 @@ pub async fn mark_sent(conn: &mut Conn, id: i64, now: Millis) -> Result<()> {
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// After delivered bodies were emptied, copy the WAL into the database file and
+/// truncate it (SQLite): the WAL still holds the frames written before, with the
+/// bodies, until a checkpoint, and an automatic one never shrinks the file.
+/// With `secure_delete` on, the pages it copies hold zeros where the bodies were.
+/// Returns whether the WAL was emptied: a reader on an older snapshot holds it
+/// back (after the busy timeout), and the next batch tries again.
+/// PostgreSQL keeps no such file readable to the application's users: a no-op.
+pub async fn checkpoint_wal(conn: &mut Conn, backend: Backend) -> Result<bool> {
+    match backend {
+        Backend::Postgres => Ok(true),
+        Backend::Sqlite => {
+            // (busy, frames in the log, frames checkpointed)
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
+                .await?;
+            let busy: i64 = row.try_get(0)?;
+            Ok(busy == 0)
+        }
+    }
 }
 
 /// A failed attempt: try again at `next_attempt_at`.

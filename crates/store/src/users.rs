@@ -101,26 +101,37 @@ fn search_text(username: &str, email: &str, first: &str, last: &str) -> String {
     format!("{first} {last} {username} {email}").to_lowercase()
 }
 
-/// Refuse a username or email that another user already has, naming the field.
+/// Refuse a username or email that another user already has, naming the field;
+/// and a username in another script that reads as an existing plain one
+/// (Cyrillic `асе` beside `ace`: [`Username::plain_look_alike`]).
 pub async fn check_unique(
     conn: &mut Conn,
     username: &Username,
     email: &EmailAddress,
     except_id: Option<i64>,
 ) -> Result<()> {
-    let rows =
-        sqlx::query("SELECT username_lc, email_lc FROM users WHERE (username_lc = $1 OR email_lc = $2) AND id <> $3")
-            .bind(username.canonical())
-            .bind(email.canonical())
-            .bind(except_id.unwrap_or(0))
-            .fetch_all(&mut *conn)
-            .await?;
+    let look_alike = username.plain_look_alike();
+    let rows = sqlx::query(
+        "SELECT username_lc, email_lc FROM users WHERE (username_lc = $1 OR email_lc = $2 OR username_lc = $4) \
+         AND id <> $3",
+    )
+    .bind(username.canonical())
+    .bind(email.canonical())
+    .bind(except_id.unwrap_or(0))
+    .bind(look_alike.clone().unwrap_or_else(|| username.canonical()))
+    .fetch_all(&mut *conn)
+    .await?;
     let mut fields = Vec::new();
     for row in rows {
         let u: String = row.try_get("username_lc")?;
         let e: String = row.try_get("email_lc")?;
         if u == username.canonical() {
             fields.push(muster_domain::FieldError::new("username", "is already taken"));
+        } else if look_alike.as_deref() == Some(u.as_str()) {
+            fields.push(muster_domain::FieldError::new(
+                "username",
+                format!("looks like the existing username {u:?}"),
+            ));
         }
         if e == email.canonical() {
             fields.push(muster_domain::FieldError::new("email", "is already taken"));

@@ -3,10 +3,11 @@
 //! backoff, or marks it failed after the last attempt.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use muster_store::Store;
 use muster_store::outbox::{self, Mail};
+use muster_store::{Backend, Store};
 
 use super::transport::{Transport, build_message};
 use crate::clock;
@@ -51,7 +52,13 @@ pub fn spawn(store: Store, config: Arc<Config>) -> tokio::task::JoinHandle<()> {
             let woken = super::wake_signal().notified();
             match deliver_due(&store, &config, &transport).await {
                 Ok(n) if n > 0 => continue,
-                Ok(_) => {}
+                Ok(_) => {
+                    if SCRUB_OWED.load(Ordering::Relaxed)
+                        && let Err(e) = scrub_wal(&store).await
+                    {
+                        tracing::error!(error = %e, "checkpointing the WAL");
+                    }
+                }
                 Err(e) => tracing::error!(error = %e, "mail worker"),
             }
             let _ = tokio::time::timeout(IDLE_POLL, woken).await;
@@ -70,11 +77,42 @@ pub async fn deliver_due(store: &Store, config: &Config, transport: &Transport) 
         return Ok(0);
     }
     let settings = Settings::load(&mut *store.conn().await?).await?;
+    let mut sent = 0;
     for mail in &mails {
         // the outcome is kept on the row (sent, retry, failed)
-        let _outcome = deliver(store, config, transport, &settings, mail).await?;
+        if deliver(store, config, transport, &settings, mail).await?.is_ok() {
+            sent += 1;
+        }
+    }
+    if sent > 0 && store.backend == Backend::Sqlite {
+        SCRUB_OWED.store(true, Ordering::Relaxed);
+        scrub_wal(store).await?;
     }
     Ok(mails.len())
+}
+
+/// Set while delivered bodies may still sit in the WAL (a checkpoint was held back).
+static SCRUB_OWED: AtomicBool = AtomicBool::new(false);
+
+/// Once a batch's bodies are emptied, no copy of them may stay in the WAL: a
+/// checkpoint per batch (of up to [`BATCH`] mails), not per mail. Measured on
+/// the shared 2-core machine (release build, SQLite, 150 reset mails in 8
+/// batches): 1.0 to 7.7 ms a checkpoint, median 1.25 ms; it syncs the database
+/// file, so per mail it would cost that 20 times over.
+async fn scrub_wal(store: &Store) -> AppResult<()> {
+    let started = std::time::Instant::now();
+    let emptied = outbox::checkpoint_wal(&mut *store.conn().await?, store.backend).await?;
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    if emptied {
+        SCRUB_OWED.store(false, Ordering::Relaxed);
+        tracing::debug!(micros, "WAL checkpointed after delivery");
+    } else {
+        tracing::info!(
+            micros,
+            "WAL checkpoint held back by a reader; the next batch tries again"
+        );
+    }
+    Ok(())
 }
 
 /// Claim and deliver one mail now (`muster send-test-email`).

@@ -22,6 +22,7 @@ mod mailbox;
 mod mass_reset;
 mod passwords;
 mod passwords_browser;
+mod security_data;
 mod security_edges;
 mod security_headers;
 mod selection_surfaces;
