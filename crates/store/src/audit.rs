@@ -23,7 +23,17 @@ pub struct Event {
 /// The writes of [`insert`], undone in the same transaction: no event is left
 /// (*forgot password* for no account costs what a real request costs).
 pub async fn insert_discarded(conn: &mut Conn, e: &Event) -> Result<()> {
-    let id: i64 = sqlx::query_scalar(
+    let id = insert(conn, e).await?;
+    sqlx::query("DELETE FROM audit_events WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Write an event; its id.
+pub async fn insert(conn: &mut Conn, e: &Event) -> Result<i64> {
+    Ok(sqlx::query_scalar(
         "INSERT INTO audit_events (at, actor_id, actor_username, action, target_id, target_username, ip, before_json, after_json) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
@@ -37,31 +47,7 @@ pub async fn insert_discarded(conn: &mut Conn, e: &Event) -> Result<()> {
     .bind(&e.before_json)
     .bind(&e.after_json)
     .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM audit_events WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-pub async fn insert(conn: &mut Conn, e: &Event) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (at, actor_id, actor_username, action, target_id, target_username, ip, before_json, after_json) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(e.at)
-    .bind(e.actor_id)
-    .bind(&e.actor_username)
-    .bind(&e.action)
-    .bind(e.target_id)
-    .bind(&e.target_username)
-    .bind(&e.ip)
-    .bind(&e.before_json)
-    .bind(&e.after_json)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await?)
 }
 
 #[derive(Debug, Clone, Default)]

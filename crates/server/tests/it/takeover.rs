@@ -155,41 +155,21 @@ async fn via_ui(c: &Client, target: &User, act: Act) -> u16 {
             }
             post
         }
-        Act::Reset => c
-            .post(page, &format!("/admin/users/{id}/reset-password"), &[])
-            .await
-            .status()
-            .as_u16(),
-        Act::Enable => c
-            .post(page, &format!("/admin/users/{id}/enable"), &[])
-            .await
-            .status()
-            .as_u16(),
-        Act::Disable => c
-            .post(page, &format!("/admin/users/{id}/disable"), &[])
-            .await
-            .status()
-            .as_u16(),
-        Act::Activate => c
-            .post(page, &format!("/admin/users/{id}/activate"), &[])
-            .await
-            .status()
-            .as_u16(),
-        Act::Delete => c
-            .post(page, &format!("/admin/users/{id}/delete"), &[])
-            .await
-            .status()
-            .as_u16(),
-        Act::GenerateKey => c
-            .post(page, &format!("/admin/users/{id}/api-key"), &[])
-            .await
-            .status()
-            .as_u16(),
-        Act::RevokeKey => c
-            .post(page, &format!("/admin/users/{id}/api-key/revoke"), &[])
-            .await
-            .status()
-            .as_u16(),
+        Act::Reset | Act::Enable | Act::Disable | Act::Activate | Act::Delete | Act::GenerateKey | Act::RevokeKey => {
+            let action = match act {
+                Act::Reset => "reset-password",
+                Act::Enable => "enable",
+                Act::Disable => "disable",
+                Act::Activate => "activate",
+                Act::Delete => "delete",
+                Act::GenerateKey => "api-key",
+                _ => "api-key/revoke",
+            };
+            c.post(page, &format!("/admin/users/{id}/{action}"), &[])
+                .await
+                .status()
+                .as_u16()
+        }
         Act::Edit => {
             let form = c.get(&format!("/admin/users/{id}/edit")).await.status().as_u16();
             let email = format!("taken-{id}@attacker.example");
