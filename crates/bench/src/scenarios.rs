@@ -34,6 +34,46 @@ pub struct Target {
 }
 
 impl Target {
+    /// A target on an empty data dir `<work-dir>/<name>` (and a fresh PostgreSQL database when `pg` is given).
+    pub async fn fresh(
+        args: &Args,
+        backend: &'static str,
+        users: i64,
+        pg: Option<String>,
+        name: &str,
+    ) -> Result<Target, String> {
+        let data_dir = args.work_dir.join(name);
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
+        let database_url = match pg {
+            Some(base) => Some(fresh_pg_database(&base, &format!("muster_bench_{}", name.replace('-', "_"))).await?),
+            None => None,
+        };
+        Ok(Target {
+            backend,
+            users,
+            data_dir,
+            database_url,
+        })
+    }
+
+    /// A new API key of the administrator, from `muster apikey create`.
+    pub fn admin_key(&self, args: &Args) -> Result<String, String> {
+        let out = self
+            .command(args)
+            .args(["apikey", "create", "--username", "admin"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !out.status.success() || key.is_empty() {
+            return Err(format!(
+                "apikey create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(key)
+    }
+
     pub fn command(&self, args: &Args) -> Command {
         let mut c = Command::new(&args.bin);
         c.arg("--data-dir").arg(&self.data_dir).env("MUSTER_LOG", "error");
@@ -206,19 +246,7 @@ pub async fn run_all(args: &Args) -> Result<Vec<Row>, String> {
         }
     }
     for (backend, users, pg) in targets {
-        let data_dir = args.work_dir.join(format!("{backend}-{users}"));
-        let _ = std::fs::remove_dir_all(&data_dir);
-        std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
-        let database_url = match pg {
-            Some(base) => Some(fresh_pg_database(&base, &format!("muster_bench_{users}")).await?),
-            None => None,
-        };
-        let t = Target {
-            backend,
-            users,
-            data_dir,
-            database_url,
-        };
+        let t = Target::fresh(args, backend, users, pg, &format!("{backend}-{users}")).await?;
         eprintln!("== {backend}, {users} users");
         rows.extend(run_one(args, &t).await?);
     }
@@ -343,19 +371,7 @@ pub async fn forgot_timing_only(args: &Args) -> Result<Vec<Row>, String> {
     }
     let mut rows = Vec::new();
     for (backend, pg) in targets {
-        let data_dir = args.work_dir.join(format!("forgot-{backend}-{users}"));
-        let _ = std::fs::remove_dir_all(&data_dir);
-        std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
-        let database_url = match pg {
-            Some(base) => Some(fresh_pg_database(&base, &format!("muster_bench_forgot_{users}")).await?),
-            None => None,
-        };
-        let t = Target {
-            backend,
-            users,
-            data_dir,
-            database_url,
-        };
+        let t = Target::fresh(args, backend, users, pg, &format!("forgot-{backend}-{users}")).await?;
         let (server, _) = start(args, &t).await?;
         drop(server);
         let seed = t
@@ -397,19 +413,7 @@ async fn timed_mass(
 /// The API, export and mass actions: the key comes from `muster apikey create`.
 pub async fn later(args: &Args, t: &Target, server: &Server, _cookie: &str) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
-    let out = t
-        .command(args)
-        .args(["apikey", "create", "--username", "admin"])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if !out.status.success() || key.is_empty() {
-        return Err(format!(
-            "apikey create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let auth = format!("Bearer {key}");
+    let auth = format!("Bearer {}", t.admin_key(args)?);
     let api = |q: &str| format!("{}/api/users?{q}", server.base);
     for view in ["all", "active", "disabled", "cannot_login"] {
         for (label, extra) in [("", ""), (", sorted by last name", "&sort=lastName")] {

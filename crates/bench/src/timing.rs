@@ -181,18 +181,7 @@ async fn existing_emails(base: &str, auth: &str, n: usize) -> Result<Vec<String>
 
 /// Time `n` + `n` forgot-password requests against the running server at `base`.
 pub async fn forgot_password(args: &Args, t: &Target, base: &str, n: usize) -> Result<Comparison, String> {
-    let out = t
-        .command(args)
-        .args(["apikey", "create", "--username", "admin"])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if !out.status.success() || key.is_empty() {
-        return Err(format!(
-            "apikey create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    let key = t.admin_key(args)?;
     let existing = existing_emails(base, &format!("Bearer {key}"), n).await?;
     let mut rng = Shuffle::new();
     // same domain and length as a real address, a local part nobody has
