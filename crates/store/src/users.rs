@@ -704,22 +704,25 @@ pub async fn set_auth_status(conn: &mut Conn, id: i64, status: AuthStatus, now: 
     Ok(done.rows_affected() == 1)
 }
 
-/// Enable or disable every user the filter selects, in one statement, except
-/// `skip_id` (the acting admin) and those already in that state.
-/// Appends ` AND` the user holds none of `guarded` (roles whose holders the
-/// actor may not act on; the set form of the domain's rule).
-pub fn push_unguarded(sql: &mut Sql, guarded: &[Role]) {
-    if guarded.is_empty() {
-        return;
-    }
-    sql.push(" AND NOT EXISTS (SELECT 1 FROM user_roles gr WHERE gr.user_id = users.id AND gr.role IN (");
-    for (i, r) in guarded.iter().enumerate() {
+/// Appends ` AND [NOT] EXISTS` a role of `roles` held by the user.
+fn push_holds_any(sql: &mut Sql, roles: &[Role], holds: bool) {
+    sql.push(if holds { " AND EXISTS" } else { " AND NOT EXISTS" })
+        .push(" (SELECT 1 FROM user_roles gr WHERE gr.user_id = users.id AND gr.role IN (");
+    for (i, r) in roles.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
         sql.str(r.name());
     }
     sql.push("))");
+}
+
+/// Appends ` AND` the user holds none of `guarded` (roles whose holders the
+/// actor may not act on; the set form of the domain's rule).
+pub fn push_unguarded(sql: &mut Sql, guarded: &[Role]) {
+    if !guarded.is_empty() {
+        push_holds_any(sql, guarded, false);
+    }
 }
 
 /// How many users a mass enable/disable selects that it would change but
@@ -741,21 +744,15 @@ pub async fn count_guarded(
     sql.push(" AND enabled <> ")
         .int(flag(enabled))
         .push(" AND id <> ")
-        .int(skip_id)
-        .push(" AND EXISTS (SELECT 1 FROM user_roles gr WHERE gr.user_id = users.id AND gr.role IN (");
-    for (i, r) in guarded.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.str(r.name());
-    }
-    sql.push("))");
+        .int(skip_id);
+    push_holds_any(&mut sql, guarded, true);
     let n: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Enable or disable every user `f` selects in `scope`, but `skip_id` and
-/// the holders of `guarded` roles.
+/// Enable or disable every user `f` selects in `scope`, in one statement,
+/// except `skip_id` (the acting admin), the holders of `guarded` roles and
+/// those already in that state.
 pub async fn mass_set_enabled(
     conn: &mut Conn,
     scope: &Scope,
