@@ -73,8 +73,7 @@ pub fn may(actor: &Actor, action: Action, user: &User) -> bool {
 }
 
 pub async fn get(store: &Store, grant: &Allowed<perm::ViewUsers>, id: i64) -> AppResult<User> {
-    let mut conn = store.conn().await?;
-    Ok(load_target(&mut conn, grant, Action::View, id).await?.user)
+    get_for(store, grant, Action::View, id).await
 }
 
 /// Load a user for a page that offers `action` (a form), refusing as the action itself would.
