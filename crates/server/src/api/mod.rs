@@ -228,3 +228,47 @@ pub fn router() -> Router<AppState> {
     ));
     Router::new().nest("/api", api).merge(docs)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    /// Swagger UI keys operations by operationId: two operations with one id
+    /// make "Try it out" of one run the other's request.
+    #[test]
+    fn every_operation_has_its_own_descriptive_operation_id_and_a_tag() {
+        let (_, doc) = super::openapi_router();
+        let json = serde_json::to_value(&doc).unwrap();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    continue;
+                }
+                let where_ = format!("{} {path}", method.to_uppercase());
+                let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{where_}: no operationId"));
+                assert!(
+                    id.len() > 4 && id.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                    "{where_}: operationId {id:?} is not a descriptive camelCase name"
+                );
+                if let Some(other) = seen.insert(id.to_owned(), where_.clone()) {
+                    panic!("operationId {id:?} is used by {other} and {where_}");
+                }
+                let tags = op["tags"].as_array().unwrap_or_else(|| panic!("{where_}: no tag"));
+                assert_eq!(tags.len(), 1, "{where_}: one tag per operation");
+            }
+        }
+        for id in [
+            "listUsers",
+            "getUser",
+            "createUser",
+            "updateUser",
+            "deleteUser",
+            "enableUser",
+            "listOrganizations",
+            "listRecords",
+        ] {
+            assert!(seen.contains_key(id), "{id} is missing");
+        }
+    }
+}

@@ -77,6 +77,7 @@ struct OrganizationDocument {
 /// The organizations the key's user belongs to.
 #[utoipa::path(
     get,
+    operation_id = "listOrganizations",
     path = "/organizations",
     tag = "organizations",
     responses((status = 200, description = "The organizations", body = OrganizationListDocument, content_type = "application/vnd.api+json"))
@@ -117,6 +118,7 @@ struct NewOrganizationDocument {
 /// Create an organization (administrators); its creator becomes a member.
 #[utoipa::path(
     post,
+    operation_id = "createOrganization",
     path = "/organizations",
     tag = "organizations",
     request_body(content = NewOrganizationDocument, content_type = "application/vnd.api+json"),

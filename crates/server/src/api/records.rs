@@ -121,6 +121,7 @@ struct ListParams {
 /// Records in the key's organization, newest first.
 #[utoipa::path(
     get,
+    operation_id = "listRecords",
     path = "/records",
     tag = "records",
     params(ListParams),
@@ -160,6 +161,7 @@ async fn list(State(state): State<AppState>, who: ApiActor, RawQuery(pairs): Raw
 /// One record.
 #[utoipa::path(
     get,
+    operation_id = "getRecord",
     path = "/records/{id}",
     tag = "records",
     params(("id" = i64, Path, description = "The record's id")),
@@ -197,6 +199,7 @@ struct NewRecordDocument {
 /// Create a record owned by a user of the key's organization.
 #[utoipa::path(
     post,
+    operation_id = "createRecord",
     path = "/records",
     tag = "records",
     request_body(content = NewRecordDocument, content_type = "application/vnd.api+json"),
@@ -247,6 +250,7 @@ struct RecordPatchDocument {
 /// Change a record's kind, title or owner.
 #[utoipa::path(
     patch,
+    operation_id = "updateRecord",
     path = "/records/{id}",
     tag = "records",
     params(("id" = i64, Path, description = "The record's id")),

@@ -88,6 +88,7 @@ struct UserPatchDocument {
 /// Change a user; attributes left out keep their value. The password is changed with `POST /users/{id}/password`.
 #[utoipa::path(
     patch,
+    operation_id = "updateUser",
     path = "/users/{id}",
     tag = "users",
     params(("id" = i64, Path, description = "The user's id")),
@@ -141,6 +142,7 @@ async fn update(
 /// Delete a user: 409 while records are assigned (the counts in `detail`), 403 for oneself.
 #[utoipa::path(
     delete,
+    operation_id = "deleteUser",
     path = "/users/{id}",
     tag = "users",
     params(("id" = i64, Path, description = "The user's id")),
@@ -190,6 +192,7 @@ struct MovedDocument {
 /// Move every record of the user to another user of the key's organization.
 #[utoipa::path(
     post,
+    operation_id = "reassignUserRecords",
     path = "/users/{id}/reassign-records",
     tag = "user actions",
     params(("id" = i64, Path, description = "The user's id")),
@@ -226,6 +229,7 @@ struct PasswordBody {
 /// Set another user's password: their sessions end and they are told by mail.
 #[utoipa::path(
     post,
+    operation_id = "setUserPassword",
     path = "/users/{id}/password",
     tag = "user actions",
     params(("id" = i64, Path, description = "The user's id")),
@@ -248,6 +252,7 @@ async fn set_password(
 /// Reset the user's password: status `password_reset`, sessions end, a mail with a single-use link.
 #[utoipa::path(
     post,
+    operation_id = "resetUserPassword",
     path = "/users/{id}/reset-password",
     tag = "user actions",
     params(("id" = i64, Path, description = "The user's id")),
@@ -379,6 +384,7 @@ async fn mass_enabled(state: &AppState, who: &ApiActor, body: MassBody, enabled:
 /// Enable every selected user of the key's organization.
 #[utoipa::path(
     post,
+    operation_id = "massEnableUsers",
     path = "/users/mass/enable",
     tag = "mass actions",
     request_body(content = MassBody, content_type = "application/vnd.api+json"),
@@ -395,6 +401,7 @@ async fn mass_enable(
 /// Disable every selected user of the key's organization, except oneself.
 #[utoipa::path(
     post,
+    operation_id = "massDisableUsers",
     path = "/users/mass/disable",
     tag = "mass actions",
     request_body(content = MassBody, content_type = "application/vnd.api+json"),
@@ -411,6 +418,7 @@ async fn mass_disable(
 /// Reset the password of every selected user (one mail each), except oneself and disabled users.
 #[utoipa::path(
     post,
+    operation_id = "massResetUserPasswords",
     path = "/users/mass/reset-password",
     tag = "mass actions",
     request_body(content = MassBody, content_type = "application/vnd.api+json"),
@@ -507,6 +515,7 @@ struct ExportParams {
 /// Export the users (all, or those the filters select) to CSV, in the background.
 #[utoipa::path(
     post,
+    operation_id = "exportUsers",
     path = "/exports/users",
     tag = "exports",
     params(ExportParams),
@@ -530,6 +539,7 @@ async fn export_users(
 /// An export job: `status` queued, running, done or failed; `processed` of `total`.
 #[utoipa::path(
     get,
+    operation_id = "getExport",
     path = "/exports/{id}",
     tag = "exports",
     params(("id" = i64, Path, description = "The export's id")),
@@ -542,6 +552,7 @@ async fn export_show(State(state): State<AppState>, who: ApiActor, IdPath(id): I
 /// The CSV of a finished export (409 until it is done).
 #[utoipa::path(
     get,
+    operation_id = "downloadExport",
     path = "/exports/{id}/download",
     tag = "exports",
     params(("id" = i64, Path, description = "The export's id")),

@@ -308,6 +308,7 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiErro
 /// List the users of the key's organization.
 #[utoipa::path(
     get,
+    operation_id = "listUsers",
     path = "/users",
     tag = "users",
     params(ListParams),
@@ -333,6 +334,7 @@ async fn list(State(state): State<AppState>, who: ApiActor, RawQuery(pairs): Raw
 /// One user of the key's organization.
 #[utoipa::path(
     get,
+    operation_id = "getUser",
     path = "/users/{id}",
     tag = "users",
     params(("id" = i64, Path, description = "The user's id")),
@@ -384,6 +386,7 @@ struct CreateUserDocument {
 /// Create a user.
 #[utoipa::path(
     post,
+    operation_id = "createUser",
     path = "/users",
     tag = "users",
     request_body(content = CreateUserDocument, content_type = "application/vnd.api+json"),
@@ -445,6 +448,7 @@ async fn create(
 /// Enable a user.
 #[utoipa::path(
     post,
+    operation_id = "enableUser",
     path = "/users/{id}/enable",
     tag = "user actions",
     params(("id" = i64, Path, description = "The user's id")),
@@ -459,6 +463,7 @@ async fn enable(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath
 /// Disable a user: their sessions end and their API keys stop working. Not oneself (403).
 #[utoipa::path(
     post,
+    operation_id = "disableUser",
     path = "/users/{id}/disable",
     tag = "user actions",
     params(("id" = i64, Path, description = "The user's id")),
@@ -473,6 +478,7 @@ async fn disable(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPat
 /// Activate a locked user: status `active`, failed-login counter 0. A user in password reset is a 409.
 #[utoipa::path(
     post,
+    operation_id = "activateUser",
     path = "/users/{id}/activate",
     tag = "user actions",
     params(("id" = i64, Path, description = "The user's id")),
@@ -519,6 +525,7 @@ struct ApiKeyDocument {
 /// One's own key needs no permission; another user's needs an administrator.
 #[utoipa::path(
     post,
+    operation_id = "generateUserApiKey",
     path = "/users/{id}/api-key",
     tag = "user actions",
     params(("id" = i64, Path, description = "The user's id")),
@@ -553,6 +560,7 @@ async fn generate_key(State(state): State<AppState>, who: ApiActor, IdPath(id): 
 /// Revoke the user's API key in the key's organization (404 if they have none).
 #[utoipa::path(
     delete,
+    operation_id = "revokeUserApiKey",
     path = "/users/{id}/api-key",
     tag = "user actions",
     params(("id" = i64, Path, description = "The user's id")),
@@ -567,6 +575,7 @@ async fn revoke_key(State(state): State<AppState>, who: ApiActor, IdPath(id): Id
 /// The user the API key belongs to.
 #[utoipa::path(
     get,
+    operation_id = "getUserProfile",
     path = "/userprofile",
     tag = "users",
     responses((status = 200, description = "The key's user", body = UserDocument, content_type = "application/vnd.api+json"))
