@@ -246,9 +246,13 @@ mod tests {
                     continue;
                 }
                 let where_ = format!("{} {path}", method.to_uppercase());
-                let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{where_}: no operationId"));
+                let id = op["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{where_}: no operationId"));
                 assert!(
-                    id.len() > 4 && id.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                    id.len() > 4
+                        && id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && id.chars().all(|c| c.is_ascii_alphanumeric()),
                     "{where_}: operationId {id:?} is not a descriptive camelCase name"
                 );
                 if let Some(other) = seen.insert(id.to_owned(), where_.clone()) {

@@ -9,6 +9,10 @@ use crate::api_client::key_for;
 use crate::support::TestApp;
 use crate::support::webdriver::Browser;
 
+/// WebDriver keys: Control+A, then release Control; Backspace.
+const SELECT_ALL: &str = "\u{E009}a\u{E000}";
+const BACKSPACE: &str = "\u{E003}";
+
 /// Expand the operation, switch "Try it out" on if it is not yet, and return its block's selector.
 async fn open(b: &Browser, tag: &str, operation_id: &str) -> String {
     let block = format!("#operations-{tag}-{operation_id}");
@@ -25,13 +29,25 @@ async fn open(b: &Browser, tag: &str, operation_id: &str) -> String {
 }
 
 /// Execute and return the request URL and the status Swagger UI shows.
+/// Execute and return the request URL and the status Swagger UI shows, with the curl command and
+/// the response's text in the status, for the message of a failure.
 async fn execute(b: &Browser, block: &str) -> (String, String) {
     b.click(&format!("{block} .execute")).await;
     let url = b.text(&format!("{block} .request-url pre")).await;
     let status = b
         .text(&format!("{block} .live-responses-table .response .response-col_status"))
         .await;
-    (url.trim().to_owned(), status.trim().to_owned())
+    let status = status.trim().to_owned();
+    if status != "200" {
+        let curl = b.text(&format!("{block} .curl-command")).await;
+        let answer = b
+            .text(&format!(
+                "{block} .live-responses-table .response .response-col_description"
+            ))
+            .await;
+        return (url.trim().to_owned(), format!("{status}: {curl} → {answer}"));
+    }
+    (url.trim().to_owned(), status)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,18 +80,37 @@ async fn try_it_out_runs_each_users_operation_on_its_own_url() {
     b.type_into(&format!("{get} tr[data-param-name=\"id\"] input"), &jdoe.id.to_string())
         .await;
     let (url, status) = execute(&b, &get).await;
-    assert_eq!(url, app.url(&format!("/api/users/{}", jdoe.id)), "get user ran another request");
+    assert_eq!(
+        url,
+        app.url(&format!("/api/users/{}", jdoe.id)),
+        "get user ran another request"
+    );
     assert_eq!(status, "200", "get user");
 
     // PATCH /users/{id}
     let patch = open(&b, "users", "updateUser").await;
-    b.type_into(&format!("{patch} tr[data-param-name=\"id\"] input"), &jdoe.id.to_string())
-        .await;
+    b.type_into(
+        &format!("{patch} tr[data-param-name=\"id\"] input"),
+        &jdoe.id.to_string(),
+    )
+    .await;
     let body = json!({"data": {"type": "users", "id": jdoe.id.to_string(), "attributes": {"firstName": "Janet"}}});
-    b.type_into(&format!("{patch} textarea.body-param__text"), &body.to_string())
-        .await;
+    // the textarea holds an example: select it all and type over it (a WebDriver clear does not reach React's state)
+    b.type_into(
+        &format!("{patch} textarea.body-param__text"),
+        &format!("{SELECT_ALL}{BACKSPACE}{body}"),
+    )
+    .await;
     let (url, status) = execute(&b, &patch).await;
-    assert_eq!(url, app.url(&format!("/api/users/{}", jdoe.id)), "update user ran another request");
+    assert_eq!(
+        url,
+        app.url(&format!("/api/users/{}", jdoe.id)),
+        "update user ran another request"
+    );
     assert_eq!(status, "200", "update user");
-    assert_eq!(app.user(jdoe.id).await.first_name, "Janet", "the PATCH reached the user");
+    assert_eq!(
+        app.user(jdoe.id).await.first_name,
+        "Janet",
+        "the PATCH reached the user"
+    );
 }
