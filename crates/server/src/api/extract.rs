@@ -12,10 +12,83 @@ use super::error::ApiError;
 /// A JSON:API request document, parsed into `T`; a wrong shape names where it is wrong.
 pub struct JsonBody<T>(pub T);
 
+/// The request's `Content-Type`, as JSON:API 1.1 says: the JSON:API media type
+/// with no parameters but `ext` (none supported, so it must be empty) and
+/// `profile` (ignored), or plain `application/json` (any parameters, e.g. `charset`).
 fn acceptable_content_type(value: Option<&str>) -> bool {
     let Some(v) = value else { return false };
-    let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == super::MEDIA_TYPE || essence == "application/json"
+    let media = MediaType::parse(v);
+    match media.essence.as_str() {
+        "application/json" => true,
+        super::MEDIA_TYPE => media.jsonapi_parameters_allowed(),
+        _ => false,
+    }
+}
+
+/// One media type of a header: its essence (lowercase) and its parameters.
+struct MediaType {
+    essence: String,
+    parameters: Vec<(String, String)>,
+}
+
+impl MediaType {
+    fn parse(raw: &str) -> MediaType {
+        let mut parts = raw.split(';');
+        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let parameters = parts
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.trim().to_ascii_lowercase(), v.trim().trim_matches('"').to_owned())
+            })
+            .collect();
+        MediaType { essence, parameters }
+    }
+
+    /// Only `ext` and `profile`, and no extension asked for: muster supports none.
+    fn jsonapi_parameters_allowed(&self) -> bool {
+        self.parameters.iter().all(|(k, v)| match k.as_str() {
+            "profile" => true,
+            "ext" => v.trim().is_empty(),
+            _ => false,
+        })
+    }
+}
+
+/// JSON:API 1.1: when `Accept` names the JSON:API media type only with
+/// parameters other than `ext` and `profile` (or with an extension muster does
+/// not support), the answer is 406. Other media types are not judged: the
+/// API answers JSON:API (and `text/csv` for a download) whatever else is asked.
+pub fn acceptable_accept(value: Option<&str>) -> bool {
+    let Some(v) = value else { return true };
+    let jsonapi: Vec<MediaType> = v
+        .split(',')
+        .map(MediaType::parse)
+        .filter(|m| m.essence == super::MEDIA_TYPE)
+        .collect();
+    jsonapi.is_empty()
+        || jsonapi.iter().any(|m| {
+            m.parameters
+                .iter()
+                .filter(|(k, _)| k != "q")
+                .all(|(k, v)| k == "profile" || (k == "ext" && v.trim().is_empty()))
+        })
+}
+
+/// Refuse, before any handler runs, a request whose `Accept` the API cannot satisfy (406).
+pub async fn check_accept(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let accept = req
+        .headers()
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    if !accept.is_empty() && !acceptable_accept(Some(&accept)) {
+        return ApiError::not_acceptable().into_response();
+    }
+    next.run(req).await
 }
 
 /// `data.attributes.username` → `/data/attributes/username`.
@@ -56,8 +129,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             return Err(ApiError::bad_request("A request document is required.", ""));
         }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize::<_, T>(de) {
-            Ok(v) => Ok(JsonBody(v)),
+        match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+            // one document: `{…}{…}` or `{…} x` is not JSON
+            Ok(v) => match de.end() {
+                Ok(()) => Ok(JsonBody(v)),
+                Err(e) => Err(ApiError::bad_request(
+                    format!("The request body is not valid JSON: {e}"),
+                    "",
+                )),
+            },
             Err(e) => {
                 let mut pointer = pointer_of(e.path());
                 let inner = e.into_inner();
@@ -97,6 +177,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
                 super::error::ErrorSource {
                     pointer: String::new(),
                     parameter: Some("id".to_owned()),
+                    header: None,
                 },
             )),
         }
@@ -136,8 +217,42 @@ mod tests {
     fn content_types() {
         assert!(acceptable_content_type(Some("application/vnd.api+json")));
         assert!(acceptable_content_type(Some("application/json; charset=utf-8")));
+        assert!(acceptable_content_type(Some(
+            "Application/VND.API+JSON; profile=\"https://example.com/p\""
+        )));
+        assert!(acceptable_content_type(Some("application/vnd.api+json; ext=\"\"")));
         assert!(!acceptable_content_type(Some("text/plain")));
         assert!(!acceptable_content_type(None));
+        // JSON:API 1.1: any other parameter, or an extension muster does not support, is a 415
+        assert!(!acceptable_content_type(Some(
+            "application/vnd.api+json; charset=utf-8"
+        )));
+        assert!(!acceptable_content_type(Some("application/vnd.api+json; version=1")));
+        assert!(!acceptable_content_type(Some(
+            "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\""
+        )));
+    }
+
+    #[test]
+    fn accept_headers() {
+        for ok in [
+            "application/vnd.api+json",
+            "*/*",
+            "application/json",
+            "text/csv",
+            "application/vnd.api+json; profile=\"https://example.com/p\"",
+            "application/vnd.api+json; q=0.9",
+            "application/vnd.api+json; charset=utf-8, application/vnd.api+json",
+        ] {
+            assert!(acceptable_accept(Some(ok)), "{ok}");
+        }
+        for refused in [
+            "application/vnd.api+json; charset=utf-8",
+            "application/vnd.api+json; version=2, */*",
+            "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"",
+        ] {
+            assert!(!acceptable_accept(Some(refused)), "{refused}");
+        }
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! and served at `/api/openapi.json`; `/api/docs` is a Swagger UI sandbox.
 
 mod auth;
+mod documents;
 pub mod error;
 mod extract;
 mod limiter;
 mod organizations;
 mod records;
+mod relationships;
 mod user_changes;
 mod users;
 
@@ -133,8 +135,12 @@ const ERROR_RESPONSES: &[(&str, &str)] = &[
         "Not possible in the current state (e.g. records assigned, already taken)",
     ),
     (
+        "406",
+        "Accept names application/vnd.api+json only with parameters other than profile (JSON:API 1.1)",
+    ),
+    (
         "415",
-        "The request body is not application/vnd.api+json or application/json",
+        "The request body is not application/vnd.api+json (no parameters but profile) or application/json",
     ),
     ("422", "Invalid attribute values; each error points at its attribute"),
     (
@@ -201,6 +207,7 @@ pub fn openapi_router() -> (Router<AppState>, openapi::OpenApi) {
         .merge(organizations::router())
         .merge(records::router())
         .merge(user_changes::router())
+        .merge(relationships::router())
         .split_for_parts();
     (router, finish(doc))
 }
@@ -210,7 +217,8 @@ pub fn router() -> Router<AppState> {
     let api = api
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(Extension(Arc::new(limiter::Limiter::default())));
+        .layer(Extension(Arc::new(limiter::Limiter::default())))
+        .layer(axum::middleware::from_fn(extract::check_accept));
     let docs: Router<AppState> = SwaggerUi::new("/api/docs")
         .url("/api/openapi.json", doc)
         .config(

@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use muster_domain::permission::perm;
-use muster_store::organizations::Organization;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -12,49 +11,14 @@ use utoipa_axum::routes;
 
 use super::auth::ApiActor;
 use super::document;
+use super::documents::{Members, OrganizationResource, OrganizationsType, refuse_client_id, refuse_relationships};
 use super::error::ApiError;
 use super::extract::JsonBody;
 use crate::app::AppState;
-use crate::clock;
 use crate::services;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, create))
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-enum OrganizationsType {
-    #[serde(rename = "organizations")]
-    Organizations,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct OrganizationAttributes {
-    name: String,
-    #[schema(format = DateTime)]
-    created_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-struct OrganizationResource {
-    #[serde(rename = "type")]
-    kind: OrganizationsType,
-    id: String,
-    attributes: OrganizationAttributes,
-}
-
-impl From<&Organization> for OrganizationResource {
-    fn from(o: &Organization) -> Self {
-        OrganizationResource {
-            kind: OrganizationsType::Organizations,
-            id: o.id.to_string(),
-            attributes: OrganizationAttributes {
-                name: o.name.clone(),
-                created_at: clock::rfc3339(o.created_at),
-            },
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -101,18 +65,37 @@ struct NewOrganizationAttributes {
     name: String,
 }
 
+/// A new organization; `links`, `meta` and an empty `relationships` are allowed and ignored.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOrganizationData {
     #[serde(rename = "type")]
     kind: OrganizationsType,
+    /// Client-generated ids are not supported (403).
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    lid: Option<String>,
     attributes: NewOrganizationAttributes,
+    /// An organization has no relationships to set.
+    #[serde(default)]
+    relationships: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
+    #[serde(default)]
+    meta: Option<Members>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOrganizationDocument {
     data: NewOrganizationData,
+    #[serde(default)]
+    meta: Option<Members>,
+    #[serde(default)]
+    jsonapi: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
 }
 
 /// Create an organization (administrators); its creator becomes a member.
@@ -130,7 +113,17 @@ async fn create(
     JsonBody(doc): JsonBody<NewOrganizationDocument>,
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ManageOrganizations>()?;
-    let _ = doc.data.kind;
+    let _ = (
+        doc.data.kind,
+        doc.data.lid,
+        doc.data.links,
+        doc.data.meta,
+        doc.meta,
+        doc.jsonapi,
+        doc.links,
+    );
+    refuse_client_id(doc.data.id.as_deref())?;
+    refuse_relationships(doc.data.relationships.as_ref())?;
     let org = services::organizations::create(&state.store, &grant, &who.ctx, &doc.data.attributes.name).await?;
     Ok(document(
         StatusCode::CREATED,

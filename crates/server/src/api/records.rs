@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::ApiActor;
+use super::documents::{Members, refuse_client_id, refuse_relationships};
 use super::error::ApiError;
 use super::extract::{IdPath, JsonBody, RawQuery, int_param};
 use super::{PageLinks, SelfLink, document, page_links};
@@ -187,13 +188,31 @@ struct NewRecordAttributes {
 struct NewRecordData {
     #[serde(rename = "type")]
     kind: RecordsType,
+    /// Client-generated ids are not supported (403).
+    #[serde(default)]
+    id: Option<String>,
     attributes: NewRecordAttributes,
+    #[serde(default)]
+    lid: Option<String>,
+    /// A record has no relationships to set (its owner is the `ownerId` attribute).
+    #[serde(default)]
+    relationships: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
+    #[serde(default)]
+    meta: Option<Members>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRecordDocument {
     data: NewRecordData,
+    #[serde(default)]
+    meta: Option<Members>,
+    #[serde(default)]
+    jsonapi: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
 }
 
 /// Create a record owned by a user of the key's organization.
@@ -211,7 +230,17 @@ async fn create(
     JsonBody(doc): JsonBody<NewRecordDocument>,
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ManageRecords>()?;
-    let _ = doc.data.kind;
+    let _ = (
+        doc.data.kind,
+        doc.data.lid,
+        doc.data.links,
+        doc.data.meta,
+        doc.meta,
+        doc.jsonapi,
+        doc.links,
+    );
+    refuse_client_id(doc.data.id.as_deref())?;
+    refuse_relationships(doc.data.relationships.as_ref())?;
     let a = doc.data.attributes;
     let input = RecordInput {
         kind: a.kind,
@@ -222,7 +251,7 @@ async fn create(
     Ok(document(StatusCode::CREATED, &RecordDocument { data: (&r).into() }))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RecordPatchAttributes {
     kind: Option<String>,
@@ -237,14 +266,31 @@ struct RecordPatchData {
     #[serde(rename = "type")]
     kind: RecordsType,
     /// If given, it must be the id in the path.
+    #[schema(example = "1")]
     id: Option<String>,
-    attributes: RecordPatchAttributes,
+    #[serde(default)]
+    attributes: Option<RecordPatchAttributes>,
+    #[serde(default)]
+    lid: Option<String>,
+    /// A record has no relationships to set (its owner is the `ownerId` attribute).
+    #[serde(default)]
+    relationships: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
+    #[serde(default)]
+    meta: Option<Members>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RecordPatchDocument {
     data: RecordPatchData,
+    #[serde(default)]
+    meta: Option<Members>,
+    #[serde(default)]
+    jsonapi: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
 }
 
 /// Change a record's kind, title or owner.
@@ -264,9 +310,18 @@ async fn update(
     JsonBody(doc): JsonBody<RecordPatchDocument>,
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ManageRecords>()?;
-    let _ = doc.data.kind;
+    let _ = (
+        doc.data.kind,
+        doc.data.lid,
+        doc.data.links,
+        doc.data.meta,
+        doc.meta,
+        doc.jsonapi,
+        doc.links,
+    );
     ApiError::check_same_id(doc.data.id.as_deref(), id)?;
-    let a = doc.data.attributes;
+    refuse_relationships(doc.data.relationships.as_ref())?;
+    let a = doc.data.attributes.unwrap_or_default();
     let patch = RecordPatch {
         kind: a.kind,
         title: a.title,

@@ -7,16 +7,19 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use muster_domain::permission::perm;
 use muster_domain::{Error as DomainError, UserFilter};
+use muster_store::users::User;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::ApiActor;
 use super::document;
+use super::documents::{Members, OrgIndex, UserRelationshipsInput, check_read_only, organization_names, role_names};
 use super::error::ApiError;
 use super::extract::{IdPath, JsonBody, RawQuery};
-use super::users::{RoleName, UserDocument, UsersType, parse_list_query};
+use super::users::{RoleName, UserDocument, UsersType, attributes_value, one_of, parse_list_query, user_response};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::services;
@@ -54,7 +57,8 @@ fn top_level(e: AppError) -> ApiError {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
+/// Attributes left out keep their value.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct UserPatchAttributes {
     username: Option<String>,
@@ -63,29 +67,142 @@ struct UserPatchAttributes {
     last_name: Option<String>,
     /// Needs the right to enable and disable users; nobody disables themself.
     enabled: Option<bool>,
-    /// Administrators only.
+    /// Administrators only. Or the `roles` relationship.
     roles: Option<Vec<RoleName>>,
     /// Organization names, administrators only: memberships outside the key's organization are kept.
+    /// Or the `organizations` relationship.
     organizations: Option<Vec<String>>,
+    /// Read-only: sent back unchanged it is ignored; another value is a 422.
+    #[serde(default)]
+    #[schema(value_type = Option<super::users::ApiAuthStatus>)]
+    auth_status: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    failed_login_count: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    login_count: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    last_login_at: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    created_at: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    updated_at: Option<Value>,
 }
 
+impl UserPatchAttributes {
+    fn read_only(&self) -> [(&'static str, &Option<Value>); 6] {
+        [
+            ("authStatus", &self.auth_status),
+            ("failedLoginCount", &self.failed_login_count),
+            ("loginCount", &self.login_count),
+            ("lastLoginAt", &self.last_login_at),
+            ("createdAt", &self.created_at),
+            ("updatedAt", &self.updated_at),
+        ]
+    }
+}
+
+/// A user's changes; `links`, `meta` and `lid` are allowed (JSON:API 1.1) and ignored.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserPatchData {
     #[serde(rename = "type")]
     kind: UsersType,
     /// If given, it must be the id in the path.
+    #[schema(example = "2")]
     id: Option<String>,
-    attributes: UserPatchAttributes,
+    #[serde(default)]
+    lid: Option<String>,
+    #[serde(default)]
+    attributes: Option<UserPatchAttributes>,
+    /// `roles` and `organizations`, replaced whole; `{}` changes nothing.
+    #[serde(default)]
+    relationships: Option<UserRelationshipsInput>,
+    #[serde(default)]
+    links: Option<Members>,
+    #[serde(default)]
+    meta: Option<Members>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"data": {"type": "users", "id": "2", "attributes": {"firstName": "Jane"}}}))]
 struct UserPatchDocument {
     data: UserPatchData,
+    #[serde(default)]
+    meta: Option<Members>,
+    #[serde(default)]
+    jsonapi: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
+}
+
+/// What a change of a user names; `None` keeps the value.
+#[derive(Default)]
+pub(super) struct UserChanges {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub enabled: Option<bool>,
+    /// Role names.
+    pub roles: Option<Vec<String>>,
+    /// Organization names.
+    pub organizations: Option<Vec<String>>,
+}
+
+/// Change user `id` (as read in `current`) through the one service that edits users.
+pub(super) async fn apply_changes(
+    state: &AppState,
+    who: &ApiActor,
+    id: i64,
+    current: &User,
+    c: UserChanges,
+) -> Result<User, ApiError> {
+    let grant = who.actor.allow::<perm::EditUsers>()?;
+    // organizations left out: the ones in the key's scope stay (the service keeps the others)
+    let in_scope = services::organizations::list_mine(&state.store, &who.actor).await?;
+    let organizations = match c.organizations {
+        Some(o) => o,
+        None => current
+            .organizations
+            .iter()
+            .filter(|name| {
+                in_scope
+                    .iter()
+                    .any(|o| &o.name == *name && who.actor.organization_ids.contains(&o.id))
+            })
+            .cloned()
+            .collect(),
+    };
+    let input = services::users::UserInput {
+        username: c.username.unwrap_or(current.username.clone()),
+        email: c.email.unwrap_or(current.email.clone()),
+        first_name: c.first_name.unwrap_or(current.first_name.clone()),
+        last_name: c.last_name.unwrap_or(current.last_name.clone()),
+        password: None,
+        enabled: c.enabled.unwrap_or(current.enabled),
+        roles: match c.roles {
+            Some(r) => r,
+            None => current.roles.iter().map(|r| r.name().to_owned()).collect(),
+        },
+        organizations,
+    };
+    Ok(services::users::update(&state.store, &grant, &who.ctx, id, &input).await?)
 }
 
 /// Change a user; attributes left out keep their value. The password is changed with `POST /users/{id}/password`.
+/// `roles` and `organizations` may be given as attributes (names) or relationships (identifiers).
+/// Read-only attributes sent back unchanged are ignored; `relationships`, `links` and `meta` are allowed.
 #[utoipa::path(
     patch,
     operation_id = "updateUser",
@@ -101,42 +218,42 @@ async fn update(
     IdPath(id): IdPath,
     JsonBody(doc): JsonBody<UserPatchDocument>,
 ) -> Result<Response, ApiError> {
-    let grant = who.actor.allow::<perm::EditUsers>()?;
-    let _ = doc.data.kind;
+    who.actor.allow::<perm::EditUsers>()?;
+    let _ = (
+        doc.data.kind,
+        doc.data.lid,
+        doc.data.links,
+        doc.data.meta,
+        doc.meta,
+        doc.jsonapi,
+        doc.links,
+    );
     ApiError::check_same_id(doc.data.id.as_deref(), id)?;
     let view = who.actor.allow::<perm::ViewUsers>()?;
     let current = services::users::get(&state.store, &view, id).await?;
-    let a = doc.data.attributes;
-    // organizations left out: the ones in the key's scope stay (the service keeps the others)
-    let in_scope = services::organizations::list_mine(&state.store, &who.actor).await?;
-    let organizations = match a.organizations {
-        Some(o) => o,
-        None => current
-            .organizations
-            .iter()
-            .filter(|name| {
-                in_scope
-                    .iter()
-                    .any(|o| &o.name == *name && who.actor.organization_ids.contains(&o.id))
-            })
-            .cloned()
-            .collect(),
+    let orgs = OrgIndex::load(&state).await?;
+    let a = doc.data.attributes.unwrap_or_default();
+    check_read_only(&a.read_only(), attributes_value(&current, &orgs).as_ref())?;
+    let rels = doc.data.relationships.unwrap_or_default();
+    let rel_orgs = rels
+        .organizations
+        .map(|l| organization_names(&l.data, &orgs, "/data/relationships/organizations/data"))
+        .transpose()?;
+    let rel_roles = rels.roles.map(|l| role_names(&l.data));
+    let attr_roles = a
+        .roles
+        .map(|r| r.into_iter().map(|r| r.name().to_owned()).collect::<Vec<_>>());
+    let changes = UserChanges {
+        username: a.username,
+        email: a.email,
+        first_name: a.first_name,
+        last_name: a.last_name,
+        enabled: a.enabled,
+        roles: one_of(attr_roles, rel_roles, "roles")?,
+        organizations: one_of(a.organizations, rel_orgs, "organizations")?,
     };
-    let input = services::users::UserInput {
-        username: a.username.unwrap_or(current.username.clone()),
-        email: a.email.unwrap_or(current.email.clone()),
-        first_name: a.first_name.unwrap_or(current.first_name.clone()),
-        last_name: a.last_name.unwrap_or(current.last_name.clone()),
-        password: None,
-        enabled: a.enabled.unwrap_or(current.enabled),
-        roles: match a.roles {
-            Some(r) => r.into_iter().map(|r| r.name().to_owned()).collect(),
-            None => current.roles.iter().map(|r| r.name().to_owned()).collect(),
-        },
-        organizations,
-    };
-    let user = services::users::update(&state.store, &grant, &who.ctx, id, &input).await?;
-    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+    let user = apply_changes(&state, &who, id, &current, changes).await?;
+    user_response(&state, StatusCode::OK, &user).await
 }
 
 /// Delete a user: 409 while records are assigned (the counts in `detail`), 403 for oneself.
@@ -246,7 +363,7 @@ async fn set_password(
     let user = services::passwords::set_password(&state, &grant, &who.ctx, id, &body.password)
         .await
         .map_err(top_level)?;
-    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+    user_response(&state, StatusCode::OK, &user).await
 }
 
 /// Reset the user's password: status `password_reset`, sessions end, a mail with a single-use link.
@@ -265,7 +382,7 @@ async fn reset_password(
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ResetPasswords>()?;
     let user = services::passwords::reset_password(&state, &grant, &who.ctx, id).await?;
-    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+    user_response(&state, StatusCode::OK, &user).await
 }
 
 /// The filter of a mass action: the keys of `GET /users`' `filter[…]`.
