@@ -370,10 +370,10 @@ impl Shape {
         for member in ["attributes", "relationships"] {
             if let Some(Value::Object(map)) = resource.get_mut(member) {
                 map.retain(|k, _| kept.iter().any(|f| f == k));
-                if map.is_empty() {
-                    if let Some(obj) = resource.as_object_mut() {
-                        obj.remove(member);
-                    }
+                if map.is_empty()
+                    && let Some(obj) = resource.as_object_mut()
+                {
+                    obj.remove(member);
                 }
             }
         }
