@@ -143,6 +143,8 @@ pub struct RoleResource {
     #[serde(rename = "type")]
     pub kind: RolesType,
     pub id: RoleId,
+    /// Absent when `fields[roles]` names no field.
+    #[schema(required = false)]
     pub attributes: RoleAttributes,
 }
 
@@ -161,8 +163,9 @@ impl RoleResource {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationAttributes {
+    #[schema(required = false)]
     pub name: String,
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = false)]
     pub created_at: String,
 }
 
@@ -172,6 +175,8 @@ pub struct OrganizationResource {
     #[serde(rename = "type")]
     pub kind: OrganizationsType,
     pub id: String,
+    /// Absent in `included` when `fields[organizations]` names no field.
+    #[schema(required = false)]
     pub attributes: OrganizationAttributes,
 }
 
@@ -423,6 +428,7 @@ pub fn included(users: &[&User], orgs: &OrgIndex, shape: &Shape) -> Result<Optio
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolesLinkage {
+    #[serde(deserialize_with = "super::extract::object::list")]
     pub data: Vec<RoleIdentifier>,
     #[serde(default)]
     #[allow(dead_code)] // allowed in a request (JSON:API), not read
@@ -435,6 +441,7 @@ pub struct RolesLinkage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationsLinkage {
+    #[serde(deserialize_with = "super::extract::object::list")]
     pub data: Vec<OrganizationIdentifier>,
     #[serde(default)]
     #[allow(dead_code)] // allowed in a request (JSON:API), not read
@@ -448,9 +455,9 @@ pub struct OrganizationsLinkage {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserRelationshipsInput {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::extract::object::optional")]
     pub roles: Option<RolesLinkage>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::extract::object::optional")]
     pub organizations: Option<OrganizationsLinkage>,
 }
 

@@ -76,6 +76,7 @@ struct NewOrganizationData {
     id: Option<String>,
     #[serde(default)]
     lid: Option<String>,
+    #[serde(deserialize_with = "super::extract::object::required")]
     attributes: NewOrganizationAttributes,
     /// An organization has no relationships to set.
     #[serde(default)]
@@ -89,6 +90,7 @@ struct NewOrganizationData {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOrganizationDocument {
+    #[serde(deserialize_with = "super::extract::object::required")]
     data: NewOrganizationData,
     #[serde(default)]
     meta: Option<Members>,
@@ -104,7 +106,9 @@ struct NewOrganizationDocument {
     operation_id = "createOrganization",
     path = "/organizations",
     tag = "organizations",
-    request_body(content = NewOrganizationDocument, content_type = "application/vnd.api+json"),
+    request_body(content = NewOrganizationDocument, content_type = "application/vnd.api+json",
+        example = json!({"data": {"type": "organizations", "attributes": {"name": "Sales"}}})
+    ),
     responses((status = 201, description = "The new organization", body = OrganizationDocument, content_type = "application/vnd.api+json"))
 )]
 async fn create(

@@ -165,7 +165,7 @@ async fn list(State(state): State<AppState>, who: ApiActor, RawQuery(pairs): Raw
     operation_id = "getRecord",
     path = "/records/{id}",
     tag = "records",
-    params(("id" = i64, Path, description = "The record's id")),
+    params(("id" = i64, Path, description = "The record's id", example = 1)),
     responses((status = 200, description = "The record", body = RecordDocument, content_type = "application/vnd.api+json"))
 )]
 async fn get_one(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
@@ -191,6 +191,7 @@ struct NewRecordData {
     /// Client-generated ids are not supported (403).
     #[serde(default)]
     id: Option<String>,
+    #[serde(deserialize_with = "super::extract::object::required")]
     attributes: NewRecordAttributes,
     #[serde(default)]
     lid: Option<String>,
@@ -206,6 +207,7 @@ struct NewRecordData {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRecordDocument {
+    #[serde(deserialize_with = "super::extract::object::required")]
     data: NewRecordData,
     #[serde(default)]
     meta: Option<Members>,
@@ -221,7 +223,9 @@ struct NewRecordDocument {
     operation_id = "createRecord",
     path = "/records",
     tag = "records",
-    request_body(content = NewRecordDocument, content_type = "application/vnd.api+json"),
+    request_body(content = NewRecordDocument, content_type = "application/vnd.api+json",
+        example = json!({"data": {"type": "records", "attributes": {"kind": "contact", "title": "First call", "ownerId": "1"}}})
+    ),
     responses((status = 201, description = "The new record", body = RecordDocument, content_type = "application/vnd.api+json"))
 )]
 async fn create(
@@ -268,7 +272,7 @@ struct RecordPatchData {
     /// If given, it must be the id in the path.
     #[schema(example = "1")]
     id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::extract::object::optional")]
     attributes: Option<RecordPatchAttributes>,
     #[serde(default)]
     lid: Option<String>,
@@ -284,6 +288,7 @@ struct RecordPatchData {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RecordPatchDocument {
+    #[serde(deserialize_with = "super::extract::object::required")]
     data: RecordPatchData,
     #[serde(default)]
     meta: Option<Members>,
@@ -299,8 +304,10 @@ struct RecordPatchDocument {
     operation_id = "updateRecord",
     path = "/records/{id}",
     tag = "records",
-    params(("id" = i64, Path, description = "The record's id")),
-    request_body(content = RecordPatchDocument, content_type = "application/vnd.api+json"),
+    params(("id" = i64, Path, description = "The record's id", example = 1)),
+    request_body(content = RecordPatchDocument, content_type = "application/vnd.api+json",
+        example = json!({"data": {"type": "records", "id": "1", "attributes": {"title": "Call back"}}})
+    ),
     responses((status = 200, description = "The record", body = RecordDocument, content_type = "application/vnd.api+json"))
 )]
 async fn update(

@@ -32,8 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The new roles of a user, replacing all they had.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"data": [{"type": "roles", "id": "user"}]}))]
 struct RolesLinkageDocument {
+    #[serde(deserialize_with = "super::extract::object::list")]
     data: Vec<RoleIdentifier>,
     #[serde(default)]
     meta: Option<Members>,
@@ -46,8 +46,8 @@ struct RolesLinkageDocument {
 /// The new organizations of a user in the key's organizations (memberships elsewhere are kept).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"data": [{"type": "organizations", "id": "1"}]}))]
 struct OrganizationsLinkageDocument {
+    #[serde(deserialize_with = "super::extract::object::list")]
     data: Vec<OrganizationIdentifier>,
     #[serde(default)]
     meta: Option<Members>,
@@ -63,7 +63,7 @@ struct OrganizationsLinkageDocument {
     operation_id = "getUserRolesRelationship",
     path = "/users/{id}/relationships/roles",
     tag = "users",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 200, description = "The user's roles", body = RolesRelationship, content_type = "application/vnd.api+json"))
 )]
 async fn get_roles(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
@@ -78,8 +78,10 @@ async fn get_roles(State(state): State<AppState>, who: ApiActor, IdPath(id): IdP
     operation_id = "replaceUserRoles",
     path = "/users/{id}/relationships/roles",
     tag = "users",
-    params(("id" = i64, Path, description = "The user's id")),
-    request_body(content = RolesLinkageDocument, content_type = "application/vnd.api+json"),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
+    request_body(content = RolesLinkageDocument, content_type = "application/vnd.api+json",
+        example = json!({"data": [{"type": "roles", "id": "user"}]})
+    ),
     responses((status = 200, description = "The user's roles now", body = RolesRelationship, content_type = "application/vnd.api+json"))
 )]
 async fn replace_roles(
@@ -108,7 +110,7 @@ async fn replace_roles(
     operation_id = "getUserOrganizationsRelationship",
     path = "/users/{id}/relationships/organizations",
     tag = "users",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 200, description = "The user's organizations", body = OrganizationsRelationship, content_type = "application/vnd.api+json"))
 )]
 async fn get_organizations(
@@ -129,8 +131,10 @@ async fn get_organizations(
     operation_id = "replaceUserOrganizations",
     path = "/users/{id}/relationships/organizations",
     tag = "users",
-    params(("id" = i64, Path, description = "The user's id")),
-    request_body(content = OrganizationsLinkageDocument, content_type = "application/vnd.api+json"),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
+    request_body(content = OrganizationsLinkageDocument, content_type = "application/vnd.api+json",
+        example = json!({"data": [{"type": "organizations", "id": "1"}]})
+    ),
     responses((status = 200, description = "The user's organizations now", body = OrganizationsRelationship, content_type = "application/vnd.api+json"))
 )]
 async fn replace_organizations(

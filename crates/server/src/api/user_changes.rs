@@ -74,27 +74,27 @@ struct UserPatchAttributes {
     organizations: Option<Vec<String>>,
     /// Read-only: sent back unchanged it is ignored; another value is a 422.
     #[serde(default)]
-    #[schema(value_type = Option<super::users::ApiAuthStatus>)]
+    #[schema(value_type = Option<super::users::ApiAuthStatus>, read_only)]
     auth_status: Option<Value>,
     /// Read-only.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, read_only)]
     failed_login_count: Option<Value>,
     /// Read-only.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, read_only)]
     login_count: Option<Value>,
     /// Read-only.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime, read_only)]
     last_login_at: Option<Value>,
     /// Read-only.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime, read_only)]
     created_at: Option<Value>,
     /// Read-only.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime, read_only)]
     updated_at: Option<Value>,
 }
 
@@ -122,10 +122,10 @@ struct UserPatchData {
     id: Option<String>,
     #[serde(default)]
     lid: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::extract::object::optional")]
     attributes: Option<UserPatchAttributes>,
     /// `roles` and `organizations`, replaced whole; `{}` changes nothing.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::extract::object::optional")]
     relationships: Option<UserRelationshipsInput>,
     #[serde(default)]
     links: Option<Members>,
@@ -135,8 +135,8 @@ struct UserPatchData {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"data": {"type": "users", "id": "2", "attributes": {"firstName": "Jane"}}}))]
 struct UserPatchDocument {
+    #[serde(deserialize_with = "super::extract::object::required")]
     data: UserPatchData,
     #[serde(default)]
     meta: Option<Members>,
@@ -208,8 +208,10 @@ pub(super) async fn apply_changes(
     operation_id = "updateUser",
     path = "/users/{id}",
     tag = "users",
-    params(("id" = i64, Path, description = "The user's id")),
-    request_body(content = UserPatchDocument, content_type = "application/vnd.api+json"),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
+    request_body(content = UserPatchDocument, content_type = "application/vnd.api+json",
+        example = json!({"data": {"type": "users", "id": "2", "attributes": {"firstName": "Jane"}}})
+    ),
     responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn update(
@@ -262,7 +264,7 @@ async fn update(
     operation_id = "deleteUser",
     path = "/users/{id}",
     tag = "users",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 4)),
     responses((status = 204, description = "Deleted"))
 )]
 async fn delete(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<StatusCode, ApiError> {
@@ -312,8 +314,10 @@ struct MovedDocument {
     operation_id = "reassignUserRecords",
     path = "/users/{id}/reassign-records",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
-    request_body(content = ReassignBody, content_type = "application/vnd.api+json"),
+    params(("id" = i64, Path, description = "The user's id", example = 1)),
+    request_body(content = ReassignBody, content_type = "application/vnd.api+json",
+        example = json!({"toUserId": "2"})
+    ),
     responses((status = 200, description = "How many records moved", body = MovedDocument, content_type = "application/vnd.api+json"))
 )]
 async fn reassign_records(
@@ -349,8 +353,10 @@ struct PasswordBody {
     operation_id = "setUserPassword",
     path = "/users/{id}/password",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
-    request_body(content = PasswordBody, content_type = "application/vnd.api+json"),
+    params(("id" = i64, Path, description = "The user's id", example = 3)),
+    request_body(content = PasswordBody, content_type = "application/vnd.api+json",
+        example = json!({"password": "Quartz-Meadow-Lantern-61"})
+    ),
     responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn set_password(
@@ -372,7 +378,7 @@ async fn set_password(
     operation_id = "resetUserPassword",
     path = "/users/{id}/reset-password",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 3)),
     responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn reset_password(
@@ -504,7 +510,9 @@ async fn mass_enabled(state: &AppState, who: &ApiActor, body: MassBody, enabled:
     operation_id = "massEnableUsers",
     path = "/users/mass/enable",
     tag = "mass actions",
-    request_body(content = MassBody, content_type = "application/vnd.api+json"),
+    request_body(content = MassBody, content_type = "application/vnd.api+json",
+        example = json!({"ids": [2]})
+    ),
     responses((status = 200, description = "How many users changed", body = AffectedDocument, content_type = "application/vnd.api+json"))
 )]
 async fn mass_enable(
@@ -521,7 +529,9 @@ async fn mass_enable(
     operation_id = "massDisableUsers",
     path = "/users/mass/disable",
     tag = "mass actions",
-    request_body(content = MassBody, content_type = "application/vnd.api+json"),
+    request_body(content = MassBody, content_type = "application/vnd.api+json",
+        example = json!({"ids": [2]})
+    ),
     responses((status = 200, description = "How many users changed", body = AffectedDocument, content_type = "application/vnd.api+json"))
 )]
 async fn mass_disable(
@@ -538,7 +548,9 @@ async fn mass_disable(
     operation_id = "massResetUserPasswords",
     path = "/users/mass/reset-password",
     tag = "mass actions",
-    request_body(content = MassBody, content_type = "application/vnd.api+json"),
+    request_body(content = MassBody, content_type = "application/vnd.api+json",
+        example = json!({"filter": {"view": "disabled"}})
+    ),
     responses((status = 200, description = "How many users were reset", body = AffectedDocument, content_type = "application/vnd.api+json"))
 )]
 async fn mass_reset_password(
@@ -659,7 +671,7 @@ async fn export_users(
     operation_id = "getExport",
     path = "/exports/{id}",
     tag = "exports",
-    params(("id" = i64, Path, description = "The export's id")),
+    params(("id" = i64, Path, description = "The export's id", example = 1)),
     responses((status = 200, description = "The export job", body = ExportDocument, content_type = "application/vnd.api+json"))
 )]
 async fn export_show(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
@@ -672,7 +684,7 @@ async fn export_show(State(state): State<AppState>, who: ApiActor, IdPath(id): I
     operation_id = "downloadExport",
     path = "/exports/{id}/download",
     tag = "exports",
-    params(("id" = i64, Path, description = "The export's id")),
+    params(("id" = i64, Path, description = "The export's id", example = 1)),
     responses((status = 200, description = "The CSV file", body = String, content_type = "text/csv"))
 )]
 async fn export_download(

@@ -413,7 +413,7 @@ fn shape_only(pairs: &[(String, String)]) -> Result<Shape, ApiError> {
     operation_id = "getUser",
     path = "/users/{id}",
     tag = "users",
-    params(("id" = i64, Path, description = "The user's id"), ShapeParams),
+    params(("id" = i64, Path, description = "The user's id", example = 2), ShapeParams),
     responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn get_one(
@@ -432,12 +432,29 @@ async fn get_one(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateUserAttributes {
+    /// Letters, digits, `.`, `_`, `-`, `@`; unique, any case.
+    #[schema(pattern = r"^\s*[\w.@-]{1,64}\s*$")]
     username: String,
+    /// Unique, any case: `local@domain.tld`, no spaces, quotes or `< > , ;`.
+    #[schema(
+        max_length = 254,
+        pattern = r#"^\s*[^\s\x00-\x1f\x7f-\x9f<>,;"]+@[^\s\x00-\x1f\x7f-\x9f<>,;"@.]+(\.[^\s\x00-\x1f\x7f-\x9f<>,;"@.]+)+\s*$"#
+    )]
     email: String,
+    /// Something besides spaces; no control characters.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     first_name: String,
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     last_name: String,
     /// Write-only. Without one, the user is in password reset until they set one through a reset link.
-    #[schema(write_only)]
+    /// The policy (settings) also wants it strong (zxcvbn) and unlike the user's names and email.
+    #[schema(write_only, min_length = 12, max_length = 128)]
     password: Option<String>,
     /// Write-only, instead of `password`: a hash made by another application (bcrypt, Django,
     /// Symfony/Oro `sha512-symfony$…`, PBKDF2 or Argon2 PHC), replaced by Argon2id at the first sign-in.
@@ -447,32 +464,35 @@ struct CreateUserAttributes {
     /// Default true.
     enabled: Option<bool>,
     /// Default `User`.
+    #[schema(min_items = 1)]
     roles: Option<Vec<RoleName>>,
     /// Organization names; default the key's organization. Or the `organizations` relationship.
+    #[schema(min_items = 1)]
     organizations: Option<Vec<String>>,
-    /// Read-only: sent back unchanged it is ignored; another value is a 422.
+    /// Read-only attributes: a new user has none of them to set, so each is a 422 here
+    /// (left out of the schema: no valid document carries one).
     #[serde(default)]
-    #[schema(value_type = Option<ApiAuthStatus>)]
+    #[schema(value_type = Option<ApiAuthStatus>, ignore)]
     auth_status: Option<Value>,
     /// Read-only.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, ignore)]
     failed_login_count: Option<Value>,
     /// Read-only.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, ignore)]
     login_count: Option<Value>,
     /// Read-only.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime, ignore)]
     last_login_at: Option<Value>,
     /// Read-only.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime, ignore)]
     created_at: Option<Value>,
     /// Read-only.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime, ignore)]
     updated_at: Option<Value>,
 }
 
@@ -494,14 +514,16 @@ impl CreateUserAttributes {
 struct CreateUserData {
     #[serde(rename = "type")]
     kind: UsersType,
-    /// Client-generated ids are not supported (403).
+    /// Client-generated ids are not supported: 403 (left out of the schema: no valid document has one).
     #[serde(default)]
+    #[schema(ignore)]
     id: Option<String>,
     #[serde(default)]
     lid: Option<String>,
+    #[serde(deserialize_with = "super::extract::object::required")]
     attributes: CreateUserAttributes,
     /// `roles` and `organizations`, instead of the attributes of the same names.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::extract::object::optional")]
     relationships: Option<UserRelationshipsInput>,
     #[serde(default)]
     links: Option<Members>,
@@ -512,6 +534,7 @@ struct CreateUserData {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateUserDocument {
+    #[serde(deserialize_with = "super::extract::object::required")]
     data: CreateUserData,
     #[serde(default)]
     meta: Option<Members>,
@@ -534,7 +557,10 @@ pub fn one_of<T: PartialEq>(attribute: Option<T>, relationship: Option<T>, name:
     }
 }
 
-/// Create a user.
+/// Create a user. `roles` and `organizations` may be attributes (names) or relationships.
+// No example body: schemathesis would create its user in the examples phase and
+// then derive every coverage case from it, each one a 422 "is already taken";
+// docs/api.md has worked examples.
 #[utoipa::path(
     post,
     operation_id = "createUser",
@@ -619,7 +645,7 @@ async fn create(
     operation_id = "enableUser",
     path = "/users/{id}/enable",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 200, description = "The user, enabled", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn enable(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
@@ -634,7 +660,7 @@ async fn enable(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath
     operation_id = "disableUser",
     path = "/users/{id}/disable",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 200, description = "The user, disabled", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn disable(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
@@ -649,7 +675,7 @@ async fn disable(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPat
     operation_id = "activateUser",
     path = "/users/{id}/activate",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 200, description = "The user, active", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn activate(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
@@ -696,7 +722,7 @@ struct ApiKeyDocument {
     operation_id = "generateUserApiKey",
     path = "/users/{id}/api-key",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 201, description = "The new key, shown once", body = ApiKeyDocument, content_type = "application/vnd.api+json"))
 )]
 async fn generate_key(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
@@ -731,7 +757,7 @@ async fn generate_key(State(state): State<AppState>, who: ApiActor, IdPath(id): 
     operation_id = "revokeUserApiKey",
     path = "/users/{id}/api-key",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 204, description = "Revoked"))
 )]
 async fn revoke_key(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<StatusCode, ApiError> {
