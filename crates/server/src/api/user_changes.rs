@@ -171,6 +171,19 @@ pub(super) async fn apply_changes(
     let grant = who.actor.allow::<perm::EditUsers>()?;
     // organizations left out: the ones in the key's scope stay (the service keeps the others)
     let in_scope = services::organizations::list_mine(&state.store, &who.actor).await?;
+    // the key acts in its organization: leaving it would lock the caller's own key out (401 from then on)
+    if id == who.actor.user_id
+        && let Some(names) = &c.organizations
+        && !in_scope
+            .iter()
+            .any(|o| who.actor.organization_ids.contains(&o.id) && names.contains(&o.name))
+    {
+        return Err(muster_domain::Error::ForbiddenField(muster_domain::FieldError::new(
+            "organizations",
+            "you cannot leave the organization your API key acts in",
+        ))
+        .into());
+    }
     let organizations = match c.organizations {
         Some(o) => o,
         None => current

@@ -558,15 +558,16 @@ pub fn one_of<T: PartialEq>(attribute: Option<T>, relationship: Option<T>, name:
 }
 
 /// Create a user. `roles` and `organizations` may be attributes (names) or relationships.
-// No example body: schemathesis would create its user in the examples phase and
-// then derive every coverage case from it, each one a 422 "is already taken";
-// docs/api.md has worked examples.
 #[utoipa::path(
     post,
     operation_id = "createUser",
     path = "/users",
     tag = "users",
-    request_body(content = CreateUserDocument, content_type = "application/vnd.api+json"),
+    request_body(
+        content = CreateUserDocument,
+        content_type = "application/vnd.api+json",
+        example = json!({"data": {"type": "users", "attributes": {"username": "jsmith", "email": "jsmith@example.com", "firstName": "John", "lastName": "Smith", "password": "Plum-Harbor-Telescope-88", "roles": ["User"]}}})
+    ),
     responses((status = 201, description = "The new user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn create(

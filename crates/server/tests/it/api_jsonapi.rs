@@ -381,6 +381,27 @@ async fn roles_and_organizations_are_relationships_with_include_and_fieldsets() 
     assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(r.pointer(), "/data/0/id");
 
+    // nobody leaves the organization their key acts in: their own key would stop working
+    let admin = app.user_by_name("admin").await;
+    let r = api
+        .send(
+            "PATCH",
+            &format!("/api/users/{}/relationships/organizations", admin.id),
+            Some(json!({"data": [{"type": "organizations", "id": branch.to_string()}]})),
+        )
+        .await;
+    assert!(r.status == 403 || r.status == 422, "{}", r.text);
+    let r = api
+        .send(
+            "PATCH",
+            &format!("/api/users/{}", admin.id),
+            Some(json!({"data": {"type": "users", "id": admin.id.to_string(), "attributes": {"organizations": []}}})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.pointer(), "/data/attributes/organizations");
+    assert_eq!(api.get("/api/userprofile").await.status, 200, "the key still works");
+
     // PATCH of the user with the relationship; attribute and relationship must agree when both are sent
     let r = api
         .send(
