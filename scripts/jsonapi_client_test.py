@@ -136,6 +136,15 @@ def main():
         assert [r.name for r in by_id[created_ids[1]].relationships.roles.resources] == ["User"]
         ok(f"{len(doc.included)} included")
 
+        step("follow a relationship that was not included")
+        fresh = Session(f"{BASE}/api", request_kwargs=AUTH)
+        plain = fresh.get("users", created_ids[2]).resource
+        assert [r.name for r in plain.relationships.roles.resources] == ["User"]  # GET /api/roles/user
+        orgs = plain.relationships.organizations.resources  # GET /api/organizations/{id}
+        assert [o.name for o in orgs] == ["Main"], [o.json for o in orgs]
+        fresh.close()
+        ok()
+
         step("a refusal is a DocumentError with the status and the pointer")
         bad = s.create("users", fields={"username": "jc0", "email": "other@example.com",
                                         "firstName": "Dup", "lastName": "Licate"})

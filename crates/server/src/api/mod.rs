@@ -13,6 +13,7 @@ mod limiter;
 mod organizations;
 mod records;
 mod relationships;
+mod roles;
 mod user_changes;
 mod users;
 
@@ -208,6 +209,7 @@ pub fn openapi_router() -> (Router<AppState>, openapi::OpenApi) {
         .merge(records::router())
         .merge(user_changes::router())
         .merge(relationships::router())
+        .merge(roles::router())
         .split_for_parts();
     (router, finish(doc))
 }

@@ -13,12 +13,14 @@ use super::auth::ApiActor;
 use super::document;
 use super::documents::{Members, OrganizationResource, OrganizationsType, refuse_client_id, refuse_relationships};
 use super::error::ApiError;
-use super::extract::JsonBody;
+use super::extract::{IdPath, JsonBody};
 use crate::app::AppState;
 use crate::services;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -57,6 +59,25 @@ async fn list(State(state): State<AppState>, who: ApiActor) -> Result<Response, 
             data: orgs.iter().map(OrganizationResource::from).collect(),
         },
     ))
+}
+
+/// One organization the key's user belongs to (others are not found), as a user's
+/// `organizations` relationship points at it.
+#[utoipa::path(
+    get,
+    operation_id = "getOrganization",
+    path = "/organizations/{id}",
+    tag = "organizations",
+    params(("id" = i64, Path, description = "The organization's id", example = 1)),
+    responses((status = 200, description = "The organization", body = OrganizationDocument, content_type = "application/vnd.api+json"))
+)]
+async fn get_one(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+    let orgs = services::organizations::list_mine(&state.store, &who.actor).await?;
+    let org = orgs
+        .iter()
+        .find(|o| o.id == id)
+        .ok_or_else(|| ApiError::from(muster_domain::Error::NotFound("organization".into())))?;
+    Ok(document(StatusCode::OK, &OrganizationDocument { data: org.into() }))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -426,6 +426,21 @@ async fn roles_and_organizations_are_relationships_with_include_and_fieldsets() 
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.pointer(), "/data/relationships/roles");
 
+    // what the relationships point at can be read on its own
+    let r = api.get("/api/roles").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 3);
+    let r = api.get("/api/roles/user_manager").await;
+    assert_eq!(r.body["data"]["attributes"]["name"], "User Manager", "{}", r.text);
+    assert_eq!(api.get("/api/roles/boss").await.status, 404);
+    let r = api.get(&format!("/api/organizations/{main}")).await;
+    assert_eq!(r.body["data"]["attributes"]["name"], "Main", "{}", r.text);
+    assert_eq!(
+        api.get(&format!("/api/organizations/{branch}")).await.status,
+        404,
+        "not a member of Branch"
+    );
+
     // POST with relationships
     let r = api
         .post(
