@@ -37,6 +37,9 @@ pub struct ErrorSource {
     /// The query parameter that caused the error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
+    /// The request header that caused the error (`Authorization`, `Content-Type`, `Accept`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
 }
 
 /// An API failure: a status, its error objects, and extra headers.
@@ -47,8 +50,9 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
+/// Query parameters: `sort`, `include` and the families `filter[…]`, `page[…]`, `fields[…]`.
 fn is_parameter(field: &str) -> bool {
-    field == "sort" || field.starts_with("filter[") || field.starts_with("page[") || field.contains('[')
+    field == "sort" || field == "include" || field.contains('[')
 }
 
 fn camel(field: &str) -> String {
@@ -73,21 +77,25 @@ pub fn source_of(field: &str) -> ErrorSource {
         ErrorSource {
             pointer: "/data".to_owned(),
             parameter: None,
+            header: None,
         }
     } else if field.starts_with('/') {
         ErrorSource {
             pointer: field.to_owned(),
             parameter: None,
+            header: None,
         }
     } else if is_parameter(field) {
         ErrorSource {
             pointer: format!("/{field}"),
             parameter: Some(field.to_owned()),
+            header: None,
         }
     } else {
         ErrorSource {
             pointer: format!("/data/attributes/{}", camel(field)),
             parameter: None,
+            header: None,
         }
     }
 }
@@ -116,6 +124,7 @@ impl ApiError {
             ErrorSource {
                 pointer: String::new(),
                 parameter: None,
+                header: None,
             },
         )
     }
@@ -144,30 +153,48 @@ impl ApiError {
             ErrorSource {
                 pointer: pointer.into(),
                 parameter: None,
+                header: None,
             },
         )
     }
 
+    /// A query parameter that cannot be understood: named in `source.parameter`
+    /// (whatever its name: an unknown one must not look like an attribute).
     pub fn parameter(detail: impl Into<String>, parameter: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "invalid_parameter",
             "Invalid query parameter",
             detail,
-            source_of(parameter),
+            ErrorSource {
+                pointer: format!("/{parameter}"),
+                parameter: Some(parameter.to_owned()),
+                header: None,
+            },
+        )
+    }
+
+    fn header(status: StatusCode, code: &str, title: &str, detail: &str, header: &str) -> Self {
+        Self::new(
+            status,
+            code,
+            title,
+            detail,
+            ErrorSource {
+                pointer: String::new(),
+                parameter: None,
+                header: Some(header.to_owned()),
+            },
         )
     }
 
     pub fn unauthenticated(detail: &str) -> Self {
-        Self::new(
+        Self::header(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "Not authenticated",
             detail,
-            ErrorSource {
-                pointer: String::new(),
-                parameter: Some("Authorization".to_owned()),
-            },
+            "Authorization",
         )
     }
 
@@ -183,11 +210,24 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::whole(
+        Self::header(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "Unsupported media type",
-            "Send the request body as application/vnd.api+json or application/json.",
+            "Send the request body as application/vnd.api+json (no media type parameters but \
+             profile; no extension) or application/json.",
+            "Content-Type",
+        )
+    }
+
+    pub fn not_acceptable() -> Self {
+        Self::header(
+            StatusCode::NOT_ACCEPTABLE,
+            "not_acceptable",
+            "Not acceptable",
+            "Accept names application/vnd.api+json only with media type parameters other than \
+             profile, or with an extension muster does not support.",
+            "Accept",
         )
     }
 
@@ -333,6 +373,17 @@ mod tests {
         assert_eq!(p.parameter.as_deref(), Some("filter[colour]"));
         assert_eq!(source_of("/data/type").pointer, "/data/type");
         assert_eq!(source_of("").pointer, "/data");
+        // a query parameter never looks like an attribute
+        let p = source_of("include");
+        assert_eq!(
+            (p.pointer.as_str(), p.parameter.as_deref()),
+            ("/include", Some("include"))
+        );
+        let p = source_of("fields[users]");
+        assert_eq!(p.parameter.as_deref(), Some("fields[users]"));
+        let e = ApiError::parameter("unknown query parameter \"colour\"", "colour");
+        assert_eq!(e.errors[0].source.parameter.as_deref(), Some("colour"));
+        assert!(!e.errors[0].source.pointer.contains("attributes"));
     }
 
     #[test]

@@ -12,10 +12,83 @@ use super::error::ApiError;
 /// A JSON:API request document, parsed into `T`; a wrong shape names where it is wrong.
 pub struct JsonBody<T>(pub T);
 
+/// The request's `Content-Type`, as JSON:API 1.1 says: the JSON:API media type
+/// with no parameters but `ext` (none supported, so it must be empty) and
+/// `profile` (ignored), or plain `application/json` (any parameters, e.g. `charset`).
 fn acceptable_content_type(value: Option<&str>) -> bool {
     let Some(v) = value else { return false };
-    let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == super::MEDIA_TYPE || essence == "application/json"
+    let media = MediaType::parse(v);
+    match media.essence.as_str() {
+        "application/json" => true,
+        super::MEDIA_TYPE => media.jsonapi_parameters_allowed(),
+        _ => false,
+    }
+}
+
+/// One media type of a header: its essence (lowercase) and its parameters.
+struct MediaType {
+    essence: String,
+    parameters: Vec<(String, String)>,
+}
+
+impl MediaType {
+    fn parse(raw: &str) -> MediaType {
+        let mut parts = raw.split(';');
+        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let parameters = parts
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.trim().to_ascii_lowercase(), v.trim().trim_matches('"').to_owned())
+            })
+            .collect();
+        MediaType { essence, parameters }
+    }
+
+    /// Only `ext` and `profile`, and no extension asked for: muster supports none.
+    fn jsonapi_parameters_allowed(&self) -> bool {
+        self.parameters.iter().all(|(k, v)| match k.as_str() {
+            "profile" => true,
+            "ext" => v.trim().is_empty(),
+            _ => false,
+        })
+    }
+}
+
+/// JSON:API 1.1: when `Accept` names the JSON:API media type only with
+/// parameters other than `ext` and `profile` (or with an extension muster does
+/// not support), the answer is 406. Other media types are not judged: the
+/// API answers JSON:API (and `text/csv` for a download) whatever else is asked.
+pub fn acceptable_accept(value: Option<&str>) -> bool {
+    let Some(v) = value else { return true };
+    let jsonapi: Vec<MediaType> = v
+        .split(',')
+        .map(MediaType::parse)
+        .filter(|m| m.essence == super::MEDIA_TYPE)
+        .collect();
+    jsonapi.is_empty()
+        || jsonapi.iter().any(|m| {
+            m.parameters
+                .iter()
+                .filter(|(k, _)| k != "q")
+                .all(|(k, v)| k == "profile" || (k == "ext" && v.trim().is_empty()))
+        })
+}
+
+/// Refuse, before any handler runs, a request whose `Accept` the API cannot satisfy (406).
+pub async fn check_accept(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let accept = req
+        .headers()
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    if !accept.is_empty() && !acceptable_accept(Some(&accept)) {
+        return ApiError::not_acceptable().into_response();
+    }
+    next.run(req).await
 }
 
 /// `data.attributes.username` → `/data/attributes/username`.
@@ -55,9 +128,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("A request document is required.", ""));
         }
+        // a document is an object (serde would read a struct from an array too)
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request("The request document must be a JSON object.", ""));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize::<_, T>(de) {
-            Ok(v) => Ok(JsonBody(v)),
+        match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+            // one document: `{…}{…}` or `{…} x` is not JSON
+            Ok(v) => match de.end() {
+                Ok(()) => Ok(JsonBody(v)),
+                Err(e) => Err(ApiError::bad_request(
+                    format!("The request body is not valid JSON: {e}"),
+                    "",
+                )),
+            },
             Err(e) => {
                 let mut pointer = pointer_of(e.path());
                 let inner = e.into_inner();
@@ -80,6 +164,84 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// serde builds a struct from a JSON array as readily as from an object
+/// (`"relationships": [null, null]` would pass): the members of a request
+/// document that are objects are read with these, which take only an object.
+pub mod object {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct ObjectVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map))
+        }
+    }
+
+    /// An object, never an array.
+    pub fn required<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+        d.deserialize_map(ObjectVisitor(PhantomData))
+    }
+
+    struct OptionVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for OptionVisitor<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object or null")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            required(d).map(Some)
+        }
+    }
+
+    /// An object or null (or left out, with `#[serde(default)]`).
+    pub fn optional<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_option(OptionVisitor(PhantomData))
+    }
+
+    /// One object, for the elements of [`list`].
+    struct Element<T>(T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Element<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            required(d).map(Element)
+        }
+    }
+
+    struct ListVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of objects")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Vec<T>, A::Error> {
+            let items: Vec<Element<T>> = Deserialize::deserialize(SeqAccessDeserializer::new(seq))?;
+            Ok(items.into_iter().map(|e| e.0).collect())
+        }
+    }
+
+    /// An array of objects.
+    pub fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+        d.deserialize_seq(ListVisitor(PhantomData))
+    }
+}
+
 /// The `{id}` of the path, a whole number.
 pub struct IdPath(pub i64);
 
@@ -97,6 +259,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
                 super::error::ErrorSource {
                     pointer: String::new(),
                     parameter: Some("id".to_owned()),
+                    header: None,
                 },
             )),
         }
@@ -136,8 +299,42 @@ mod tests {
     fn content_types() {
         assert!(acceptable_content_type(Some("application/vnd.api+json")));
         assert!(acceptable_content_type(Some("application/json; charset=utf-8")));
+        assert!(acceptable_content_type(Some(
+            "Application/VND.API+JSON; profile=\"https://example.com/p\""
+        )));
+        assert!(acceptable_content_type(Some("application/vnd.api+json; ext=\"\"")));
         assert!(!acceptable_content_type(Some("text/plain")));
         assert!(!acceptable_content_type(None));
+        // JSON:API 1.1: any other parameter, or an extension muster does not support, is a 415
+        assert!(!acceptable_content_type(Some(
+            "application/vnd.api+json; charset=utf-8"
+        )));
+        assert!(!acceptable_content_type(Some("application/vnd.api+json; version=1")));
+        assert!(!acceptable_content_type(Some(
+            "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\""
+        )));
+    }
+
+    #[test]
+    fn accept_headers() {
+        for ok in [
+            "application/vnd.api+json",
+            "*/*",
+            "application/json",
+            "text/csv",
+            "application/vnd.api+json; profile=\"https://example.com/p\"",
+            "application/vnd.api+json; q=0.9",
+            "application/vnd.api+json; charset=utf-8, application/vnd.api+json",
+        ] {
+            assert!(acceptable_accept(Some(ok)), "{ok}");
+        }
+        for refused in [
+            "application/vnd.api+json; charset=utf-8",
+            "application/vnd.api+json; version=2, */*",
+            "application/vnd.api+json; ext=\"https://jsonapi.org/ext/atomic\"",
+        ] {
+            assert!(!acceptable_accept(Some(refused)), "{refused}");
+        }
     }
 
     #[test]

@@ -6,11 +6,14 @@
 //! and served at `/api/openapi.json`; `/api/docs` is a Swagger UI sandbox.
 
 mod auth;
+mod documents;
 pub mod error;
 mod extract;
 mod limiter;
 mod organizations;
 mod records;
+mod relationships;
+mod roles;
 mod user_changes;
 mod users;
 
@@ -133,8 +136,12 @@ const ERROR_RESPONSES: &[(&str, &str)] = &[
         "Not possible in the current state (e.g. records assigned, already taken)",
     ),
     (
+        "406",
+        "Accept names application/vnd.api+json only with parameters other than profile (JSON:API 1.1)",
+    ),
+    (
         "415",
-        "The request body is not application/vnd.api+json or application/json",
+        "The request body is not application/vnd.api+json (no parameters but profile) or application/json",
     ),
     ("422", "Invalid attribute values; each error points at its attribute"),
     (
@@ -201,6 +208,8 @@ pub fn openapi_router() -> (Router<AppState>, openapi::OpenApi) {
         .merge(organizations::router())
         .merge(records::router())
         .merge(user_changes::router())
+        .merge(relationships::router())
+        .merge(roles::router())
         .split_for_parts();
     (router, finish(doc))
 }
@@ -210,7 +219,8 @@ pub fn router() -> Router<AppState> {
     let api = api
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(Extension(Arc::new(limiter::Limiter::default())));
+        .layer(Extension(Arc::new(limiter::Limiter::default())))
+        .layer(axum::middleware::from_fn(extract::check_accept));
     let docs: Router<AppState> = SwaggerUi::new("/api/docs")
         .url("/api/openapi.json", doc)
         .config(
@@ -227,4 +237,52 @@ pub fn router() -> Router<AppState> {
         HeaderValue::from_static(crate::security_headers::SWAGGER_CSP),
     ));
     Router::new().nest("/api", api).merge(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    /// Swagger UI keys operations by operationId: two operations with one id
+    /// make "Try it out" of one run the other's request.
+    #[test]
+    fn every_operation_has_its_own_descriptive_operation_id_and_a_tag() {
+        let (_, doc) = super::openapi_router();
+        let json = serde_json::to_value(&doc).unwrap();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    continue;
+                }
+                let where_ = format!("{} {path}", method.to_uppercase());
+                let id = op["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{where_}: no operationId"));
+                assert!(
+                    id.len() > 4
+                        && id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                    "{where_}: operationId {id:?} is not a descriptive camelCase name"
+                );
+                if let Some(other) = seen.insert(id.to_owned(), where_.clone()) {
+                    panic!("operationId {id:?} is used by {other} and {where_}");
+                }
+                let tags = op["tags"].as_array().unwrap_or_else(|| panic!("{where_}: no tag"));
+                assert_eq!(tags.len(), 1, "{where_}: one tag per operation");
+            }
+        }
+        for id in [
+            "listUsers",
+            "getUser",
+            "createUser",
+            "updateUser",
+            "deleteUser",
+            "enableUser",
+            "listOrganizations",
+            "listRecords",
+        ] {
+            assert!(seen.contains_key(id), "{id} is missing");
+        }
+    }
 }

@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::ApiActor;
+use super::documents::{Members, refuse_client_id, refuse_relationships};
 use super::error::ApiError;
 use super::extract::{IdPath, JsonBody, RawQuery, int_param};
 use super::{PageLinks, SelfLink, document, page_links};
@@ -121,6 +122,7 @@ struct ListParams {
 /// Records in the key's organization, newest first.
 #[utoipa::path(
     get,
+    operation_id = "listRecords",
     path = "/records",
     tag = "records",
     params(ListParams),
@@ -160,9 +162,10 @@ async fn list(State(state): State<AppState>, who: ApiActor, RawQuery(pairs): Raw
 /// One record.
 #[utoipa::path(
     get,
+    operation_id = "getRecord",
     path = "/records/{id}",
     tag = "records",
-    params(("id" = i64, Path, description = "The record's id")),
+    params(("id" = i64, Path, description = "The record's id", example = 1)),
     responses((status = 200, description = "The record", body = RecordDocument, content_type = "application/vnd.api+json"))
 )]
 async fn get_one(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
@@ -185,21 +188,44 @@ struct NewRecordAttributes {
 struct NewRecordData {
     #[serde(rename = "type")]
     kind: RecordsType,
+    /// Client-generated ids are not supported (403).
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(deserialize_with = "super::extract::object::required")]
     attributes: NewRecordAttributes,
+    #[serde(default)]
+    lid: Option<String>,
+    /// A record has no relationships to set (its owner is the `ownerId` attribute).
+    #[serde(default)]
+    relationships: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
+    #[serde(default)]
+    meta: Option<Members>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRecordDocument {
+    #[serde(deserialize_with = "super::extract::object::required")]
     data: NewRecordData,
+    #[serde(default)]
+    meta: Option<Members>,
+    #[serde(default)]
+    jsonapi: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
 }
 
 /// Create a record owned by a user of the key's organization.
 #[utoipa::path(
     post,
+    operation_id = "createRecord",
     path = "/records",
     tag = "records",
-    request_body(content = NewRecordDocument, content_type = "application/vnd.api+json"),
+    request_body(content = NewRecordDocument, content_type = "application/vnd.api+json",
+        example = json!({"data": {"type": "records", "attributes": {"kind": "contact", "title": "First call", "ownerId": "1"}}})
+    ),
     responses((status = 201, description = "The new record", body = RecordDocument, content_type = "application/vnd.api+json"))
 )]
 async fn create(
@@ -208,7 +234,17 @@ async fn create(
     JsonBody(doc): JsonBody<NewRecordDocument>,
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ManageRecords>()?;
-    let _ = doc.data.kind;
+    let _ = (
+        doc.data.kind,
+        doc.data.lid,
+        doc.data.links,
+        doc.data.meta,
+        doc.meta,
+        doc.jsonapi,
+        doc.links,
+    );
+    refuse_client_id(doc.data.id.as_deref())?;
+    refuse_relationships(doc.data.relationships.as_ref())?;
     let a = doc.data.attributes;
     let input = RecordInput {
         kind: a.kind,
@@ -219,7 +255,7 @@ async fn create(
     Ok(document(StatusCode::CREATED, &RecordDocument { data: (&r).into() }))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RecordPatchAttributes {
     kind: Option<String>,
@@ -234,23 +270,44 @@ struct RecordPatchData {
     #[serde(rename = "type")]
     kind: RecordsType,
     /// If given, it must be the id in the path.
+    #[schema(example = "1")]
     id: Option<String>,
-    attributes: RecordPatchAttributes,
+    #[serde(default, deserialize_with = "super::extract::object::optional")]
+    attributes: Option<RecordPatchAttributes>,
+    #[serde(default)]
+    lid: Option<String>,
+    /// A record has no relationships to set (its owner is the `ownerId` attribute).
+    #[serde(default)]
+    relationships: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
+    #[serde(default)]
+    meta: Option<Members>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RecordPatchDocument {
+    #[serde(deserialize_with = "super::extract::object::required")]
     data: RecordPatchData,
+    #[serde(default)]
+    meta: Option<Members>,
+    #[serde(default)]
+    jsonapi: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
 }
 
 /// Change a record's kind, title or owner.
 #[utoipa::path(
     patch,
+    operation_id = "updateRecord",
     path = "/records/{id}",
     tag = "records",
-    params(("id" = i64, Path, description = "The record's id")),
-    request_body(content = RecordPatchDocument, content_type = "application/vnd.api+json"),
+    params(("id" = i64, Path, description = "The record's id", example = 1)),
+    request_body(content = RecordPatchDocument, content_type = "application/vnd.api+json",
+        example = json!({"data": {"type": "records", "id": "1", "attributes": {"title": "Call back"}}})
+    ),
     responses((status = 200, description = "The record", body = RecordDocument, content_type = "application/vnd.api+json"))
 )]
 async fn update(
@@ -260,9 +317,18 @@ async fn update(
     JsonBody(doc): JsonBody<RecordPatchDocument>,
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ManageRecords>()?;
-    let _ = doc.data.kind;
+    let _ = (
+        doc.data.kind,
+        doc.data.lid,
+        doc.data.links,
+        doc.data.meta,
+        doc.meta,
+        doc.jsonapi,
+        doc.links,
+    );
     ApiError::check_same_id(doc.data.id.as_deref(), id)?;
-    let a = doc.data.attributes;
+    refuse_relationships(doc.data.relationships.as_ref())?;
+    let a = doc.data.attributes.unwrap_or_default();
     let patch = RecordPatch {
         kind: a.kind,
         title: a.title,

@@ -7,16 +7,19 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use muster_domain::permission::perm;
 use muster_domain::{Error as DomainError, UserFilter};
+use muster_store::users::User;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::ApiActor;
 use super::document;
+use super::documents::{Members, OrgIndex, UserRelationshipsInput, check_read_only, organization_names, role_names};
 use super::error::ApiError;
 use super::extract::{IdPath, JsonBody, RawQuery};
-use super::users::{RoleName, UserDocument, UsersType, parse_list_query};
+use super::users::{RoleName, UserDocument, UsersType, attributes_value, one_of, parse_list_query, user_response};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::services;
@@ -54,7 +57,8 @@ fn top_level(e: AppError) -> ApiError {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
+/// Attributes left out keep their value.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct UserPatchAttributes {
     username: Option<String>,
@@ -63,52 +67,124 @@ struct UserPatchAttributes {
     last_name: Option<String>,
     /// Needs the right to enable and disable users; nobody disables themself.
     enabled: Option<bool>,
-    /// Administrators only.
+    /// Administrators only. Or the `roles` relationship.
     roles: Option<Vec<RoleName>>,
     /// Organization names, administrators only: memberships outside the key's organization are kept.
+    /// Or the `organizations` relationship.
     organizations: Option<Vec<String>>,
+    /// Read-only: sent back unchanged it is ignored; another value is a 422.
+    #[serde(default)]
+    #[schema(value_type = Option<super::users::ApiAuthStatus>, read_only)]
+    auth_status: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, read_only)]
+    failed_login_count: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, read_only)]
+    login_count: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime, read_only)]
+    last_login_at: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime, read_only)]
+    created_at: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime, read_only)]
+    updated_at: Option<Value>,
 }
 
+impl UserPatchAttributes {
+    fn read_only(&self) -> [(&'static str, &Option<Value>); 6] {
+        [
+            ("authStatus", &self.auth_status),
+            ("failedLoginCount", &self.failed_login_count),
+            ("loginCount", &self.login_count),
+            ("lastLoginAt", &self.last_login_at),
+            ("createdAt", &self.created_at),
+            ("updatedAt", &self.updated_at),
+        ]
+    }
+}
+
+/// A user's changes; `links`, `meta` and `lid` are allowed (JSON:API 1.1) and ignored.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserPatchData {
     #[serde(rename = "type")]
     kind: UsersType,
     /// If given, it must be the id in the path.
+    #[schema(example = "2")]
     id: Option<String>,
-    attributes: UserPatchAttributes,
+    #[serde(default)]
+    lid: Option<String>,
+    #[serde(default, deserialize_with = "super::extract::object::optional")]
+    attributes: Option<UserPatchAttributes>,
+    /// `roles` and `organizations`, replaced whole; `{}` changes nothing.
+    #[serde(default, deserialize_with = "super::extract::object::optional")]
+    relationships: Option<UserRelationshipsInput>,
+    #[serde(default)]
+    links: Option<Members>,
+    #[serde(default)]
+    meta: Option<Members>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserPatchDocument {
+    #[serde(deserialize_with = "super::extract::object::required")]
     data: UserPatchData,
+    #[serde(default)]
+    meta: Option<Members>,
+    #[serde(default)]
+    jsonapi: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
 }
 
-/// Change a user; attributes left out keep their value. The password is changed with `POST /users/{id}/password`.
-#[utoipa::path(
-    patch,
-    path = "/users/{id}",
-    tag = "users",
-    params(("id" = i64, Path, description = "The user's id")),
-    request_body(content = UserPatchDocument, content_type = "application/vnd.api+json"),
-    responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
-)]
-async fn update(
-    State(state): State<AppState>,
-    who: ApiActor,
-    IdPath(id): IdPath,
-    JsonBody(doc): JsonBody<UserPatchDocument>,
-) -> Result<Response, ApiError> {
+/// What a change of a user names; `None` keeps the value.
+#[derive(Default)]
+pub(super) struct UserChanges {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub enabled: Option<bool>,
+    /// Role names.
+    pub roles: Option<Vec<String>>,
+    /// Organization names.
+    pub organizations: Option<Vec<String>>,
+}
+
+/// Change user `id` (as read in `current`) through the one service that edits users.
+pub(super) async fn apply_changes(
+    state: &AppState,
+    who: &ApiActor,
+    id: i64,
+    current: &User,
+    c: UserChanges,
+) -> Result<User, ApiError> {
     let grant = who.actor.allow::<perm::EditUsers>()?;
-    let _ = doc.data.kind;
-    ApiError::check_same_id(doc.data.id.as_deref(), id)?;
-    let view = who.actor.allow::<perm::ViewUsers>()?;
-    let current = services::users::get(&state.store, &view, id).await?;
-    let a = doc.data.attributes;
     // organizations left out: the ones in the key's scope stay (the service keeps the others)
     let in_scope = services::organizations::list_mine(&state.store, &who.actor).await?;
-    let organizations = match a.organizations {
+    // the key acts in its organization: leaving it would lock the caller's own key out (401 from then on)
+    if id == who.actor.user_id
+        && let Some(names) = &c.organizations
+        && !in_scope
+            .iter()
+            .any(|o| who.actor.organization_ids.contains(&o.id) && names.contains(&o.name))
+    {
+        return Err(muster_domain::Error::ForbiddenField(muster_domain::FieldError::new(
+            "organizations",
+            "you cannot leave the organization your API key acts in",
+        ))
+        .into());
+    }
+    let organizations = match c.organizations {
         Some(o) => o,
         None => current
             .organizations
@@ -122,28 +198,86 @@ async fn update(
             .collect(),
     };
     let input = services::users::UserInput {
-        username: a.username.unwrap_or(current.username.clone()),
-        email: a.email.unwrap_or(current.email.clone()),
-        first_name: a.first_name.unwrap_or(current.first_name.clone()),
-        last_name: a.last_name.unwrap_or(current.last_name.clone()),
+        username: c.username.unwrap_or(current.username.clone()),
+        email: c.email.unwrap_or(current.email.clone()),
+        first_name: c.first_name.unwrap_or(current.first_name.clone()),
+        last_name: c.last_name.unwrap_or(current.last_name.clone()),
         password: None,
-        enabled: a.enabled.unwrap_or(current.enabled),
-        roles: match a.roles {
-            Some(r) => r.into_iter().map(|r| r.name().to_owned()).collect(),
+        enabled: c.enabled.unwrap_or(current.enabled),
+        roles: match c.roles {
+            Some(r) => r,
             None => current.roles.iter().map(|r| r.name().to_owned()).collect(),
         },
         organizations,
     };
-    let user = services::users::update(&state.store, &grant, &who.ctx, id, &input).await?;
-    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+    Ok(services::users::update(&state.store, &grant, &who.ctx, id, &input).await?)
+}
+
+/// Change a user; attributes left out keep their value. The password is changed with `POST /users/{id}/password`.
+/// `roles` and `organizations` may be given as attributes (names) or relationships (identifiers).
+/// Read-only attributes sent back unchanged are ignored; `relationships`, `links` and `meta` are allowed.
+#[utoipa::path(
+    patch,
+    operation_id = "updateUser",
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
+    request_body(content = UserPatchDocument, content_type = "application/vnd.api+json",
+        example = json!({"data": {"type": "users", "id": "2", "attributes": {"firstName": "Jane"}}})
+    ),
+    responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
+)]
+async fn update(
+    State(state): State<AppState>,
+    who: ApiActor,
+    IdPath(id): IdPath,
+    JsonBody(doc): JsonBody<UserPatchDocument>,
+) -> Result<Response, ApiError> {
+    who.actor.allow::<perm::EditUsers>()?;
+    let _ = (
+        doc.data.kind,
+        doc.data.lid,
+        doc.data.links,
+        doc.data.meta,
+        doc.meta,
+        doc.jsonapi,
+        doc.links,
+    );
+    ApiError::check_same_id(doc.data.id.as_deref(), id)?;
+    let view = who.actor.allow::<perm::ViewUsers>()?;
+    let current = services::users::get(&state.store, &view, id).await?;
+    let orgs = OrgIndex::load(&state).await?;
+    let a = doc.data.attributes.unwrap_or_default();
+    check_read_only(&a.read_only(), attributes_value(&current, &orgs).as_ref())?;
+    let rels = doc.data.relationships.unwrap_or_default();
+    let rel_orgs = rels
+        .organizations
+        .map(|l| organization_names(&l.data, &orgs, "/data/relationships/organizations/data"))
+        .transpose()?;
+    let rel_roles = rels.roles.map(|l| role_names(&l.data));
+    let attr_roles = a
+        .roles
+        .map(|r| r.into_iter().map(|r| r.name().to_owned()).collect::<Vec<_>>());
+    let changes = UserChanges {
+        username: a.username,
+        email: a.email,
+        first_name: a.first_name,
+        last_name: a.last_name,
+        enabled: a.enabled,
+        roles: one_of(attr_roles, rel_roles, "roles")?,
+        organizations: one_of(a.organizations, rel_orgs, "organizations")?,
+    };
+    let user = apply_changes(&state, &who, id, &current, changes).await?;
+    user_response(&state, StatusCode::OK, &user).await
 }
 
 /// Delete a user: 409 while records are assigned (the counts in `detail`), 403 for oneself.
 #[utoipa::path(
     delete,
+    operation_id = "deleteUser",
     path = "/users/{id}",
     tag = "users",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 4)),
     responses((status = 204, description = "Deleted"))
 )]
 async fn delete(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<StatusCode, ApiError> {
@@ -190,10 +324,13 @@ struct MovedDocument {
 /// Move every record of the user to another user of the key's organization.
 #[utoipa::path(
     post,
+    operation_id = "reassignUserRecords",
     path = "/users/{id}/reassign-records",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
-    request_body(content = ReassignBody, content_type = "application/vnd.api+json"),
+    params(("id" = i64, Path, description = "The user's id", example = 1)),
+    request_body(content = ReassignBody, content_type = "application/vnd.api+json",
+        example = json!({"toUserId": "2"})
+    ),
     responses((status = 200, description = "How many records moved", body = MovedDocument, content_type = "application/vnd.api+json"))
 )]
 async fn reassign_records(
@@ -226,10 +363,13 @@ struct PasswordBody {
 /// Set another user's password: their sessions end and they are told by mail.
 #[utoipa::path(
     post,
+    operation_id = "setUserPassword",
     path = "/users/{id}/password",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
-    request_body(content = PasswordBody, content_type = "application/vnd.api+json"),
+    params(("id" = i64, Path, description = "The user's id", example = 3)),
+    request_body(content = PasswordBody, content_type = "application/vnd.api+json",
+        example = json!({"password": "Quartz-Meadow-Lantern-61"})
+    ),
     responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn set_password(
@@ -242,15 +382,16 @@ async fn set_password(
     let user = services::passwords::set_password(&state, &grant, &who.ctx, id, &body.password)
         .await
         .map_err(top_level)?;
-    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+    user_response(&state, StatusCode::OK, &user).await
 }
 
 /// Reset the user's password: status `password_reset`, sessions end, a mail with a single-use link.
 #[utoipa::path(
     post,
+    operation_id = "resetUserPassword",
     path = "/users/{id}/reset-password",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 3)),
     responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn reset_password(
@@ -260,7 +401,7 @@ async fn reset_password(
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ResetPasswords>()?;
     let user = services::passwords::reset_password(&state, &grant, &who.ctx, id).await?;
-    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+    user_response(&state, StatusCode::OK, &user).await
 }
 
 /// The filter of a mass action: the keys of `GET /users`' `filter[…]`.
@@ -379,9 +520,12 @@ async fn mass_enabled(state: &AppState, who: &ApiActor, body: MassBody, enabled:
 /// Enable every selected user of the key's organization.
 #[utoipa::path(
     post,
+    operation_id = "massEnableUsers",
     path = "/users/mass/enable",
     tag = "mass actions",
-    request_body(content = MassBody, content_type = "application/vnd.api+json"),
+    request_body(content = MassBody, content_type = "application/vnd.api+json",
+        example = json!({"ids": [2]})
+    ),
     responses((status = 200, description = "How many users changed", body = AffectedDocument, content_type = "application/vnd.api+json"))
 )]
 async fn mass_enable(
@@ -395,9 +539,12 @@ async fn mass_enable(
 /// Disable every selected user of the key's organization, except oneself.
 #[utoipa::path(
     post,
+    operation_id = "massDisableUsers",
     path = "/users/mass/disable",
     tag = "mass actions",
-    request_body(content = MassBody, content_type = "application/vnd.api+json"),
+    request_body(content = MassBody, content_type = "application/vnd.api+json",
+        example = json!({"ids": [2]})
+    ),
     responses((status = 200, description = "How many users changed", body = AffectedDocument, content_type = "application/vnd.api+json"))
 )]
 async fn mass_disable(
@@ -411,9 +558,12 @@ async fn mass_disable(
 /// Reset the password of every selected user (one mail each), except oneself and disabled users.
 #[utoipa::path(
     post,
+    operation_id = "massResetUserPasswords",
     path = "/users/mass/reset-password",
     tag = "mass actions",
-    request_body(content = MassBody, content_type = "application/vnd.api+json"),
+    request_body(content = MassBody, content_type = "application/vnd.api+json",
+        example = json!({"filter": {"view": "disabled"}})
+    ),
     responses((status = 200, description = "How many users were reset", body = AffectedDocument, content_type = "application/vnd.api+json"))
 )]
 async fn mass_reset_password(
@@ -507,6 +657,7 @@ struct ExportParams {
 /// Export the users (all, or those the filters select) to CSV, in the background.
 #[utoipa::path(
     post,
+    operation_id = "exportUsers",
     path = "/exports/users",
     tag = "exports",
     params(ExportParams),
@@ -530,9 +681,10 @@ async fn export_users(
 /// An export job: `status` queued, running, done or failed; `processed` of `total`.
 #[utoipa::path(
     get,
+    operation_id = "getExport",
     path = "/exports/{id}",
     tag = "exports",
-    params(("id" = i64, Path, description = "The export's id")),
+    params(("id" = i64, Path, description = "The export's id", example = 1)),
     responses((status = 200, description = "The export job", body = ExportDocument, content_type = "application/vnd.api+json"))
 )]
 async fn export_show(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
@@ -542,9 +694,10 @@ async fn export_show(State(state): State<AppState>, who: ApiActor, IdPath(id): I
 /// The CSV of a finished export (409 until it is done).
 #[utoipa::path(
     get,
+    operation_id = "downloadExport",
     path = "/exports/{id}/download",
     tag = "exports",
-    params(("id" = i64, Path, description = "The export's id")),
+    params(("id" = i64, Path, description = "The export's id", example = 1)),
     responses((status = 200, description = "The CSV file", body = String, content_type = "text/csv"))
 )]
 async fn export_download(

@@ -9,11 +9,17 @@ use muster_domain::permission::perm;
 use muster_domain::{AuthStatus, Role, Selection, UserFilter, UserSort};
 use muster_store::users::User;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::ApiActor;
+use super::documents::{
+    IncludedResource, Members, OrgIndex, Shape, ShapeParams, UserRelationships, UserRelationshipsInput,
+    check_read_only, included, organization_names, organizations_relationship, refuse_client_id, role_names,
+    roles_relationship, shaped,
+};
 use super::error::ApiError;
 use super::extract::{IdPath, JsonBody, RawQuery, int_param};
 use super::{PageLinks, SelfLink, document, page_links};
@@ -86,25 +92,43 @@ impl RoleName {
     }
 }
 
+/// A user's attributes. `fields[users]` may leave any of them out.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserAttributes {
+    #[schema(required = false)]
     pub username: String,
+    #[schema(required = false)]
     pub email: String,
+    #[schema(required = false)]
     pub first_name: String,
+    #[schema(required = false)]
     pub last_name: String,
+    #[schema(required = false)]
     pub enabled: bool,
+    /// Read-only.
+    #[schema(required = false)]
     pub auth_status: ApiAuthStatus,
+    /// Read-only.
+    #[schema(required = false)]
     pub failed_login_count: i64,
+    /// Read-only.
+    #[schema(required = false)]
     pub login_count: i64,
-    #[schema(format = DateTime)]
+    /// Read-only.
+    #[schema(format = DateTime, required = false)]
     pub last_login_at: Option<String>,
-    #[schema(format = DateTime)]
+    /// Read-only.
+    #[schema(format = DateTime, required = false)]
     pub created_at: String,
-    #[schema(format = DateTime)]
+    /// Read-only.
+    #[schema(format = DateTime, required = false)]
     pub updated_at: String,
+    /// Role names; the same roles as the `roles` relationship. Kept for the clients of DESIGN §2.
+    #[schema(required = false)]
     pub roles: Vec<RoleName>,
-    /// Organization names.
+    /// Organization names; the same organizations as the `organizations` relationship.
+    #[schema(required = false)]
     pub organizations: Vec<String>,
 }
 
@@ -113,12 +137,17 @@ pub struct UserResource {
     #[serde(rename = "type")]
     pub kind: UsersType,
     pub id: String,
+    /// Absent when `fields[users]` names no attribute.
+    #[schema(required = false)]
     pub attributes: UserAttributes,
+    /// `roles` and `organizations`; absent when `fields[users]` names neither.
+    #[schema(required = false)]
+    pub relationships: UserRelationships,
     pub links: SelfLink,
 }
 
-impl From<&User> for UserResource {
-    fn from(u: &User) -> Self {
+impl UserResource {
+    pub fn new(u: &User, orgs: &OrgIndex) -> Self {
         UserResource {
             kind: UsersType::Users,
             id: u.id.to_string(),
@@ -137,6 +166,10 @@ impl From<&User> for UserResource {
                 roles: u.roles.iter().map(|r| RoleName::from(*r)).collect(),
                 organizations: u.organizations.clone(),
             },
+            relationships: UserRelationships {
+                roles: roles_relationship(u),
+                organizations: organizations_relationship(u, orgs),
+            },
             links: SelfLink {
                 self_: format!("/api/users/{}", u.id),
             },
@@ -144,15 +177,33 @@ impl From<&User> for UserResource {
     }
 }
 
+/// The attributes of a user as the API shows them, to compare read-only attributes a request sends back.
+pub fn attributes_value(u: &User, orgs: &OrgIndex) -> Option<Value> {
+    serde_json::to_value(UserResource::new(u, orgs).attributes).ok()
+}
+
+/// `{"data": user, "included": [...]}`, shaped by `include` and `fields[…]`.
+pub fn user_document(u: &User, orgs: &OrgIndex, shape: &Shape) -> Result<Value, ApiError> {
+    let mut doc = serde_json::Map::new();
+    doc.insert("data".to_owned(), shaped(&UserResource::new(u, orgs), shape)?);
+    if let Some(inc) = included(&[u], orgs, shape)? {
+        doc.insert("included".to_owned(), Value::Array(inc));
+    }
+    Ok(Value::Object(doc))
+}
+
+/// A response with one user, in the full shape.
+pub async fn user_response(state: &AppState, status: StatusCode, u: &User) -> Result<Response, ApiError> {
+    let orgs = OrgIndex::load(state).await?;
+    Ok(document(status, &user_document(u, &orgs, &Shape::default())?))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserDocument {
     pub data: UserResource,
-}
-
-impl UserDocument {
-    pub fn of(u: &User) -> Self {
-        UserDocument { data: u.into() }
-    }
+    /// With `include=roles,organizations`: each related role and organization once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub included: Option<Vec<IncludedResource>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -165,6 +216,9 @@ pub struct ListMeta {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserListDocument {
     pub data: Vec<UserResource>,
+    /// With `include=roles,organizations`: each related role and organization once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub included: Option<Vec<IncludedResource>>,
     pub meta: ListMeta,
     pub links: PageLinks,
 }
@@ -271,6 +325,8 @@ pub struct ListQuery {
     pub page: i64,
     pub size: i64,
     pub kept: Vec<(String, String)>,
+    /// `include` and `fields[…]`.
+    pub shape: Shape,
 }
 
 /// The list's query: the selection in the API syntax (read by the domain's
@@ -282,6 +338,7 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiErro
         page: 1,
         size: DEFAULT_PAGE_SIZE,
         kept: Vec::new(),
+        shape: Shape::default(),
     };
     let mut seen: Vec<&str> = Vec::new();
     for (name, value) in pairs {
@@ -293,7 +350,7 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiErro
             "page[number]" => q.page = int_param(name, value, 1, MAX_PAGE_NUMBER)?,
             "page[size]" => q.size = int_param(name, value, 1, MAX_PAGE_SIZE)?,
             "sort" => q.kept.push((name.clone(), value.clone())),
-            n if n.starts_with("filter[") => q.kept.push((name.clone(), value.clone())),
+            n if n.starts_with("filter[") || Shape::owns(n) => q.kept.push((name.clone(), value.clone())),
             other => {
                 return Err(ApiError::parameter(format!("unknown query parameter {other:?}"), other));
             }
@@ -302,15 +359,17 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiErro
     let selection = Selection::from_api(pairs)?;
     q.filter = selection.filter;
     q.sort = selection.sort;
+    q.shape = Shape::parse(pairs)?;
     Ok(q)
 }
 
 /// List the users of the key's organization.
 #[utoipa::path(
     get,
+    operation_id = "listUsers",
     path = "/users",
     tag = "users",
-    params(ListParams),
+    params(ListParams, ShapeParams),
     responses((status = 200, description = "A page of users", body = UserListDocument, content_type = "application/vnd.api+json"))
 )]
 async fn list(State(state): State<AppState>, who: ApiActor, RawQuery(pairs): RawQuery) -> Result<Response, ApiError> {
@@ -318,41 +377,84 @@ async fn list(State(state): State<AppState>, who: ApiActor, RawQuery(pairs): Raw
     let q = parse_list_query(&pairs)?;
     let page = services::users::list(&state.store, &grant, &q.filter, &q.sort, q.page, q.size).await?;
     let links = page_links("/api/users", &q.kept, q.page, q.size, Some(page.total), false);
-    Ok(document(
-        StatusCode::OK,
-        &UserListDocument {
-            data: page.users.iter().map(UserResource::from).collect(),
-            meta: ListMeta {
-                total_count: page.total,
-            },
-            links,
-        },
-    ))
+    let orgs = OrgIndex::load(&state).await?;
+    let data = page
+        .users
+        .iter()
+        .map(|u| shaped(&UserResource::new(u, &orgs), &q.shape))
+        .collect::<Result<Vec<_>, _>>()?;
+    let users: Vec<&User> = page.users.iter().collect();
+    let mut doc = serde_json::Map::new();
+    doc.insert("data".to_owned(), Value::Array(data));
+    if let Some(inc) = included(&users, &orgs, &q.shape)? {
+        doc.insert("included".to_owned(), Value::Array(inc));
+    }
+    doc.insert(
+        "meta".to_owned(),
+        serde_json::json!(ListMeta {
+            total_count: page.total
+        }),
+    );
+    doc.insert("links".to_owned(), serde_json::json!(links));
+    Ok(document(StatusCode::OK, &Value::Object(doc)))
+}
+
+/// The query of one user: `include` and `fields[…]` only.
+fn shape_only(pairs: &[(String, String)]) -> Result<Shape, ApiError> {
+    if let Some((name, _)) = pairs.iter().find(|(k, _)| !Shape::owns(k)) {
+        return Err(ApiError::parameter(format!("unknown query parameter {name:?}"), name));
+    }
+    Shape::parse(pairs)
 }
 
 /// One user of the key's organization.
 #[utoipa::path(
     get,
+    operation_id = "getUser",
     path = "/users/{id}",
     tag = "users",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2), ShapeParams),
     responses((status = 200, description = "The user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
-async fn get_one(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
+async fn get_one(
+    State(state): State<AppState>,
+    who: ApiActor,
+    IdPath(id): IdPath,
+    RawQuery(pairs): RawQuery,
+) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ViewUsers>()?;
+    let shape = shape_only(&pairs)?;
     let user = services::users::get(&state.store, &grant, id).await?;
-    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+    let orgs = OrgIndex::load(&state).await?;
+    Ok(document(StatusCode::OK, &user_document(&user, &orgs, &shape)?))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct CreateUserAttributes {
+    /// Letters, digits, `.`, `_`, `-`, `@`; unique, any case.
+    #[schema(pattern = r"^\s*[\w.@-]{1,64}\s*$")]
     username: String,
+    /// Unique, any case: `local@domain.tld`, no spaces, quotes or `< > , ;`.
+    #[schema(
+        max_length = 254,
+        pattern = r#"^\s*[^\s\x00-\x1f\x7f-\x9f<>,;"]+@[^\s\x00-\x1f\x7f-\x9f<>,;"@.]+(\.[^\s\x00-\x1f\x7f-\x9f<>,;"@.]+)+\s*$"#
+    )]
     email: String,
+    /// Something besides spaces; no control characters.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     first_name: String,
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     last_name: String,
     /// Write-only. Without one, the user is in password reset until they set one through a reset link.
-    #[schema(write_only)]
+    /// The policy (settings) also wants it strong (zxcvbn) and unlike the user's names and email.
+    #[schema(write_only, min_length = 12, max_length = 128)]
     password: Option<String>,
     /// Write-only, instead of `password`: a hash made by another application (bcrypt, Django,
     /// Symfony/Oro `sha512-symfony$…`, PBKDF2 or Argon2 PHC), replaced by Argon2id at the first sign-in.
@@ -362,9 +464,49 @@ struct CreateUserAttributes {
     /// Default true.
     enabled: Option<bool>,
     /// Default `User`.
+    #[schema(min_items = 1)]
     roles: Option<Vec<RoleName>>,
-    /// Organization names; default the key's organization.
+    /// Organization names; default the key's organization. Or the `organizations` relationship.
+    #[schema(min_items = 1)]
     organizations: Option<Vec<String>>,
+    /// Read-only attributes: a new user has none of them to set, so each is a 422 here
+    /// (left out of the schema: no valid document carries one).
+    #[serde(default)]
+    #[schema(value_type = Option<ApiAuthStatus>, ignore)]
+    auth_status: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, ignore)]
+    failed_login_count: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, ignore)]
+    login_count: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime, ignore)]
+    last_login_at: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime, ignore)]
+    created_at: Option<Value>,
+    /// Read-only.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime, ignore)]
+    updated_at: Option<Value>,
+}
+
+impl CreateUserAttributes {
+    fn read_only(&self) -> [(&'static str, &Option<Value>); 6] {
+        [
+            ("authStatus", &self.auth_status),
+            ("failedLoginCount", &self.failed_login_count),
+            ("loginCount", &self.login_count),
+            ("lastLoginAt", &self.last_login_at),
+            ("createdAt", &self.created_at),
+            ("updatedAt", &self.updated_at),
+        ]
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -372,21 +514,60 @@ struct CreateUserAttributes {
 struct CreateUserData {
     #[serde(rename = "type")]
     kind: UsersType,
+    /// Client-generated ids are not supported: 403 (left out of the schema: no valid document has one).
+    #[serde(default)]
+    #[schema(ignore)]
+    id: Option<String>,
+    #[serde(default)]
+    lid: Option<String>,
+    #[serde(deserialize_with = "super::extract::object::required")]
     attributes: CreateUserAttributes,
+    /// `roles` and `organizations`, instead of the attributes of the same names.
+    #[serde(default, deserialize_with = "super::extract::object::optional")]
+    relationships: Option<UserRelationshipsInput>,
+    #[serde(default)]
+    links: Option<Members>,
+    #[serde(default)]
+    meta: Option<Members>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateUserDocument {
+    #[serde(deserialize_with = "super::extract::object::required")]
     data: CreateUserData,
+    #[serde(default)]
+    meta: Option<Members>,
+    #[serde(default)]
+    jsonapi: Option<Members>,
+    #[serde(default)]
+    links: Option<Members>,
 }
 
-/// Create a user.
+/// A list given both as an attribute and as a relationship must say the same.
+pub fn one_of<T: PartialEq>(attribute: Option<T>, relationship: Option<T>, name: &str) -> Result<Option<T>, ApiError> {
+    match (attribute, relationship) {
+        (Some(a), Some(r)) if a != r => Err(muster_domain::Error::invalid(
+            format!("/data/relationships/{name}"),
+            format!("{name}: the attribute and the relationship name different {name}; send one of them"),
+        )
+        .into()),
+        (Some(a), _) => Ok(Some(a)),
+        (None, r) => Ok(r),
+    }
+}
+
+/// Create a user. `roles` and `organizations` may be attributes (names) or relationships.
 #[utoipa::path(
     post,
+    operation_id = "createUser",
     path = "/users",
     tag = "users",
-    request_body(content = CreateUserDocument, content_type = "application/vnd.api+json"),
+    request_body(
+        content = CreateUserDocument,
+        content_type = "application/vnd.api+json",
+        example = json!({"data": {"type": "users", "attributes": {"username": "jsmith", "email": "jsmith@example.com", "firstName": "John", "lastName": "Smith", "password": "Plum-Harbor-Telescope-88", "roles": ["User"]}}})
+    ),
     responses((status = 201, description = "The new user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn create(
@@ -395,14 +576,36 @@ async fn create(
     JsonBody(doc): JsonBody<CreateUserDocument>,
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::CreateUsers>()?;
+    let _ = (
+        doc.data.kind,
+        doc.data.lid,
+        doc.data.links,
+        doc.data.meta,
+        doc.meta,
+        doc.jsonapi,
+        doc.links,
+    );
+    refuse_client_id(doc.data.id.as_deref())?;
     let a = doc.data.attributes;
-    let _ = doc.data.kind;
+    check_read_only(&a.read_only(), None)?;
+    let rels = doc.data.relationships.unwrap_or_default();
+    let orgs = OrgIndex::load(&state).await?;
+    let rel_orgs = rels
+        .organizations
+        .map(|l| organization_names(&l.data, &orgs, "/data/relationships/organizations/data"))
+        .transpose()?;
+    let rel_roles = rels.roles.map(|l| role_names(&l.data));
+    let attr_roles = a
+        .roles
+        .map(|r| r.into_iter().map(|r| r.name().to_owned()).collect::<Vec<_>>());
+    let roles = one_of(attr_roles, rel_roles, "roles")?;
+    let given_orgs = one_of(a.organizations, rel_orgs, "organizations")?;
     let imported_hash = a
         .password_hash
         .as_deref()
         .map(muster_domain::password_hash::parse)
         .transpose()?;
-    let organizations = match a.organizations {
+    let organizations = match given_orgs {
         Some(o) => o,
         None => services::organizations::list_mine(&state.store, &who.actor)
             .await?
@@ -418,12 +621,7 @@ async fn create(
         last_name: a.last_name,
         password: a.password,
         enabled: a.enabled.unwrap_or(true),
-        roles: a
-            .roles
-            .unwrap_or_else(|| vec![RoleName::User])
-            .into_iter()
-            .map(|r| r.name().to_owned())
-            .collect(),
+        roles: roles.unwrap_or_else(|| vec![RoleName::User.name().to_owned()]),
         organizations,
     };
     let user = services::users::create_with_hash(
@@ -435,7 +633,7 @@ async fn create(
         imported_hash.as_ref(),
     )
     .await?;
-    let mut resp = document(StatusCode::CREATED, &UserDocument::of(&user));
+    let mut resp = user_response(&state, StatusCode::CREATED, &user).await?;
     if let Ok(v) = axum::http::HeaderValue::from_str(&format!("/api/users/{}", user.id)) {
         resp.headers_mut().insert(axum::http::header::LOCATION, v);
     }
@@ -445,43 +643,46 @@ async fn create(
 /// Enable a user.
 #[utoipa::path(
     post,
+    operation_id = "enableUser",
     path = "/users/{id}/enable",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 200, description = "The user, enabled", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn enable(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::EnableDisable>()?;
     let user = services::users::set_enabled(&state.store, &grant, &who.ctx, id, true).await?;
-    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+    user_response(&state, StatusCode::OK, &user).await
 }
 
 /// Disable a user: their sessions end and their API keys stop working. Not oneself (403).
 #[utoipa::path(
     post,
+    operation_id = "disableUser",
     path = "/users/{id}/disable",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 200, description = "The user, disabled", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn disable(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::EnableDisable>()?;
     let user = services::users::set_enabled(&state.store, &grant, &who.ctx, id, false).await?;
-    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+    user_response(&state, StatusCode::OK, &user).await
 }
 
 /// Activate a locked user: status `active`, failed-login counter 0. A user in password reset is a 409.
 #[utoipa::path(
     post,
+    operation_id = "activateUser",
     path = "/users/{id}/activate",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 200, description = "The user, active", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
 async fn activate(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::Activate>()?;
     let user = services::users::activate(&state.store, &grant, &who.ctx, id).await?;
-    Ok(document(StatusCode::OK, &UserDocument::of(&user)))
+    user_response(&state, StatusCode::OK, &user).await
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -519,9 +720,10 @@ struct ApiKeyDocument {
 /// One's own key needs no permission; another user's needs an administrator.
 #[utoipa::path(
     post,
+    operation_id = "generateUserApiKey",
     path = "/users/{id}/api-key",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 201, description = "The new key, shown once", body = ApiKeyDocument, content_type = "application/vnd.api+json"))
 )]
 async fn generate_key(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
@@ -553,9 +755,10 @@ async fn generate_key(State(state): State<AppState>, who: ApiActor, IdPath(id): 
 /// Revoke the user's API key in the key's organization (404 if they have none).
 #[utoipa::path(
     delete,
+    operation_id = "revokeUserApiKey",
     path = "/users/{id}/api-key",
     tag = "user actions",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", example = 2)),
     responses((status = 204, description = "Revoked"))
 )]
 async fn revoke_key(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<StatusCode, ApiError> {
@@ -567,12 +770,13 @@ async fn revoke_key(State(state): State<AppState>, who: ApiActor, IdPath(id): Id
 /// The user the API key belongs to.
 #[utoipa::path(
     get,
+    operation_id = "getUserProfile",
     path = "/userprofile",
     tag = "users",
     responses((status = 200, description = "The key's user", body = UserDocument, content_type = "application/vnd.api+json"))
 )]
-async fn userprofile(who: ApiActor) -> Result<Response, ApiError> {
-    Ok(document(StatusCode::OK, &UserDocument::of(&who.user)))
+async fn userprofile(State(state): State<AppState>, who: ApiActor) -> Result<Response, ApiError> {
+    user_response(&state, StatusCode::OK, &who.user).await
 }
 
 #[cfg(test)]

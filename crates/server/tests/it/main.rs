@@ -5,6 +5,8 @@
 mod support;
 
 mod api_client;
+mod api_docs_browser;
+mod api_jsonapi;
 mod api_key_ui;
 mod api_keys;
 mod api_matrix;
