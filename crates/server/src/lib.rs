@@ -11,6 +11,7 @@ pub mod cli_import_foreign;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod db_health;
 pub mod error;
 pub mod foreign_hash;
 pub mod hashing;

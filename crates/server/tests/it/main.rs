@@ -11,6 +11,7 @@ mod api_matrix;
 mod api_user_changes;
 mod cli;
 mod csv_support;
+mod db_outage;
 mod exports;
 mod exports_browser;
 mod foreign_hashes;
