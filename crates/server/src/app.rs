@@ -45,8 +45,10 @@ pub fn router(state: AppState) -> Router {
     let app = crate::web::router(state.clone())
         .merge(crate::api::router())
         .merge(crate::web::assets::router())
+        .merge(crate::metrics::router())
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(health, crate::db_health::gate));
+        .layer(axum::middleware::from_fn_with_state(health, crate::db_health::gate))
+        .layer(axum::middleware::from_fn(crate::metrics::track));
     crate::request_trace::apply(crate::security_headers::apply(app, &config))
 }
 

@@ -225,6 +225,23 @@ async fn serve(config: Config) -> Result<(), AppError> {
     let transport = crate::mail::transport::Transport::from_config(&config).map_err(AppError::Internal)?;
     tracing::info!(transport = %transport.describe(), "mail");
     crate::mail::worker::spawn(state.store.clone(), state.config.clone());
+    if let Some(metrics_bind) = &config.metrics_bind {
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_bind)
+            .await
+            .map_err(|e| AppError::Internal(format!("cannot listen on {metrics_bind} for metrics: {e}")))?;
+        let metrics_addr = metrics_listener
+            .local_addr()
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        println!("muster metrics on http://{metrics_addr}/metrics");
+        let metrics_state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) =
+                crate::metrics::serve_separately(metrics_listener, metrics_state, std::future::pending()).await
+            {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     println!("muster listening on http://{addr}");
     tracing::info!(%addr, database = ?config.database_url, "muster started");
     crate::app::run(listener, state, shutdown)

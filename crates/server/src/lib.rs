@@ -18,6 +18,7 @@ pub mod hashing;
 pub mod import_formats;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod request_trace;
 pub mod security_headers;
 pub mod seed;

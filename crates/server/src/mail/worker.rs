@@ -116,10 +116,12 @@ async fn deliver(
             let attempt = mail.attempts + 1;
             if attempt >= settings.get("mail_max_attempts") {
                 tracing::warn!(mail_id = mail.id, attempt, %error, "mail failed for good");
+                crate::metrics::delivery_failed(true);
                 outbox::mark_failed(&mut conn, mail.id, error).await?;
             } else {
                 let next = now + backoff_ms(settings.get("mail_retry_base_seconds"), mail.attempts);
                 tracing::info!(mail_id = mail.id, attempt, %error, "mail delivery failed; will retry");
+                crate::metrics::delivery_failed(false);
                 outbox::mark_retry(&mut conn, mail.id, error, next).await?;
             }
         }

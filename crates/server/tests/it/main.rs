@@ -21,6 +21,7 @@ mod lockout;
 mod mail;
 mod mailbox;
 mod mass_reset;
+mod metrics;
 mod passwords;
 mod passwords_browser;
 mod security_edges;

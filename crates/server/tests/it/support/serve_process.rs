@@ -10,6 +10,8 @@ pub struct ServeProcess {
     pub child: Child,
     pub base: String,
     pub stderr_path: PathBuf,
+    /// What it printed on standard output before "muster listening on …".
+    pub stdout_before: Vec<String>,
 }
 
 /// The `muster` binary with a data dir, quiet logs, and no database URL from the environment.
@@ -40,12 +42,14 @@ impl ServeProcess {
         let stdout = child.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
         let mut base = None;
+        let mut stdout_before = Vec::new();
         for line in lines.by_ref() {
             let line = line.unwrap();
             if let Some(addr) = line.strip_prefix("muster listening on ") {
                 base = Some(addr.trim().to_owned());
                 break;
             }
+            stdout_before.push(line);
         }
         // keep reading standard output so the child never blocks on a full pipe
         std::thread::spawn(move || for _ in lines {});
@@ -59,6 +63,7 @@ impl ServeProcess {
             child,
             base,
             stderr_path,
+            stdout_before,
         }
     }
 
