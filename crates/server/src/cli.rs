@@ -98,15 +98,10 @@ pub enum UserCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=error")),
-        )
-        .with_writer(std::io::stderr)
-        // colours only for a person at a terminal, not in a log file
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    if let Err(e) = init_logging() {
+        eprintln!("muster: {e}");
+        return ExitCode::from(2);
+    }
     let config = match Config::resolve(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -128,6 +123,34 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs on standard error: `MUSTER_LOG` filters (default `info,sqlx=error`);
+/// `MUSTER_LOG_FORMAT=json` writes one JSON object per line (the request's span,
+/// with its id, under `span`), `text` (the default) lines for a person.
+fn init_logging() -> Result<(), String> {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=error"))
+    };
+    let format = std::env::var("MUSTER_LOG_FORMAT").unwrap_or_default();
+    match format.trim().to_ascii_lowercase().as_str() {
+        "json" => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        "" | "text" => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            // colours only for a person at a terminal, not in a log file
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        other => return Err(format!("MUSTER_LOG_FORMAT must be text or json, not {other:?}")),
+    }
+    Ok(())
 }
 
 fn describe(e: &AppError) -> String {

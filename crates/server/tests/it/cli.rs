@@ -208,3 +208,50 @@ async fn request_ids_are_logged_and_echoed_and_queries_are_not_logged() {
         "a query string reached the log:\n{log}"
     );
 }
+
+/// `MUSTER_LOG_FORMAT=json`: every line on standard error is one JSON object,
+/// and a line written during a request carries the request's id.
+#[tokio::test]
+async fn json_logs() {
+    use crate::support::serve_process::{ServeProcess, muster as serve_cmd};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = serve_cmd(dir.path());
+    cmd.env("MUSTER_LOG_FORMAT", "json")
+        .env("MUSTER_LOG", "info,tower_http=debug");
+    let mut serve = ServeProcess::start(cmd, dir.path());
+    let resp = reqwest::Client::new()
+        .get(serve.url("/readyz"))
+        .header("x-request-id", "json-log-probe")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(serve.stop());
+    let log = serve.stderr();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.is_object() && l["level"].is_string() && l["timestamp"].is_string())
+    );
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "muster started"),
+        "{log}"
+    );
+    assert!(
+        lines.iter().any(|l| l["span"]["id"] == "json-log-probe"),
+        "a request's lines carry its id: {log}"
+    );
+
+    let out = muster(dir.path())
+        .env("MUSTER_LOG_FORMAT", "xml")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MUSTER_LOG_FORMAT must be text or json"));
+}
