@@ -50,6 +50,18 @@ pub enum Command {
     /// Import users: from CSV, a Django `dumpdata auth.user` file or a Keycloak realm export.
     #[command(subcommand)]
     Import(crate::cli_csv::ImportCommand),
+    /// Copy the SQLite database to FILE, consistently, while `muster serve` runs
+    /// (for PostgreSQL it prints the pg_dump line to use).
+    Backup {
+        /// Where to write the copy; it must not exist yet.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Restore a file made by `muster backup` into a data dir that has no database yet.
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+    },
     /// Send a test email through the configured transport (spool folder or SMTP), now.
     SendTestEmail {
         /// The recipient.
@@ -226,6 +238,8 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             let store = open_store(&config).await?;
             crate::cli_csv::import(cmd, &store, &cli_actor(&store).await?, &config).await
         }
+        Command::Backup { out } => crate::cli_backup::backup(&config, &out).await,
+        Command::Restore { file } => crate::cli_backup::restore(&config, &file).await,
         Command::SendTestEmail { to } => send_test_email(&to, config).await,
     }
 }

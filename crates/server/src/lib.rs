@@ -6,6 +6,7 @@ pub mod api_exports;
 pub mod app;
 pub mod cli;
 pub mod cli_apikey;
+pub mod cli_backup;
 pub mod cli_csv;
 pub mod cli_import_foreign;
 pub mod clock;

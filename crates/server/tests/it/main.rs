@@ -9,6 +9,7 @@ mod api_key_ui;
 mod api_keys;
 mod api_matrix;
 mod api_user_changes;
+mod backup;
 mod cli;
 mod csv_support;
 mod db_outage;
