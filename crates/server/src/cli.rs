@@ -35,9 +35,15 @@ pub enum Command {
     #[command(subcommand)]
     Apikey(crate::cli_apikey::ApiKeyCommand),
     /// Add realistic fake users (and records they own), for demos and benchmarks.
+    ///
+    /// On an empty database it first creates the organization Main and the administrator
+    /// "admin", as `muster serve` would, so that someone can sign in afterwards.
     Seed {
+        /// How many users to add, spread over the organizations Main, North, South and East.
         #[arg(long, default_value_t = 1000)]
         users: i64,
+        /// How many records to add in total (not per user), each owned by one of the new users
+        /// picked at random. Needs --users above 0.
         #[arg(long, default_value_t = 0)]
         records: i64,
         /// The password every seeded user signs in with (hashed once).
@@ -165,14 +171,66 @@ fn init_logging() -> Result<(), String> {
     Ok(())
 }
 
+/// An error as a sentence for the terminal: "username 'x' is already taken",
+/// "password must be at least 12 characters".
 fn describe(e: &AppError) -> String {
     match e {
         AppError::Domain(muster_domain::Error::Invalid(fields)) => fields
             .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
+            .map(|f| sentence(&f.field, &f.message))
             .collect::<Vec<_>>()
             .join("\n"),
+        AppError::Internal(detail) => detail.clone(),
         other => other.to_string(),
+    }
+}
+
+/// "field message" when the message reads on from its subject ("is …", "must …"), else "field: message".
+fn sentence(subject: &str, message: &str) -> String {
+    const CONTINUES: &[&str] = &[
+        "is ",
+        "are ",
+        "must ",
+        "may ",
+        "cannot ",
+        "can't ",
+        "has ",
+        "have ",
+        "does ",
+        "should ",
+        "needs ",
+        "need ",
+        "contains ",
+        "looks ",
+        "matches ",
+    ];
+    if subject.is_empty() {
+        message.to_owned()
+    } else if CONTINUES.iter().any(|w| message.starts_with(w)) {
+        format!("{subject} {message}")
+    } else {
+        format!("{subject}: {message}")
+    }
+}
+
+/// Name the value in each complaint about a field the user typed: "username 'x' is already taken".
+fn with_values(e: AppError, values: &[(&str, &str)]) -> AppError {
+    let named = |field: &str| match values.iter().find(|(f, _)| *f == field) {
+        Some((f, v)) => format!("{f} '{v}'"),
+        None => field.to_owned(),
+    };
+    match e {
+        AppError::Domain(muster_domain::Error::Invalid(fields)) => AppError::Domain(muster_domain::Error::Refused(
+            fields
+                .iter()
+                .map(|f| sentence(&named(&f.field), &f.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
+        AppError::Domain(muster_domain::Error::Conflict { field }) => AppError::Domain(muster_domain::Error::Refused(
+            format!("{} is already taken", named(&field)),
+        )),
+        other => other,
     }
 }
 
@@ -217,11 +275,22 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             if users < 0 || records < 0 {
                 return Err(muster_domain::Error::invalid("users", "must not be negative").into());
             }
+            if records > 0 && users == 0 {
+                return Err(muster_domain::Error::invalid(
+                    "records",
+                    "need --users above 0: each record is owned by one of the users the seed adds",
+                )
+                .into());
+            }
             let store = open_store(&config).await?;
+            let hasher = crate::hashing::Hasher::new();
+            // a seed before the first `serve` must still leave someone able to sign in
+            let admin_password = std::env::var("MUSTER_ADMIN_PASSWORD").ok();
+            announce_admin(services::bootstrap::ensure_admin(&store, &hasher, admin_password).await?);
             let mut conn = store.conn().await?;
             let params = crate::settings::Settings::load(&mut conn).await?.argon2();
             drop(conn);
-            let hash = crate::hashing::Hasher::new().hash(password, params).await?;
+            let hash = hasher.hash(password, params).await?;
             let started = std::time::Instant::now();
             let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let report = crate::seed::run(&store, users, records, &hash, show).await?;
@@ -249,10 +318,7 @@ async fn serve(config: Config) -> Result<(), AppError> {
     let store = open_store(&config).await?;
     let state = AppState::new(store, config.clone()).await?;
     let admin_password = std::env::var("MUSTER_ADMIN_PASSWORD").ok();
-    if let Some(generated) = services::bootstrap::ensure_admin(&state.store, &state.hasher, admin_password).await? {
-        println!("Created the administrator \"admin\" with the password: {generated}");
-        println!("This password is shown once. Sign in and change it.");
-    }
+    announce_admin(services::bootstrap::ensure_admin(&state.store, &state.hasher, admin_password).await?);
     crate::jobs::spawn(state.clone());
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
@@ -286,6 +352,14 @@ async fn serve(config: Config) -> Result<(), AppError> {
         .map_err(|e| AppError::Internal(e.to_string()))?;
     tracing::info!("muster stopped");
     Ok(())
+}
+
+/// Print the generated password of a just-created administrator, once.
+fn announce_admin(generated: Option<String>) {
+    if let Some(generated) = generated {
+        println!("Created the administrator \"admin\" (admin@example.com) with the password: {generated}");
+        println!("This password is shown once. Sign in and change it.");
+    }
 }
 
 async fn send_test_email(to: &str, config: Config) -> Result<(), AppError> {
@@ -354,7 +428,9 @@ async fn user_command(cmd: UserCommand, config: Config) -> Result<(), AppError> 
                 roles,
                 organizations,
             };
-            let user = services::users::create(&store, &hasher, &grant, &Ctx::cli(), &input).await?;
+            let user = services::users::create(&store, &hasher, &grant, &Ctx::cli(), &input)
+                .await
+                .map_err(|e| with_values(e, &[("username", &input.username), ("email", &input.email)]))?;
             println!("created user {} (id {})", user.username, user.id);
             if generated {
                 println!("password: {password}");

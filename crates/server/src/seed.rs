@@ -216,6 +216,7 @@ pub async fn run(
 
     bar.set_message("records");
     let mut rid = seed::next_id(&mut tx, "records").await?;
+    let first_record = rid;
     let rend = rid + records;
     while rid < rend && users > 0 {
         let n = (BATCH * 4).min(rend - rid);
@@ -239,7 +240,11 @@ pub async fn run(
     tx.commit().await?;
     bar.finish_and_clear();
     seed::fix_sequences(store).await?;
-    Ok(SeedReport { users, records })
+    // what was made, not what was asked for
+    Ok(SeedReport {
+        users: id - first_id,
+        records: rid - first_record,
+    })
 }
 
 fn capitalize(s: &str) -> String {
