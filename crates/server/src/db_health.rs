@@ -50,6 +50,7 @@ struct Inner {
 impl DbHealth {
     /// Up until a check says otherwise: the process has just connected.
     pub fn new(url: SecretUrl) -> Self {
+        sqlx::any::install_default_drivers();
         DbHealth {
             inner: Arc::new(Inner {
                 url,

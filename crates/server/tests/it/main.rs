@@ -11,6 +11,7 @@ mod api_matrix;
 mod api_user_changes;
 mod backup;
 mod cli;
+mod cluster;
 mod csv_support;
 mod db_outage;
 mod exports;
