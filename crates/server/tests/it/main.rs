@@ -17,6 +17,7 @@ mod db_outage;
 mod exports;
 mod exports_browser;
 mod foreign_hashes;
+mod full_disk;
 mod http_auth;
 mod imports;
 mod lockout;
