@@ -213,7 +213,7 @@ async fn step(ctx: &Ctx, w: u64, j: u64, k: u64, web: &reqwest::Client) {
             ctx.send("GET /admin/users", &[200], || web.get(&path)).await;
         }
         4 => {
-            let path = format!("{lb}/admin/users?view=all&search=soak");
+            let path = format!("{lb}/admin/users?view=all&q=soak");
             ctx.send("GET /admin/users?search", &[200], || web.get(&path)).await;
         }
         5 => {
@@ -283,7 +283,7 @@ async fn step(ctx: &Ctx, w: u64, j: u64, k: u64, web: &reqwest::Client) {
             ctx.send("GET /admin/users?view", &[200], || web.get(&path)).await;
         }
         10 => {
-            let path = format!("{lb}/admin/users?view=all&search=zz");
+            let path = format!("{lb}/admin/users?view=all&q=zz");
             ctx.send("GET /admin/users?search", &[200], || web.get(&path)).await;
         }
         _ => {
