@@ -20,6 +20,7 @@ pub mod import_formats;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod progress;
 pub mod request_trace;
 pub mod security_headers;
 pub mod seed;
