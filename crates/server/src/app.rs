@@ -17,6 +17,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hasher: Hasher,
     pub dummy_hash: Arc<DummyHash>,
+    /// Whether the database is reachable (`/readyz`, the 503 gate, the workers' waits).
+    pub db_health: crate::db_health::DbHealth,
 }
 
 impl AppState {
@@ -26,7 +28,9 @@ impl AppState {
         let params = crate::settings::Settings::load(&mut conn).await?.argon2();
         drop(conn);
         let dummy = hasher.hash(crate::crypto::random_token(24), params).await?;
+        let db_health = crate::db_health::DbHealth::new(config.database_url.clone());
         Ok(AppState {
+            db_health,
             store,
             config: Arc::new(config),
             hasher,
@@ -37,10 +41,14 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
+    let health = state.db_health.clone();
     let app = crate::web::router(state.clone())
         .merge(crate::api::router())
         .merge(crate::web::assets::router())
-        .with_state(state);
+        .merge(crate::metrics::router())
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(health, crate::db_health::gate))
+        .layer(axum::middleware::from_fn(crate::metrics::track));
     crate::request_trace::apply(crate::security_headers::apply(app, &config))
 }
 
@@ -50,6 +58,7 @@ pub async fn run(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let _monitor = crate::db_health::AbortOnDrop(state.db_health.spawn_monitor());
     let app = router(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

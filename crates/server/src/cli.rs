@@ -35,9 +35,15 @@ pub enum Command {
     #[command(subcommand)]
     Apikey(crate::cli_apikey::ApiKeyCommand),
     /// Add realistic fake users (and records they own), for demos and benchmarks.
+    ///
+    /// On an empty database it first creates the organization Main and the administrator
+    /// "admin", as `muster serve` would, so that someone can sign in afterwards.
     Seed {
+        /// How many users to add, spread over the organizations Main, North, South and East.
         #[arg(long, default_value_t = 1000)]
         users: i64,
+        /// How many records to add in total (not per user), each owned by one of the new users
+        /// picked at random. Needs --users above 0.
         #[arg(long, default_value_t = 0)]
         records: i64,
         /// The password every seeded user signs in with (hashed once).
@@ -50,6 +56,18 @@ pub enum Command {
     /// Import users: from CSV, a Django `dumpdata auth.user` file or a Keycloak realm export.
     #[command(subcommand)]
     Import(crate::cli_csv::ImportCommand),
+    /// Copy the SQLite database to FILE, consistently, while `muster serve` runs
+    /// (for PostgreSQL it prints the pg_dump line to use).
+    Backup {
+        /// Where to write the copy; it must not exist yet.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Restore a file made by `muster backup` into a data dir that has no database yet.
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+    },
     /// Send a test email through the configured transport (spool folder or SMTP), now.
     SendTestEmail {
         /// The recipient.
@@ -96,17 +114,27 @@ pub enum UserCommand {
     },
 }
 
+/// Each Argon2 hash allocates 19 MiB. glibc serves a freed block of that size from the heap
+/// afterwards (its mmap threshold grows to the largest freed mmapped block, up to 32 MiB) and keeps
+/// it in the arena of the thread that freed it, so under sign-in load RSS climbed to about 385 MB
+/// and stayed there (240 sign-ins, 8 at a time, debug build; `scripts/soak` saw 500–950 MB per
+/// instance). A fixed threshold of 1 MiB keeps such blocks mmapped, returned to the OS on free:
+/// 35 MB after the same load. Called before any thread starts.
+fn return_large_blocks_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator parameter; no other thread runs yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 pub fn main() -> ExitCode {
+    return_large_blocks_to_the_os();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=error")),
-        )
-        .with_writer(std::io::stderr)
-        // colours only for a person at a terminal, not in a log file
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    if let Err(e) = init_logging() {
+        eprintln!("muster: {e}");
+        return ExitCode::from(2);
+    }
     let config = match Config::resolve(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -130,14 +158,94 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Logs on standard error: `MUSTER_LOG` filters (default `info,sqlx=error`);
+/// `MUSTER_LOG_FORMAT=json` writes one JSON object per line (the request's span,
+/// with its id, under `span`), `text` (the default) lines for a person.
+fn init_logging() -> Result<(), String> {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=error"))
+    };
+    let format = std::env::var("MUSTER_LOG_FORMAT").unwrap_or_default();
+    match format.trim().to_ascii_lowercase().as_str() {
+        "json" => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        "" | "text" => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            // colours only for a person at a terminal, not in a log file
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        other => return Err(format!("MUSTER_LOG_FORMAT must be text or json, not {other:?}")),
+    }
+    Ok(())
+}
+
+/// An error as a sentence for the terminal: "username 'x' is already taken",
+/// "password must be at least 12 characters".
 fn describe(e: &AppError) -> String {
     match e {
         AppError::Domain(muster_domain::Error::Invalid(fields)) => fields
             .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
+            .map(|f| sentence(&f.field, &f.message))
             .collect::<Vec<_>>()
             .join("\n"),
+        AppError::Internal(detail) => detail.clone(),
         other => other.to_string(),
+    }
+}
+
+/// "field message" when the message reads on from its subject ("is …", "must …"), else "field: message".
+fn sentence(subject: &str, message: &str) -> String {
+    const CONTINUES: &[&str] = &[
+        "is ",
+        "are ",
+        "must ",
+        "may ",
+        "cannot ",
+        "can't ",
+        "has ",
+        "have ",
+        "does ",
+        "should ",
+        "needs ",
+        "need ",
+        "contains ",
+        "looks ",
+        "matches ",
+    ];
+    if subject.is_empty() {
+        message.to_owned()
+    } else if CONTINUES.iter().any(|w| message.starts_with(w)) {
+        format!("{subject} {message}")
+    } else {
+        format!("{subject}: {message}")
+    }
+}
+
+/// Name the value in each complaint about a field the user typed: "username 'x' is already taken".
+fn with_values(e: AppError, values: &[(&str, &str)]) -> AppError {
+    let named = |field: &str| match values.iter().find(|(f, _)| *f == field) {
+        Some((f, v)) => format!("{f} '{v}'"),
+        None => field.to_owned(),
+    };
+    match e {
+        AppError::Domain(muster_domain::Error::Invalid(fields)) => AppError::Domain(muster_domain::Error::Refused(
+            fields
+                .iter()
+                .map(|f| sentence(&named(&f.field), &f.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
+        AppError::Domain(muster_domain::Error::Conflict { field }) => AppError::Domain(muster_domain::Error::Refused(
+            format!("{} is already taken", named(&field)),
+        )),
+        other => other,
     }
 }
 
@@ -182,11 +290,22 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             if users < 0 || records < 0 {
                 return Err(muster_domain::Error::invalid("users", "must not be negative").into());
             }
+            if records > 0 && users == 0 {
+                return Err(muster_domain::Error::invalid(
+                    "records",
+                    "need --users above 0: each record is owned by one of the users the seed adds",
+                )
+                .into());
+            }
             let store = open_store(&config).await?;
+            let hasher = crate::hashing::Hasher::new();
+            // a seed before the first `serve` must still leave someone able to sign in
+            let admin_password = std::env::var("MUSTER_ADMIN_PASSWORD").ok();
+            announce_admin(services::bootstrap::ensure_admin(&store, &hasher, admin_password).await?);
             let mut conn = store.conn().await?;
             let params = crate::settings::Settings::load(&mut conn).await?.argon2();
             drop(conn);
-            let hash = crate::hashing::Hasher::new().hash(password, params).await?;
+            let hash = hasher.hash(password, params).await?;
             let started = std::time::Instant::now();
             let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let report = crate::seed::run(&store, users, records, &hash, show).await?;
@@ -203,6 +322,8 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             let store = open_store(&config).await?;
             crate::cli_csv::import(cmd, &store, &cli_actor(&store).await?, &config).await
         }
+        Command::Backup { out } => crate::cli_backup::backup(&config, &out).await,
+        Command::Restore { file } => crate::cli_backup::restore(&config, &file).await,
         Command::SendTestEmail { to } => send_test_email(&to, config).await,
     }
 }
@@ -212,10 +333,7 @@ async fn serve(config: Config) -> Result<(), AppError> {
     let store = open_store(&config).await?;
     let state = AppState::new(store, config.clone()).await?;
     let admin_password = std::env::var("MUSTER_ADMIN_PASSWORD").ok();
-    if let Some(generated) = services::bootstrap::ensure_admin(&state.store, &state.hasher, admin_password).await? {
-        println!("Created the administrator \"admin\" with the password: {generated}");
-        println!("This password is shown once. Sign in and change it.");
-    }
+    announce_admin(services::bootstrap::ensure_admin(&state.store, &state.hasher, admin_password).await?);
     crate::jobs::spawn(state.clone());
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
@@ -225,6 +343,23 @@ async fn serve(config: Config) -> Result<(), AppError> {
     let transport = crate::mail::transport::Transport::from_config(&config).map_err(AppError::Internal)?;
     tracing::info!(transport = %transport.describe(), "mail");
     crate::mail::worker::spawn(state.store.clone(), state.config.clone());
+    if let Some(metrics_bind) = &config.metrics_bind {
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_bind)
+            .await
+            .map_err(|e| AppError::Internal(format!("cannot listen on {metrics_bind} for metrics: {e}")))?;
+        let metrics_addr = metrics_listener
+            .local_addr()
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        println!("muster metrics on http://{metrics_addr}/metrics");
+        let metrics_state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) =
+                crate::metrics::serve_separately(metrics_listener, metrics_state, std::future::pending()).await
+            {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     println!("muster listening on http://{addr}");
     tracing::info!(%addr, database = ?config.database_url, "muster started");
     crate::app::run(listener, state, shutdown)
@@ -232,6 +367,14 @@ async fn serve(config: Config) -> Result<(), AppError> {
         .map_err(|e| AppError::Internal(e.to_string()))?;
     tracing::info!("muster stopped");
     Ok(())
+}
+
+/// Print the generated password of a just-created administrator, once.
+fn announce_admin(generated: Option<String>) {
+    if let Some(generated) = generated {
+        println!("Created the administrator \"admin\" (admin@example.com) with the password: {generated}");
+        println!("This password is shown once. Sign in and change it.");
+    }
 }
 
 async fn send_test_email(to: &str, config: Config) -> Result<(), AppError> {
@@ -300,7 +443,9 @@ async fn user_command(cmd: UserCommand, config: Config) -> Result<(), AppError> 
                 roles,
                 organizations,
             };
-            let user = services::users::create(&store, &hasher, &grant, &Ctx::cli(), &input).await?;
+            let user = services::users::create(&store, &hasher, &grant, &Ctx::cli(), &input)
+                .await
+                .map_err(|e| with_values(e, &[("username", &input.username), ("email", &input.email)]))?;
             println!("created user {} (id {})", user.username, user.id);
             if generated {
                 println!("password: {password}");

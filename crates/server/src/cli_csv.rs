@@ -1,11 +1,10 @@
 //! `muster export users` and `muster import users`: the same CSV as the
 //! Exports page, with a progress bar on a terminal.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use muster_domain::permission::perm;
 use muster_domain::{Error as DomainError, UserFilter};
 use muster_store::Store;
@@ -49,16 +48,7 @@ pub enum ImportCommand {
     Keycloak(crate::cli_import_foreign::KeycloakArgs),
 }
 
-pub(crate) fn bar(len: u64, template: &str) -> ProgressBar {
-    if !std::io::stdout().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb
-}
+pub(crate) use crate::progress::{Counting, bar};
 
 struct Progress(ProgressBar);
 
@@ -89,10 +79,7 @@ pub async fn export_users(store: &Store, out: &Path) -> AppResult<i64> {
         .map_err(|e| io("creating", &partial, e))?;
     let head = header(&columns)?;
     file.write_all(&head).await.map_err(|e| io("writing", &partial, e))?;
-    let pb = bar(
-        u64::try_from(total).unwrap_or(0),
-        "{bar:40} {pos}/{len} users  {per_sec}  eta {eta}",
-    );
+    let pb = bar(u64::try_from(total).unwrap_or(0), "export", Counting::Items("users"));
     let mut cursor = Cursor::new(Scope::System, filter, PAGE_SIZE);
     let start = Position {
         bytes: head.len() as u64,
@@ -151,7 +138,7 @@ pub async fn import(
     let grant = actor.allow::<perm::ImportUsers>()?;
     let f = std::fs::File::open(&file).map_err(|e| io("opening", &file, e))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let pb = bar(len, "{bar:40} {bytes}/{total_bytes}  eta {eta}");
+    let pb = bar(len, "import", Counting::Bytes);
     let mut progress = |bytes: u64| pb.set_position(bytes);
     let options = imports::Options {
         dry_run,

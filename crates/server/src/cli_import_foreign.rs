@@ -75,7 +75,7 @@ async fn run(
 ) -> AppResult<()> {
     let grant = actor.allow::<perm::ImportUsers>()?;
     let csv = import_formats::to_csv(users)?;
-    let pb = bar(users.len() as u64, "{bar:40} {pos}/{len} users  eta {eta}");
+    let pb = bar(users.len() as u64, "import", crate::progress::Counting::Items("users"));
     // the CSV holds one line per user after its header
     let lines: Vec<usize> = csv
         .iter()

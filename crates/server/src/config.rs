@@ -30,6 +30,13 @@ pub struct ConfigArgs {
     /// The From address of mail.
     #[arg(long, env = "MUSTER_MAIL_FROM", global = true)]
     pub mail_from: Option<String>,
+    /// Who may read /metrics on the main listener: addresses or networks, comma-separated
+    /// (default: loopback, 127.0.0.0/8 and ::1).
+    #[arg(long, env = "MUSTER_METRICS_ALLOW", global = true)]
+    pub metrics_allow: Option<String>,
+    /// Serve /metrics on this address of its own instead of on the main listener.
+    #[arg(long, env = "MUSTER_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
 }
 
 /// A secret string (a URL with a password) that prints as `***` where the password is.
@@ -70,6 +77,8 @@ pub struct Config {
     pub public_url: String,
     pub smtp_url: Option<SecretUrl>,
     pub mail_from: String,
+    pub metrics_allow: crate::metrics::AllowList,
+    pub metrics_bind: Option<String>,
 }
 
 impl Config {
@@ -99,7 +108,14 @@ impl Config {
             .map(SecretUrl::new);
         let mail_from =
             pick(&args.mail_from, &file.mail_from).unwrap_or_else(|| "muster <muster@localhost>".to_owned());
+        let metrics_allow = match pick(&args.metrics_allow, &file.metrics_allow) {
+            Some(list) => crate::metrics::AllowList::parse(&list)?,
+            None => crate::metrics::AllowList::loopback(),
+        };
+        let metrics_bind = pick(&args.metrics_bind, &file.metrics_bind).filter(|s| !s.is_empty());
         Ok(Config {
+            metrics_allow,
+            metrics_bind,
             bind,
             database_url: SecretUrl::new(database_url),
             data_dir,

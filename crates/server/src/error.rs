@@ -14,12 +14,19 @@ pub enum AppError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database cannot be reached right now (see `db_health`): 503, try again soon.
+    #[error("the database is unreachable right now")]
+    Unavailable,
 }
 
 impl From<muster_store::Error> for AppError {
     fn from(e: muster_store::Error) -> Self {
         match e {
             muster_store::Error::Domain(d) => AppError::Domain(d),
+            muster_store::Error::Db(e) if crate::db_health::is_unreachable(&e) => {
+                tracing::warn!(error = %e, "the database is unreachable");
+                AppError::Unavailable
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

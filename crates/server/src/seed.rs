@@ -2,7 +2,7 @@
 //! proportions, organizations, roles, owned records) for demos and
 //! benchmarks. One Argon2 hash serves every seeded user.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use muster_domain::{AuthStatus, Role};
 use muster_store::seed::{self, SeedUser};
 use muster_store::{Store, organizations};
@@ -176,13 +176,11 @@ pub async fn run(
     drop(conn);
 
     let bar = if show_progress {
-        let b = ProgressBar::new(u64::try_from(users + records).unwrap_or(0));
-        b.set_style(
-            ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b.set_message("users");
-        b
+        crate::progress::bar(
+            u64::try_from(users + records).unwrap_or(0),
+            "users",
+            crate::progress::Counting::Items("rows"),
+        )
     } else {
         ProgressBar::hidden()
     };
@@ -216,6 +214,7 @@ pub async fn run(
 
     bar.set_message("records");
     let mut rid = seed::next_id(&mut tx, "records").await?;
+    let first_record = rid;
     let rend = rid + records;
     while rid < rend && users > 0 {
         let n = (BATCH * 4).min(rend - rid);
@@ -239,7 +238,11 @@ pub async fn run(
     tx.commit().await?;
     bar.finish_and_clear();
     seed::fix_sequences(store).await?;
-    Ok(SeedReport { users, records })
+    // what was made, not what was asked for
+    Ok(SeedReport {
+        users: id - first_id,
+        records: rid - first_record,
+    })
 }
 
 fn capitalize(s: &str) -> String {

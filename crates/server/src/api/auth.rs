@@ -54,6 +54,7 @@ impl FromRequestParts<AppState> for ApiActor {
         let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         let ctx = ctx_from(&parts.headers, addr);
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            crate::metrics::api_key_refused("missing");
             return Err(ApiError::unauthenticated(
                 "A valid API key is required: Authorization: Bearer <key>.",
             ));
@@ -70,11 +71,17 @@ impl FromRequestParts<AppState> for ApiActor {
             let per_minute = failures_per_minute(state).await?;
             // Out of budget: 429, neither recorded nor counted again (a flood adds no rows).
             if let Some(wait) = l.blocked(ip, per_minute, now) {
+                crate::metrics::api_key_refused("rate_limited");
                 return Err(ApiError::rate_limited(wait));
             }
             l.fail(ip, per_minute, now);
         }
         api_keys::record_refusal(&state.store, &ctx, presented, &refusal).await?;
+        crate::metrics::api_key_refused(match refusal {
+            Refusal::Malformed => "malformed",
+            Refusal::Unknown => "unknown",
+            Refusal::UserRefused { .. } => "user_refused",
+        });
         let detail = match refusal {
             Refusal::Malformed => "The Authorization header must be \"Bearer <API key>\" with a muster API key (mk_…).",
             _ => "The API key is not valid, or its user cannot sign in.",

@@ -317,6 +317,16 @@ impl From<AppError> for ApiError {
                 }
             }
             AppError::TooManyAttempts { retry_after_secs } => ApiError::rate_limited(retry_after_secs),
+            AppError::Unavailable => {
+                let mut e = ApiError::whole(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Temporarily unavailable",
+                    "The database cannot be reached right now; nothing was changed. Retry in a few seconds.",
+                );
+                e.retry_after = Some(crate::db_health::RETRY_AFTER_SECS);
+                e
+            }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in the API");
                 ApiError::whole(

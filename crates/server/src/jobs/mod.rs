@@ -57,10 +57,15 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     tokio::time::sleep(IDLE_POLL).await;
                 }
                 Err(e) => {
-                    // the database is away: back off up to half a minute instead of logging every second
+                    // the database is away: back off up to half a minute instead of logging every second,
+                    // but start again as soon as the health monitor sees it back
                     failures = failures.saturating_add(1);
                     tracing::warn!(error = %e, failures, "job worker: claiming a job failed");
-                    tokio::time::sleep(IDLE_POLL * 2u32.saturating_pow(failures.min(5))).await;
+                    tokio::time::sleep(IDLE_POLL).await;
+                    state
+                        .db_health
+                        .wait_up(IDLE_POLL * 2u32.saturating_pow(failures.min(5)))
+                        .await;
                 }
             }
         }

@@ -141,24 +141,53 @@ async fn deliver(
         Ok(message) => transport.send(mail, message).await,
         Err(e) => Err(e),
     };
+    if result.is_ok() {
+        mark_sent(store, mail.id).await?;
+        return Ok(result);
+    }
     let mut conn = store.conn().await?;
     let now = clock::now();
     match &result {
-        Ok(()) => outbox::mark_sent(&mut conn, mail.id, now).await?,
+        Ok(()) => {}
         Err(error) => {
             // Neither the address nor the body is logged: the body may hold a reset link.
             let attempt = mail.attempts + 1;
             if attempt >= settings.get("mail_max_attempts") {
                 tracing::warn!(mail_id = mail.id, attempt, %error, "mail failed for good");
+                crate::metrics::delivery_failed(true);
                 outbox::mark_failed(&mut conn, mail.id, error).await?;
             } else {
                 let next = now + backoff_ms(settings.get("mail_retry_base_seconds"), mail.attempts);
                 tracing::info!(mail_id = mail.id, attempt, %error, "mail delivery failed; will retry");
+                crate::metrics::delivery_failed(false);
                 outbox::mark_retry(&mut conn, mail.id, error, next).await?;
             }
         }
     }
     Ok(result)
+}
+
+/// Record a sent mail. The mail has left: if the database is away at that moment, keep
+/// trying for half the lease, so that it is not sent a second time when the lease runs out.
+async fn mark_sent(store: &Store, id: i64) -> AppResult<()> {
+    let give_up = std::time::Instant::now() + Duration::from_millis((LEASE_MS / 2) as u64);
+    loop {
+        let attempt = async {
+            let mut conn = store.conn().await?;
+            outbox::mark_sent(&mut conn, id, clock::now()).await?;
+            AppResult::Ok(())
+        };
+        match tokio::time::timeout(Duration::from_secs(5), attempt).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) if std::time::Instant::now() >= give_up => return Err(e),
+            Err(_) if std::time::Instant::now() >= give_up => {
+                return Err(crate::error::AppError::Unavailable);
+            }
+            Ok(Err(e)) => tracing::warn!(mail_id = id, error = %e, "mail sent, recording it failed; retrying"),
+            Err(_) => tracing::warn!(mail_id = id, "mail sent, recording it timed out; retrying"),
+        }
+        tokio::time::sleep(IDLE_POLL).await;
+    }
 }
 
 /// `base`, then twice as long after each failed attempt, at most an hour.

@@ -52,8 +52,13 @@ pub async fn sign_in(
 ) -> AppResult<users::User> {
     let mut conn = store.conn().await?;
     let settings = Settings::load(&mut conn).await?;
-    if let Source::Web = source {
-        address_pause(&mut conn, &settings, ctx, clock::now()).await?;
+    if let Source::Web = source
+        && let Err(e) = address_pause(&mut conn, &settings, ctx, clock::now()).await
+    {
+        if matches!(e, AppError::TooManyAttempts { .. }) {
+            crate::metrics::sign_in(source.as_str(), "throttled");
+        }
+        return Err(e);
     }
     let login = login.trim();
     let mut user = users::find_by_username(&mut conn, login).await?;
@@ -81,6 +86,7 @@ pub async fn sign_in(
     let Some(user) = user else {
         attempt.reason = "unknown user".into();
         login_attempts::insert(&mut *store.conn().await?, &attempt).await?;
+        crate::metrics::sign_in(source.as_str(), "unknown_user");
         return Err(DomainError::InvalidCredentials.into());
     };
     let policy = settings.lockout();
@@ -88,6 +94,7 @@ pub async fn sign_in(
         LoginOutcome::Refused => {
             attempt.reason = refusal_reason(&user).into();
             login_attempts::insert(&mut *store.conn().await?, &attempt).await?;
+            crate::metrics::sign_in(source.as_str(), "refused");
             Err(DomainError::InvalidCredentials.into())
         }
         LoginOutcome::Failed { .. } => {
@@ -95,6 +102,7 @@ pub async fn sign_in(
             // statement re-checks the status and counts atomically.
             let mut tx = store.begin().await?;
             let counted = users::record_failed_login(&mut tx, user.id, policy.limit, now).await?;
+            let locked_now = matches!(counted, Some((count, AuthStatus::Locked)) if count == policy.limit);
             attempt.reason = match counted {
                 None => refusal_reason(&user).into(),
                 Some((count, AuthStatus::Locked)) if count == policy.limit => {
@@ -118,6 +126,10 @@ pub async fn sign_in(
             login_attempts::insert(&mut tx, &attempt).await?;
             tx.commit().await?;
             crate::mail::wake();
+            crate::metrics::sign_in(source.as_str(), "wrong_password");
+            if locked_now {
+                crate::metrics::lockout();
+            }
             Err(DomainError::InvalidCredentials.into())
         }
         LoginOutcome::Success => {
@@ -127,11 +139,13 @@ pub async fn sign_in(
                 attempt.reason = "account changed during sign-in".into();
                 login_attempts::insert(&mut tx, &attempt).await?;
                 tx.commit().await?;
+                crate::metrics::sign_in(source.as_str(), "refused");
                 return Err(DomainError::InvalidCredentials.into());
             }
             attempt.success = true;
             login_attempts::insert(&mut tx, &attempt).await?;
             tx.commit().await?;
+            crate::metrics::sign_in(source.as_str(), "success");
             let params = settings.argon2();
             // other Argon2 parameters, or a foreign hash from an import (audited)
             if hashing::needs_rehash(&user.password_hash, params) {

@@ -36,6 +36,16 @@ pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
+/// The plain page shown while the database is away (`db_health`): 503, no layout, no session needed.
+pub fn unavailable_page() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "muster is temporarily unavailable: it cannot reach its database. Nothing you saved is lost; \
+         try again in a minute.",
+    )
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self.0 {
@@ -70,6 +80,14 @@ impl IntoResponse for PageError {
                 );
                 resp.headers_mut()
                     .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+                resp
+            }
+            AppError::Unavailable => {
+                let mut resp = unavailable_page();
+                resp.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    crate::db_health::RETRY_AFTER_SECS.into(),
+                );
                 resp
             }
             AppError::Internal(detail) => {

@@ -135,7 +135,8 @@ fn seed_adds_users_in_realistic_proportions() {
         .args(["user", "list", "--limit", "1"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("300 user(s)"));
+    // the 300 seeded, and the administrator a seed of an empty database creates first
+    assert!(String::from_utf8_lossy(&out.stdout).contains("301 user(s)"));
     let out = muster(dir.path())
         .args(["user", "list", "--limit", "1", "--view", "disabled"])
         .output()
@@ -150,7 +151,7 @@ fn seed_adds_users_in_realistic_proportions() {
         .args(["user", "list", "--limit", "1"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("310 user(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("311 user(s)"));
 }
 
 /// Every log line of a request names its id (the client's `x-request-id`, or a
@@ -207,4 +208,125 @@ async fn request_ids_are_logged_and_echoed_and_queries_are_not_logged() {
         !log.contains("SECRET-TOKEN-VALUE"),
         "a query string reached the log:\n{log}"
     );
+}
+
+/// `MUSTER_LOG_FORMAT=json`: every line on standard error is one JSON object,
+/// and a line written during a request carries the request's id.
+#[tokio::test]
+async fn json_logs() {
+    use crate::support::serve_process::{ServeProcess, muster as serve_cmd};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = serve_cmd(dir.path());
+    cmd.env("MUSTER_LOG_FORMAT", "json")
+        .env("MUSTER_LOG", "info,tower_http=debug");
+    let mut serve = ServeProcess::start(cmd, dir.path());
+    let resp = reqwest::Client::new()
+        .get(serve.url("/readyz"))
+        .header("x-request-id", "json-log-probe")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(serve.stop());
+    let log = serve.stderr();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.is_object() && l["level"].is_string() && l["timestamp"].is_string())
+    );
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "muster started"),
+        "{log}"
+    );
+    assert!(
+        lines.iter().any(|l| l["span"]["id"] == "json-log-probe"),
+        "a request's lines carry its id: {log}"
+    );
+
+    let out = muster(dir.path())
+        .env("MUSTER_LOG_FORMAT", "xml")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MUSTER_LOG_FORMAT must be text or json"));
+}
+
+/// A seed before the first `serve` leaves an administrator who can sign in; the
+/// seed's help and summary speak of records in total; errors read as sentences.
+#[tokio::test]
+async fn seed_on_an_empty_database_and_sentences() {
+    use crate::support::serve_process::{ServeProcess, muster as with_admin_password};
+    let dir = tempfile::tempdir().unwrap();
+
+    let help = muster(dir.path()).args(["seed", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).to_string();
+    assert!(help.contains("--users") && help.contains("--records"), "{help}");
+    assert!(help.contains("in total (not per user)"), "{help}");
+
+    // without MUSTER_ADMIN_PASSWORD: the administrator is created and its password printed once
+    let out = muster(dir.path())
+        .env_remove("MUSTER_ADMIN_PASSWORD")
+        .args(["seed", "--users", "5", "--records", "7"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Created the administrator \"admin\" (admin@example.com) with the password: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("seeded 5 users and 7 records"), "{stdout}");
+    let generated = stdout
+        .lines()
+        .find_map(|l| l.split("with the password: ").nth(1))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    // a second seed adds users, not another administrator
+    let out = muster(dir.path()).args(["seed", "--users", "2"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("Created the administrator"), "{stdout}");
+    assert!(stdout.contains("seeded 2 users and 0 records"), "{stdout}");
+
+    // records need owners: refused in a sentence, nothing claimed
+    let out = muster(dir.path())
+        .args(["seed", "--users", "0", "--records", "3"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("records need --users above 0"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // the generated password signs in (MUSTER_ADMIN_PASSWORD does not replace an existing admin)
+    let mut serve = ServeProcess::start(with_admin_password(dir.path()), dir.path());
+    let web = crate::support::Client::new(&serve.base);
+    assert_eq!(web.login("admin", &generated).await.status(), 303);
+    assert!(serve.stop());
+
+    // a taken username, as a sentence naming it
+    let create = |name: &str, email: &str| {
+        muster(dir.path())
+            .args(["user", "create", "--username", name, "--email", email])
+            .args(["--first-name", "Op", "--last-name", "Erator"])
+            .output()
+            .unwrap()
+    };
+    assert!(create("ops", "ops@example.com").status.success());
+    let out = create("ops", "other@example.com");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("username 'ops' is already taken"), "{stderr}");
+    let out = create("ops2", "OPS@example.com");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("email 'OPS@example.com' is already taken"), "{stderr}");
 }

@@ -3,6 +3,8 @@
 //! HTTP client, and headless Chromium through chromedriver.
 #![allow(dead_code)]
 
+pub mod pg_cluster;
+pub mod serve_process;
 pub mod webdriver;
 
 use std::net::SocketAddr;

@@ -1,0 +1,130 @@
+//! SQLite, a full disk: an export fails its job with the reason and leaves no
+//! partial file; an import onto a full database disk fails with the reason; in
+//! both cases the database stays intact and muster goes on answering. The disk
+//! is a small tmpfs (mounting one needs root, as the tests run in CI).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use muster_domain::permission::perm;
+use muster_server::services::{self, Ctx};
+use muster_store::jobs::Status;
+
+use crate::csv_support::{job, seed_bulk};
+use crate::support::{ADMIN_PASSWORD, TestApp, TestDb};
+
+/// A tmpfs of `size` mounted at `path` until dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(path).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs (needs root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(path.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+async fn integrity(app: &TestApp) -> String {
+    let mut conn = app.store().conn().await.unwrap();
+    sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+}
+
+async fn user_count(app: &TestApp) -> i64 {
+    let mut conn = app.store().conn().await.unwrap();
+    sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_export_onto_a_full_disk_fails_with_the_reason_and_leaves_nothing() {
+    let app = TestApp::spawn().await;
+    let main = app.system_actor().await.organization_ids[0];
+    seed_bulk(app.store(), 3000, main).await;
+    let before = user_count(&app).await;
+    // about 450 kB of CSV onto 64 kB
+    let _disk = Tmpfs::mount(&muster_server::services::exports::dir(&app.data_dir()), "64k");
+
+    let actor = services::auth::actor_for(&mut app.store().conn().await.unwrap(), &app.user_by_name("admin").await)
+        .await
+        .unwrap();
+    let grant = actor.allow::<perm::ExportUsers>().unwrap();
+    let export = services::exports::request_export(app.store(), &grant, &Default::default(), Default::default())
+        .await
+        .unwrap();
+    let id = export.job.id;
+    assert_eq!(
+        muster_server::jobs::run_until_idle(&app.state, "full-disk-test")
+            .await
+            .unwrap(),
+        1
+    );
+
+    let j = job(&app, id).await;
+    assert_eq!(j.status, Status::Failed);
+    let why = j.error.unwrap_or_default();
+    assert!(why.contains("No space left on device"), "the reason is named: {why}");
+    assert!(!muster_server::jobs::export_users::partial_path(&app.data_dir(), id).exists());
+    assert!(
+        !app.data_dir()
+            .join(muster_server::jobs::export_users::result_name(id))
+            .exists()
+    );
+
+    assert_eq!(integrity(&app).await, "ok");
+    assert_eq!(user_count(&app).await, before);
+    app.signed_in("admin", ADMIN_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn an_import_onto_a_full_database_disk_fails_with_the_reason() {
+    let db = TestDb::sqlite();
+    // the database itself on 1 MB: room for the schema and the administrator, not for 20,000 users
+    let _disk = Tmpfs::mount(db.dir.path(), "1m");
+    let app = TestApp::spawn_on(db).await;
+    let before = user_count(&app).await;
+    let mut csv = String::from("username,email,first_name,last_name,roles,organizations\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!(
+            "filler{i},filler{i}@example.com,Filler Firstname {i},Filler Lastname {i},User,Main\n"
+        ));
+    }
+    let actor = app.system_actor().await;
+    let grant = actor.allow::<perm::ImportUsers>().unwrap();
+    let result = services::imports::import_users(
+        app.store(),
+        &grant,
+        &Ctx::cli(),
+        std::io::Cursor::new(csv.into_bytes()),
+        false,
+        &mut |_| {},
+    )
+    .await;
+    let err = result.expect_err("the import cannot fit");
+    let why = err.to_string();
+    assert!(why.contains("full"), "the reason is named: {why}");
+
+    assert_eq!(integrity(&app).await, "ok");
+    let after = user_count(&app).await;
+    eprintln!("users before {before}, after the failed import {after}");
+    app.signed_in("admin", ADMIN_PASSWORD).await;
+}
