@@ -30,7 +30,7 @@ use std::time::Duration;
 pub use error::{Error, Result};
 pub use sqlx::AnyConnection as Conn;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -89,6 +89,19 @@ impl Store {
                 })
             });
         }
+        // A transaction whose COMMIT or ROLLBACK failed (a full disk) leaves its
+        // connection counted "in a transaction", and the next BEGIN on it fails.
+        // Such a connection is closed, not handed to the next request. A dropped
+        // transaction's rollback may still be queued (SQLite runs it on its worker
+        // thread): a ping waits for it before the connection is judged.
+        pool = pool.after_release(|conn, _meta| {
+            Box::pin(async move {
+                if conn.is_in_transaction() {
+                    conn.ping().await?;
+                }
+                Ok(!conn.is_in_transaction())
+            })
+        });
         let pool = pool.connect_with(options).await?;
         Ok(Store { pool, backend })
     }
