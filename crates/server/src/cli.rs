@@ -335,6 +335,15 @@ async fn serve(config: Config) -> Result<(), AppError> {
     let admin_password = std::env::var("MUSTER_ADMIN_PASSWORD").ok();
     announce_admin(services::bootstrap::ensure_admin(&state.store, &state.hasher, admin_password).await?);
     crate::jobs::spawn(state.clone());
+    // Before the first request: a wrong password for a user still on an imported hash
+    // must not answer faster than for a name nobody has (see `Hasher::verify`).
+    let (floor, classes) = services::foreign_hashes::calibrate_failure_floor(&state.store, &state.hasher).await?;
+    tracing::info!(
+        floor_ms = floor.as_millis() as u64,
+        classes,
+        "sign-in failure floor set"
+    );
+    services::foreign_hashes::spawn_recalibration(state.store.clone(), state.hasher.clone());
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;

@@ -50,6 +50,65 @@ pub async fn rehash_at_sign_in(
     Ok(())
 }
 
+/// Set the hasher's failure floor (`Hasher::verify`) to the slowest check of
+/// a hash still stored: every foreign hash is walked once, one hash of each
+/// cost class (`ParsedHash::cost_class`) is checked twice with a password
+/// that cannot match, and the slower time counts. With no foreign hash left
+/// the floor is zero: Argon2 users and the dummy cost the same already.
+/// Returns the floor and how many classes were timed.
+pub async fn calibrate_failure_floor(store: &Store, hasher: &Hasher) -> AppResult<(std::time::Duration, usize)> {
+    let prefixes: Vec<&str> = Scheme::FOREIGN
+        .iter()
+        .flat_map(|s| s.prefixes().iter().copied())
+        .collect();
+    let mut classes: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = password_schemes::hashes_after(&mut *store.conn().await?, &prefixes, after, 2_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        for (_, hash) in page {
+            if let Ok(parsed) = muster_domain::password_hash::parse(&hash)
+                && !parsed.is_weak()
+            {
+                classes.entry(parsed.cost_class()).or_insert(hash);
+            }
+        }
+    }
+    let mut slowest = std::time::Duration::ZERO;
+    for hash in classes.values() {
+        for _ in 0..2 {
+            slowest = slowest.max(hasher.time_failure(hash.clone()).await?);
+        }
+    }
+    hasher.set_failure_floor(slowest);
+    Ok((hasher.failure_floor(), classes.len()))
+}
+
+/// How often `serve` times the stored hashes again: an import by another
+/// process (the CLI, another instance) brings new classes, a sign-in upgrade
+/// takes them away.
+pub const CALIBRATE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Calibrate every `CALIBRATE_EVERY` from now on, for as long as the process runs.
+pub fn spawn_recalibration(store: Store, hasher: Hasher) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CALIBRATE_EVERY).await;
+            match calibrate_failure_floor(&store, &hasher).await {
+                Ok((floor, classes)) => {
+                    tracing::info!(
+                        floor_ms = floor.as_millis() as u64,
+                        classes,
+                        "sign-in failure floor set"
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "timing the stored password hashes failed"),
+            }
+        }
+    })
+}
+
 fn all_prefixes() -> Vec<(&'static str, &'static [&'static str])> {
     Scheme::FOREIGN.iter().map(|s| (s.key(), s.prefixes())).collect()
 }

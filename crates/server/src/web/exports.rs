@@ -200,6 +200,10 @@ async fn import_upload(
         &mut |_| {},
     )
     .await;
+    if !dry_run && result.is_ok() {
+        // imported hashes of a slower class raise the sign-in failure floor before anyone tries them
+        crate::services::foreign_hashes::calibrate_failure_floor(&state.store, &state.hasher).await?;
+    }
     match result {
         Ok(report) => {
             let status = if report.rejected_rows > 0 {

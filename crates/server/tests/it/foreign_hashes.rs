@@ -761,3 +761,67 @@ async fn django_dumpdata_imports_and_signs_in() {
     assert!(!ok);
     assert!(out.contains("is not a role"), "{out}");
 }
+
+/// Median time of three wrong-password sign-ins as `username`.
+async fn failure_time(app: &TestApp, username: &str) -> std::time::Duration {
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(login_status(app, username, "Not-The-Password-99").await.0, 401);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[1]
+}
+
+/// A user still on a slow imported hash (Django's PBKDF2 at 1,000,000
+/// iterations, about half a second) must not be told from a name nobody has by how
+/// long a wrong password takes: without the failure floor the unknown name
+/// answers after the Argon2 dummy alone, a tenth of that or less. The bound
+/// is loose on purpose (half), so a busy machine does not make it flaky.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_users_fail_as_slowly_as_users_on_a_slow_imported_hash() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_by_name("admin").await;
+    let api = Api::new(&app, Some(&key_for(&app, admin.id, None).await));
+    let iterations = 1_000_000;
+    let script = "import base64, hashlib, sys\n\
+        print(base64.b64encode(hashlib.pbkdf2_hmac('sha256', sys.argv[1].encode(), b'SlowSalt1000k', int(sys.argv[2]))).decode())";
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", script, PASSWORD, &iterations.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let digest = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let hash = format!("pbkdf2_sha256${iterations}$SlowSalt1000k${digest}");
+    let r = api
+        .post(
+            "/api/users",
+            json!({"data": {"type": "users", "attributes": {
+                "username": "slow.django", "email": "slow@example.com", "firstName": "S", "lastName": "D",
+                "passwordHash": hash}}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let known = failure_time(&app, "slow.django").await;
+    let unknown = failure_time(&app, "nobody-at-all").await;
+    assert!(
+        unknown * 2 >= known,
+        "an unknown name fails in {unknown:?}, a user on the imported hash in {known:?}"
+    );
+    // the floor holds for an Argon2 user's wrong password too, so all three look alike
+    let argon = failure_time(&app, "admin").await;
+    assert!(
+        argon * 2 >= known,
+        "admin fails in {argon:?}, the imported user in {known:?}"
+    );
+    // and the right password still signs in (and upgrades the hash)
+    assert_eq!(login_status(&app, "slow.django", PASSWORD).await.0, 303);
+    assert!(
+        app.user_by_name("slow.django")
+            .await
+            .password_hash
+            .starts_with("$argon2id$")
+    );
+}
