@@ -504,10 +504,86 @@ async fn schemes_page_counts_and_resets(app: TestApp) {
             .any(|(to, ..)| to == "d1@example.com" || to == "b3@example.com")
     );
 
-    // a User Manager may not see the page
+    // a reset on a date: refused in the past, not run before its day, cancellable, run on its day
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let day = |offset: i64| {
+        let start = now - now.rem_euclid(86_400_000) + offset * 86_400_000;
+        muster_domain::dates::format_bound(start, false)
+    };
+    let page = "/admin/settings/password-hashes";
+    let schedule = |on: String| {
+        let admin = &admin;
+        async move {
+            let resp = admin
+                .post(
+                    page,
+                    "/admin/settings/password-hashes/schedule",
+                    &[("scheme", "django_pbkdf2_sha256"), ("reset_on", &on)],
+                )
+                .await;
+            assert_eq!(resp.status(), 303);
+            admin.get_text(page).await
+        }
+    };
+    let html = schedule(day(-1)).await;
+    assert!(html.contains("is in the past"), "{html}");
+    let html = schedule("31/12/2099".to_owned()).await;
+    assert!(html.contains("YYYY-MM-DD"), "{html}");
+    let html = schedule(day(1)).await;
+    assert!(
+        html.contains("id=\"scheduled-resets\"") && html.contains(&day(1)),
+        "{html}"
+    );
+    let html = schedule(day(2)).await;
+    assert!(html.contains("already scheduled"), "one at a time per scheme: {html}");
+    crate::csv_support::run_jobs(&app).await;
+    assert_eq!(
+        app.user_by_name("d1").await.auth_status,
+        AuthStatus::Active,
+        "not before its day"
+    );
+    let job = muster_store::jobs::list(
+        &mut app.store().conn().await.unwrap(),
+        muster_server::services::foreign_hashes::RESET_KIND,
+        1,
+    )
+    .await
+    .unwrap()
+    .remove(0);
+    assert_eq!(job.status, muster_store::jobs::Status::Queued);
+    let resp = admin
+        .post(
+            page,
+            "/admin/settings/password-hashes/cancel",
+            &[("job", &job.id.to_string())],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert!(admin.get_text(page).await.contains("cancelled"));
+    let html = schedule(day(0)).await;
+    assert!(html.contains("Scheduled: on"), "{html}");
+    crate::csv_support::run_jobs(&app).await;
+    assert_eq!(app.user_by_name("d1").await.auth_status, AuthStatus::PasswordReset);
+    assert!(outbox(&app).await.iter().any(|(to, ..)| to == "d1@example.com"));
+    let html = admin.get_text(page).await;
+    assert!(html.contains("1 reset mail(s) queued"), "{html}");
+    assert!(html.contains("<td class=\"status\">done</td>"), "{html}");
+
+    // a User Manager may not see the page, nor schedule
     app.create_user("um", &["User Manager"]).await;
     let um = app.signed_in("um", PASSWORD).await;
     assert_ne!(um.get("/admin/settings/password-hashes").await.status(), 200);
+    let resp = um
+        .post(
+            "/profile",
+            "/admin/settings/password-hashes/schedule",
+            &[("scheme", "bcrypt"), ("reset_on", &day(0))],
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
 }
 
 #[tokio::test(flavor = "multi_thread")]
