@@ -33,11 +33,7 @@ impl FactorRule {
 
     /// The strictest rule among the user's roles, each looked up with `rule_of`.
     pub fn for_roles(roles: &[Role], rule_of: impl Fn(Role) -> FactorRule) -> FactorRule {
-        roles
-            .iter()
-            .map(|r| rule_of(*r))
-            .max()
-            .unwrap_or(FactorRule::Optional)
+        roles.iter().map(|r| rule_of(*r)).max().unwrap_or(FactorRule::Optional)
     }
 
     /// Whether the profile offers to set up a factor.

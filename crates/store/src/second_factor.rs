@@ -134,14 +134,13 @@ pub async fn replace_recovery_codes(conn: &mut Conn, user_id: i64, hashes: &[Str
 
 /// Use a recovery code: true once per code, in one conditional statement.
 pub async fn use_recovery_code(conn: &mut Conn, user_id: i64, hash: &str, now: Millis) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(user_id)
-    .bind(hash)
-    .execute(&mut *conn)
-    .await?;
+    let done =
+        sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
+            .bind(now)
+            .bind(user_id)
+            .bind(hash)
+            .execute(&mut *conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

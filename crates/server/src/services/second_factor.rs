@@ -103,7 +103,10 @@ pub async fn enrolment(store: &Store, user: &User) -> AppResult<Enrolment> {
 pub async fn confirm(store: &Store, ctx: &Ctx, user: &User, code: &str) -> AppResult<Vec<String>> {
     let now = clock::now();
     let mut tx = store.begin().await?;
-    let Some(pending) = store::totp(&mut tx, user.id).await?.filter(|t| t.confirmed_at.is_none()) else {
+    let Some(pending) = store::totp(&mut tx, user.id)
+        .await?
+        .filter(|t| t.confirmed_at.is_none())
+    else {
         return Err(DomainError::Refused("there is no set-up in progress; start again".into()).into());
     };
     let Some(step) = totp::matching_step(&pending.secret, code, now / 1000) else {
@@ -223,7 +226,9 @@ pub async fn verify_code(store: &Store, ctx: &Ctx, p: &Pending, user: &User, cod
     let settings = Settings::load(&mut conn).await?;
     let now = clock::now();
     super::auth::address_pause(&mut conn, &settings, ctx, now).await?;
-    let factor = store::totp(&mut conn, user.id).await?.filter(|t| t.confirmed_at.is_some());
+    let factor = store::totp(&mut conn, user.id)
+        .await?
+        .filter(|t| t.confirmed_at.is_some());
     drop(conn);
     let mut attempt = login_attempts::Attempt {
         at: now,

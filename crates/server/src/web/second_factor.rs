@@ -71,7 +71,11 @@ pub(super) async fn end_pending(state: &AppState, headers: &HeaderMap, resp: &mu
 }
 
 /// The pending sign-in of this request at `stage`, or where to go instead.
-async fn pending_at(state: &AppState, headers: &HeaderMap, stage: &str) -> Result<Result<(String, Pending, User), Response>, PageError> {
+async fn pending_at(
+    state: &AppState,
+    headers: &HeaderMap,
+    stage: &str,
+) -> Result<Result<(String, Pending, User), Response>, PageError> {
     let Some(token) = cookie(headers, PENDING_COOKIE) else {
         return Ok(Err(Redirect::to("/login").into_response()));
     };
@@ -313,13 +317,8 @@ async fn reset_confirm(
     Path(id): Path<i64>,
 ) -> Result<ResetConfirmPage, PageError> {
     let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
-    let user = crate::services::users::get_for(
-        &state.store,
-        &grant,
-        muster_domain::Action::ResetSecondFactor,
-        id,
-    )
-    .await?;
+    let user =
+        crate::services::users::get_for(&state.store, &grant, muster_domain::Action::ResetSecondFactor, id).await?;
     Ok(ResetConfirmPage { layout, user })
 }
 
@@ -336,7 +335,10 @@ async fn reset_submit(
             &state,
             &to,
             "success",
-            &format!("The two-factor sign-in of {} was reset; they were sent an email.", user.username),
+            &format!(
+                "The two-factor sign-in of {} was reset; they were sent an email.",
+                user.username
+            ),
         )),
         Err(AppError::Domain(DomainError::Refused(why))) => Ok(redirect_with_flash(&state, &to, "error", &why)),
         Err(e) => Err(e.into()),

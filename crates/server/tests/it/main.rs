@@ -29,6 +29,7 @@ mod mass_reset;
 mod metrics;
 mod passwords;
 mod passwords_browser;
+mod second_factor;
 mod security_data;
 mod security_edges;
 mod security_headers;
