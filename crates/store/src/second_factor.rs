@@ -116,6 +116,19 @@ pub async fn has_factor(conn: &mut Conn, user_id: i64) -> Result<bool> {
     Ok(n > 0)
 }
 
+/// Which of these users have a confirmed factor (a grid page's column).
+pub async fn with_factor(conn: &mut Conn, user_ids: &[i64]) -> Result<Vec<i64>> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = crate::sql::Sql::new(
+        "SELECT DISTINCT user_id FROM second_factors WHERE confirmed_at IS NOT NULL AND user_id IN ",
+    );
+    sql.int_list(user_ids);
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
 /// Replace the user's recovery codes by these SHA-256 hashes.
 pub async fn replace_recovery_codes(conn: &mut Conn, user_id: i64, hashes: &[String]) -> Result<()> {
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")

@@ -61,6 +61,11 @@ pub async fn has_factor(store: &Store, user_id: i64) -> AppResult<bool> {
     Ok(store::has_factor(&mut *store.conn().await?, user_id).await?)
 }
 
+/// Which of these users have a second factor (the grid's column).
+pub async fn with_factor(store: &Store, user_ids: &[i64]) -> AppResult<Vec<i64>> {
+    Ok(store::with_factor(&mut *store.conn().await?, user_ids).await?)
+}
+
 /// What the enrolment page shows: the QR code and the same secret as text.
 #[derive(Clone)]
 pub struct Enrolment {

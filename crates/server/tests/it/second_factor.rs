@@ -411,6 +411,18 @@ async fn reset_story(app: TestApp) {
     let (boss_secret, _) = enrol_on_profile(&app.signed_in("boss", PASSWORD).await).await;
     let (_, _) = enrol_on_profile(&app.signed_in("jdoe", PASSWORD).await).await;
     let (_, _) = enrol_on_profile(&app.signed_in("manager", PASSWORD).await).await;
+    // the grid's column and filter
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let row = |name: &str| format!("data-username=\"{name}\"");
+    let grid = admin.get_text("/admin/users?view=all&two_factor=yes").await;
+    assert!(grid.contains(&row("boss")) && grid.contains(&row("jdoe")) && grid.contains(&row("manager")));
+    assert!(!grid.contains(&row("other")) && !grid.contains(&row("admin")), "{grid}");
+    let grid = admin.get_text("/admin/users?view=all&two_factor=no").await;
+    assert!(grid.contains(&row("other")) && grid.contains(&row("admin")) && !grid.contains(&row("boss")));
+    assert!(grid.contains("<option value=\"no\" selected>Off</option>"));
+    let grid = admin.get_text("/admin/users?view=all").await;
+    assert!(grid.contains("<td class=\"two_factor\">On</td>") && grid.contains("<td class=\"two_factor\">Off</td>"));
+
     forget_last_step(&app, um.id).await;
     let (manager, resp) = sign_in_with_code(&app, "manager", PASSWORD, &code_at(&boss_secret, 0)).await;
     assert_eq!(resp.status(), 401, "another user's code is no code");
@@ -470,7 +482,6 @@ async fn reset_story(app: TestApp) {
     assert!(!has(jdoe.id).await);
 
     // an Administrator: allowed, confirmed, audited, mailed
-    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
     let page = admin.get_text(&format!("/admin/users/{}", boss.id)).await;
     assert!(page.contains("id=\"reset-two-factor\""), "the menu offers it");
     let confirm = admin.get_text(&path).await;
