@@ -114,7 +114,8 @@ mod tests {
         assert_eq!(matching_step(RFC_SECRET, "287082", 59), Some(1));
         assert_eq!(matching_step(RFC_SECRET, "081804", 1_111_111_109), Some(37_037_036));
         assert_eq!(matching_step(RFC_SECRET, "050471", 1_111_111_111), Some(37_037_037));
-        assert_eq!(matching_step(RFC_SECRET, "279037", 1_234_567_890), Some(41_152_263));
+        assert_eq!(matching_step(RFC_SECRET, "005924", 1_234_567_890), Some(41_152_263));
+        assert_eq!(matching_step(RFC_SECRET, "279037", 2_000_000_000), Some(66_666_666));
     }
 
     #[test]

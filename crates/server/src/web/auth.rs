@@ -96,7 +96,7 @@ async fn login(
     let user = match result {
         Ok(SignIn::Done(u)) => u,
         Ok(SignIn::SecondStep(u, step)) => {
-            return Ok(super::second_factor::to_second_step(&state, &u, step, next.as_deref()).await?);
+            return super::second_factor::to_second_step(&state, &u, step, next.as_deref()).await;
         }
         Err(AppError::Domain(DomainError::InvalidCredentials)) => {
             let page = LoginPage {
