@@ -42,14 +42,14 @@ fn hmac_sha1(key: &[u8], msg: &[u8]) -> Vec<u8> {
 }
 
 /// The RFC 6238 code of `secret` (base32) for unix time `at`.
-fn code_at(secret: &str, at: i64) -> String {
+pub fn code_at(secret: &str, at: i64) -> String {
     let mac = hmac_sha1(&base32_decode(secret), &((at / 30) as u64).to_be_bytes());
     let off = (mac[19] & 0x0f) as usize;
     let bin = u32::from_be_bytes([mac[off] & 0x7f, mac[off + 1], mac[off + 2], mac[off + 3]]);
     format!("{:06}", bin % 1_000_000)
 }
 
-fn now_secs() -> i64 {
+pub fn now_secs() -> i64 {
     muster_server::clock::now() / 1000
 }
 
