@@ -578,3 +578,45 @@ async fn password_reset_story(app: TestApp) {
     assert_eq!(resp.status(), 303);
     assert_eq!(c.get("/profile").await.status(), 200);
 }
+
+/// `muster user reset-two-factor`: the way back in when an administrator lost
+/// both their device and their recovery codes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_resets_a_factor() {
+    let app = TestApp::spawn().await;
+    let u = app.create_user("boss", &["Administrator"]).await;
+    enrol_on_profile(&app.signed_in("boss", PASSWORD).await).await;
+    let run = |name: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
+            .arg("--data-dir")
+            .arg(app.data_dir())
+            .env("MUSTER_LOG", "warn")
+            .env_remove("MUSTER_DATABASE_URL")
+            .args(["user", "reset-two-factor", name])
+            .output()
+            .unwrap()
+    };
+    let out = run("boss");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("two-factor sign-in of boss reset"));
+    let mut conn = app.store().conn().await.unwrap();
+    assert!(!muster_store::second_factor::has_factor(&mut conn, u.id).await.unwrap());
+    let events = muster_store::audit::list(&mut conn, &Default::default(), 100, 0)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "user.second_factor_reset" && e.actor_username == "cli")
+    );
+    let out = run("boss");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no two-factor sign-in to reset"));
+    let out = run("nobody");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -20,10 +20,7 @@ async fn enrol_on_the_profile_then_sign_in_with_a_code() {
     assert_eq!(secret.len(), 32, "{secret}");
     // the SVG QR code is shown (a data: image, allowed by the CSP)
     let width = b
-        .execute(
-            "return document.getElementById('totp-qr').naturalWidth",
-            json!([]),
-        )
+        .execute("return document.getElementById('totp-qr').naturalWidth", json!([]))
         .await;
     assert!(width.as_i64().unwrap_or(0) >= 200, "{width}");
     let enrolled_at = now_secs();
