@@ -422,6 +422,27 @@ async fn reset_story(app: TestApp) {
     assert!(grid.contains("<option value=\"no\" selected>Off</option>"));
     let grid = admin.get_text("/admin/users?view=all").await;
     assert!(grid.contains("<td class=\"two_factor\">On</td>") && grid.contains("<td class=\"two_factor\">Off</td>"));
+    // the API speaks the same filter
+    let own = app.user_by_name("admin").await;
+    let api = crate::api_client::Api::new(&app, Some(&crate::api_client::key_for(&app, own.id, None).await));
+    let names = |r: &crate::api_client::Reply| -> Vec<String> {
+        let mut v: Vec<String> = r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["attributes"]["username"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let r = api.get("/api/users?filter[view]=all&filter[twoFactor]=true").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(names(&r), ["boss", "jdoe", "manager"]);
+    let r = api.get("/api/users?filter[view]=all&filter[twoFactor]=false").await;
+    assert_eq!(names(&r), ["admin", "other"]);
+    let r = api.get("/api/users?filter[twoFactor]=maybe").await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("filter[twoFactor]"), "{}", r.text);
 
     forget_last_step(&app, um.id).await;
     let (manager, resp) = sign_in_with_code(&app, "manager", PASSWORD, &code_at(&boss_secret, 0)).await;
@@ -533,7 +554,15 @@ async fn reset_story(app: TestApp) {
         403
     );
     assert_eq!(admin.get("/admin/users/999999/two-factor/reset").await.status(), 404);
-    let _ = other;
+    // an administrator of another organization: not found, nothing changes
+    app.create_org("Other").await;
+    app.create_user_in("elsewhere", &["Administrator"], &["Other"]).await;
+    let stranger = app.signed_in("elsewhere", PASSWORD).await;
+    enrol_on_profile(&app.signed_in("other", PASSWORD).await).await;
+    let path = format!("/admin/users/{}/two-factor/reset", other.id);
+    assert_eq!(stranger.get(&path).await.status(), 404);
+    assert_eq!(stranger.post("/profile", &path, &[]).await.status(), 404);
+    assert!(has(other.id).await);
 }
 
 #[tokio::test]
