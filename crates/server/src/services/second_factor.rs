@@ -153,8 +153,8 @@ pub async fn begin_pending(store: &Store, user: &User, next: AfterPassword, to: 
         AfterPassword::Enrol => (STAGE_ENROL, ENROL_TTL_MS),
         _ => (STAGE_CODE, CODE_TTL_MS),
     };
+    // expired rows are ignored by `pending` and swept by the mail worker's cleanup
     let mut conn = store.conn().await?;
-    store::delete_expired_pending(&mut conn, now).await?;
     store::create_pending(
         &mut conn,
         &Pending {

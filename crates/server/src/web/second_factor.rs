@@ -75,12 +75,12 @@ async fn pending_at(
     state: &AppState,
     headers: &HeaderMap,
     stage: &str,
-) -> Result<Result<(String, Pending, User), Response>, PageError> {
+) -> Result<Result<(Pending, User), Response>, PageError> {
     let Some(token) = cookie(headers, PENDING_COOKIE) else {
         return Ok(Err(Redirect::to("/login").into_response()));
     };
     match service::pending(&state.store, token).await? {
-        Some((p, u)) if p.stage == stage => Ok(Ok((token.to_owned(), p, u))),
+        Some((p, u)) if p.stage == stage => Ok(Ok((p, u))),
         Some((p, _)) if p.stage == STAGE_CODE => Ok(Err(Redirect::to("/login/code").into_response())),
         Some(_) => Ok(Err(Redirect::to("/login/enrol").into_response())),
         None => Ok(Err(redirect_with_flash(
@@ -125,7 +125,7 @@ async fn code_submit(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
-    let (_, p, user) = match pending_at(&state, &headers, STAGE_CODE).await? {
+    let (p, user) = match pending_at(&state, &headers, STAGE_CODE).await? {
         Ok(found) => found,
         Err(to) => return Ok(to),
     };
@@ -201,7 +201,7 @@ async fn pending_enrol_form(
     layout: Layout,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let (_, _, user) = match pending_at(&state, &headers, STAGE_ENROL).await? {
+    let (_, user) = match pending_at(&state, &headers, STAGE_ENROL).await? {
         Ok(found) => found,
         Err(to) => return Ok(to),
     };
@@ -222,7 +222,7 @@ async fn pending_enrol_submit(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
-    let (_, p, user) = match pending_at(&state, &headers, STAGE_ENROL).await? {
+    let (p, user) = match pending_at(&state, &headers, STAGE_ENROL).await? {
         Ok(found) => found,
         Err(to) => return Ok(to),
     };
