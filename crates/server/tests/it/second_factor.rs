@@ -649,3 +649,41 @@ async fn the_command_line_resets_a_factor() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_code_sent_twice_at_once_signs_in_once_sqlite() {
+    concurrent_replay_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_code_sent_twice_at_once_signs_in_once_postgres() {
+    concurrent_replay_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+/// The replay check is one conditional statement: two sign-ins racing with
+/// the same code (say, one observed over a shoulder) cannot both pass.
+async fn concurrent_replay_story(app: TestApp) {
+    let u = app.create_user("jdoe", &["User"]).await;
+    let (secret, _) = enrol_on_profile(&app.signed_in("jdoe", PASSWORD).await).await;
+    forget_last_step(&app, u.id).await;
+    let code = code_at(&secret, now_secs());
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let c = app.client();
+        assert_eq!(location(&c.login("jdoe", PASSWORD).await), "/login/code");
+        let token = c.csrf("/login/code").await;
+        clients.push((c, token));
+    }
+    let code = code.as_str();
+    let sends = clients.iter().map(|(c, token)| async move {
+        c.post_raw("/login/code", &[("code", code), ("csrf", token.as_str())])
+            .await
+    });
+    let statuses: Vec<u16> = futures::future::join_all(sends)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 3, "{statuses:?}");
+}
