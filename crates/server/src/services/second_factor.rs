@@ -194,6 +194,20 @@ pub async fn cancel(store: &Store, token: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// The login attempt row of a second step (web only: API keys have no second factor).
+fn second_step_attempt(user: &User, ctx: &Ctx, now: Millis) -> login_attempts::Attempt {
+    login_attempts::Attempt {
+        at: now,
+        username: user.username.clone(),
+        user_id: Some(user.id),
+        source: "web".to_owned(),
+        ip: ctx.ip.clone(),
+        user_agent: ctx.user_agent.chars().take(500).collect(),
+        step: "second_factor".to_owned(),
+        ..Default::default()
+    }
+}
+
 /// Why a code did not sign the user in.
 #[derive(Debug)]
 pub enum CodeRefused {
@@ -235,16 +249,7 @@ pub async fn verify_code(store: &Store, ctx: &Ctx, p: &Pending, user: &User, cod
         .await?
         .filter(|t| t.confirmed_at.is_some());
     drop(conn);
-    let mut attempt = login_attempts::Attempt {
-        at: now,
-        username: user.username.clone(),
-        user_id: Some(user.id),
-        source: "web".to_owned(),
-        ip: ctx.ip.clone(),
-        user_agent: ctx.user_agent.chars().take(500).collect(),
-        step: "second_factor".to_owned(),
-        ..Default::default()
-    };
+    let mut attempt = second_step_attempt(user, ctx, now);
     let mut tx = store.begin().await?;
     let (accepted, how) = match (&factor, totp::is_totp_code(code)) {
         (Some(f), true) => match totp::matching_step(&f.secret, code, now / 1000) {
@@ -313,22 +318,10 @@ pub async fn confirm_pending(
     {
         return Err(DomainError::InvalidCredentials.into());
     }
-    login_attempts::insert(
-        &mut tx,
-        &login_attempts::Attempt {
-            at: now,
-            username: user.username.clone(),
-            user_id: Some(user.id),
-            success: true,
-            source: "web".to_owned(),
-            ip: ctx.ip.clone(),
-            user_agent: ctx.user_agent.chars().take(500).collect(),
-            reason: "signed in after setting up two-factor sign-in".into(),
-            step: "second_factor".to_owned(),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let mut attempt = second_step_attempt(user, ctx, now);
+    attempt.success = true;
+    attempt.reason = "signed in after setting up two-factor sign-in".into();
+    login_attempts::insert(&mut tx, &attempt).await?;
     tx.commit().await?;
     crate::metrics::sign_in("web", "success");
     let fresh = users::get(&mut *store.conn().await?, user.id)

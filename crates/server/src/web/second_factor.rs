@@ -64,8 +64,7 @@ pub(super) async fn to_second_step(
 pub(super) async fn end_pending(state: &AppState, headers: &HeaderMap, resp: &mut Response) -> Result<(), PageError> {
     if let Some(token) = cookie(headers, PENDING_COOKIE) {
         service::cancel(&state.store, token).await?;
-        resp.headers_mut()
-            .append(SET_COOKIE, set_cookie(state, PENDING_COOKIE, "", Some(0)));
+        clear_pending(state, resp);
     }
     Ok(())
 }
@@ -92,10 +91,10 @@ async fn pending_at(
     }
 }
 
-fn clear_pending(state: &AppState, mut resp: Response) -> Response {
+/// Drop the `muster_pending` cookie with this response.
+fn clear_pending(state: &AppState, resp: &mut Response) {
     resp.headers_mut()
         .append(SET_COOKIE, set_cookie(state, PENDING_COOKIE, "", Some(0)));
-    resp
 }
 
 #[derive(Template, WebTemplate)]
@@ -132,8 +131,9 @@ async fn code_submit(
     match service::verify_code(&state.store, &ctx, &p, &user, form.code.trim()).await {
         Ok(user) => {
             let next = (!p.next.is_empty()).then_some(p.next.as_str());
-            let resp = super::auth::start_session(&state, &headers, &ctx, &user, next, None).await?;
-            Ok(clear_pending(&state, resp))
+            let mut resp = super::auth::start_session(&state, &headers, &ctx, &user, next, None).await?;
+            clear_pending(&state, &mut resp);
+            Ok(resp)
         }
         Err(CodeRefused::Wrong) => Ok((
             StatusCode::UNAUTHORIZED,
@@ -144,10 +144,11 @@ async fn code_submit(
         )
             .into_response()),
         // the same words as a wrong password: a locked account is not told apart
-        Err(CodeRefused::Ended) => Ok(clear_pending(
-            &state,
-            redirect_with_flash(&state, "/login", "error", "Invalid code. Sign in again."),
-        )),
+        Err(CodeRefused::Ended) => {
+            let mut resp = redirect_with_flash(&state, "/login", "error", "Invalid code. Sign in again.");
+            clear_pending(&state, &mut resp);
+            Ok(resp)
+        }
         Err(CodeRefused::App(e)) => Err(e.into()),
     }
 }
@@ -235,8 +236,9 @@ async fn pending_enrol_submit(
                 continue_to: super::auth::first_page(&user, next),
             }
             .into_response();
-            let resp = super::auth::start_session(&state, &headers, &ctx, &user, next, Some(page)).await?;
-            Ok(clear_pending(&state, resp))
+            let mut resp = super::auth::start_session(&state, &headers, &ctx, &user, next, Some(page)).await?;
+            clear_pending(&state, &mut resp);
+            Ok(resp)
         }
         Err(e) => {
             let enrolment = service::enrolment(&state.store, &user).await?;
