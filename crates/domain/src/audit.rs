@@ -29,10 +29,12 @@ pub enum AuditAction {
     RecordUpdated,
     SettingsUpdated,
     MailRetried,
+    UserSecondFactorEnrolled,
+    UserSecondFactorReset,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::UserCreated,
         AuditAction::UserUpdated,
         AuditAction::UserImported,
@@ -58,6 +60,8 @@ impl AuditAction {
         AuditAction::RecordUpdated,
         AuditAction::SettingsUpdated,
         AuditAction::MailRetried,
+        AuditAction::UserSecondFactorEnrolled,
+        AuditAction::UserSecondFactorReset,
     ];
 
     /// The code stored in `audit_events.action` and used by the audit page's filter.
@@ -89,6 +93,8 @@ impl AuditAction {
             RecordUpdated => "record.updated",
             SettingsUpdated => "settings.updated",
             MailRetried => "mail.retried",
+            UserSecondFactorEnrolled => "user.second_factor_enrolled",
+            UserSecondFactorReset => "user.second_factor_reset",
         }
     }
 
@@ -125,6 +131,8 @@ impl AuditAction {
             RecordUpdated => "changed a record of",
             SettingsUpdated => "changed the settings",
             MailRetried => "retried a mail",
+            UserSecondFactorEnrolled => "set up two-factor sign-in for",
+            UserSecondFactorReset => "reset the two-factor sign-in of",
         }
     }
 }

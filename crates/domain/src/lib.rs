@@ -12,6 +12,7 @@ pub mod lockout;
 pub mod password;
 pub mod password_hash;
 pub mod permission;
+pub mod second_factor;
 pub mod selection;
 pub mod status;
 pub mod user;

@@ -112,6 +112,12 @@ pub enum UserCommand {
         #[arg(long, default_value_t = 1000)]
         limit: i64,
     },
+    /// Remove a user's two-factor sign-in (authenticator app and recovery
+    /// codes): the way back in for an administrator who lost both.
+    ResetTwoFactor {
+        /// The user's username.
+        username: String,
+    },
 }
 
 /// Each Argon2 hash allocates 19 MiB. glibc serves a freed block of that size from the heap
@@ -485,6 +491,15 @@ async fn user_command(cmd: UserCommand, config: Config) -> Result<(), AppError> 
                 );
             }
             println!("{} user(s)", page.total);
+            Ok(())
+        }
+        UserCommand::ResetTwoFactor { username } => {
+            let grant = actor.allow::<perm::ResetPasswords>()?;
+            let user = muster_store::users::find_by_username(&mut *store.conn().await?, username.trim())
+                .await?
+                .ok_or_else(|| AppError::not_found("user"))?;
+            services::second_factor::reset(&store, &grant, &Ctx::cli(), user.id).await?;
+            println!("two-factor sign-in of {} reset", user.username);
             Ok(())
         }
     }

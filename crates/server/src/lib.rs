@@ -27,6 +27,7 @@ pub mod seed;
 pub mod selection_query;
 pub mod services;
 pub mod settings;
+pub mod totp;
 pub mod user_csv;
 pub mod web;
 

@@ -17,6 +17,7 @@ pub mod password_resets;
 pub mod password_schemes;
 pub mod records;
 pub mod saved_views;
+pub mod second_factor;
 pub mod seed;
 pub mod sessions;
 pub mod settings;

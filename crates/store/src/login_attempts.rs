@@ -16,12 +16,14 @@ pub struct Attempt {
     pub ip: String,
     pub user_agent: String,
     pub reason: String,
+    /// The step the attempt ended at: `password` (also when empty) or `second_factor`.
+    pub step: String,
 }
 
 pub async fn insert(conn: &mut Conn, a: &Attempt) -> Result<()> {
     sqlx::query(
-        "INSERT INTO login_attempts (at, username, user_id, success, source, ip, user_agent, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO login_attempts (at, username, user_id, success, source, ip, user_agent, reason, step) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(a.at)
     .bind(&a.username)
@@ -31,6 +33,7 @@ pub async fn insert(conn: &mut Conn, a: &Attempt) -> Result<()> {
     .bind(&a.ip)
     .bind(&a.user_agent)
     .bind(&a.reason)
+    .bind(if a.step.is_empty() { "password" } else { a.step.as_str() })
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -70,7 +73,7 @@ pub struct Filter {
 
 pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Attempt>> {
     let mut sql = Sql::new(
-        "SELECT id, at, username, user_id, success, source, ip, user_agent, reason FROM login_attempts WHERE 1 = 1",
+        "SELECT id, at, username, user_id, success, source, ip, user_agent, reason, step FROM login_attempts WHERE 1 = 1",
     );
     if let Some(u) = f.username.as_deref().filter(|s| !s.is_empty()) {
         sql.push(" AND lower(username) = ").str(u.to_lowercase());
@@ -107,6 +110,7 @@ pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Resul
                 ip: r.try_get(6)?,
                 user_agent: r.try_get(7)?,
                 reason: r.try_get(8)?,
+                step: r.try_get(9)?,
             })
         })
         .collect()

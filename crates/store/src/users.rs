@@ -416,6 +416,10 @@ fn push_filter(sql: &mut Sql, backend: Backend, scope: &Scope, f: &UserFilter, w
         .int(org)
         .push(")");
     }
+    if let Some(has) = f.second_factor {
+        sql.push(if has { " AND EXISTS" } else { " AND NOT EXISTS" })
+            .push(" (SELECT 1 FROM second_factors sf WHERE sf.user_id = users.id AND sf.confirmed_at IS NOT NULL)");
+    }
     let ranges = [
         ("created_at >= ", f.created_from),
         ("created_at <= ", f.created_to),

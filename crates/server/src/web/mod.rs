@@ -13,6 +13,7 @@ mod pages;
 mod password_hashes;
 pub mod passwords;
 mod redirect;
+mod second_factor;
 pub mod session;
 mod user_pages;
 mod users_grid;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(audit_pages::router())
         .merge(exports::router())
         .merge(passwords::router())
+        .merge(second_factor::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }

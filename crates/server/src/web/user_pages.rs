@@ -73,6 +73,8 @@ struct UserPage {
     can_reset: bool,
     api_keys: crate::web::ApiKeySection,
     pw: crate::web::passwords::PasswordDialog,
+    has_second_factor: bool,
+    can_reset_second_factor: bool,
 }
 
 async fn show(
@@ -92,7 +94,10 @@ async fn show(
         .await?
         .password_policy();
     let pw = crate::web::passwords::PasswordDialog::for_user(&layout.csrf, &user, &policy);
+    let has_second_factor = services::second_factor::has_factor(&state.store, user.id).await?;
     Ok(UserPage {
+        has_second_factor,
+        can_reset_second_factor: may(Action::ResetSecondFactor),
         layout,
         is_self: user.id == a.user_id,
         locked: user.auth_status == AuthStatus::Locked,

@@ -56,6 +56,7 @@ struct Row {
     may_activate: bool,
     may_reset: bool,
     may_delete: bool,
+    two_factor: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -156,6 +157,8 @@ async fn grid(
         });
     }
     let actor = &viewer.actor;
+    let ids: Vec<i64> = page.users.iter().map(|u| u.id).collect();
+    let with_factor = services::second_factor::with_factor(&state.store, &ids).await?;
     let rows = page
         .users
         .into_iter()
@@ -169,6 +172,7 @@ async fn grid(
                 may_activate: may(Action::Activate),
                 may_reset: may(Action::ResetPassword),
                 may_delete: may(Action::Delete),
+                two_factor: with_factor.contains(&user.id),
                 user,
             }
         })

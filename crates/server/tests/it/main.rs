@@ -29,6 +29,8 @@ mod mass_reset;
 mod metrics;
 mod passwords;
 mod passwords_browser;
+mod second_factor;
+mod second_factor_browser;
 mod security_data;
 mod security_edges;
 mod security_headers;
