@@ -112,6 +112,8 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.pool).await?;
+        let mut conn = self.conn().await?;
+        users::fill_name_keys(&mut conn).await?;
         Ok(())
     }
 
