@@ -34,6 +34,7 @@ mod security_edges;
 mod security_headers;
 mod selection_surfaces;
 mod takeover;
+mod ui_browser_grid;
 mod ui_browser_users;
 mod ui_users;
 mod wiring_browser;
