@@ -4,6 +4,7 @@
 
 mod support;
 
+mod accessibility_browser;
 mod api_client;
 mod api_docs_browser;
 mod api_jsonapi;
