@@ -81,6 +81,12 @@ pub fn users_phrase(n: i64) -> String {
     format!("{} user{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
+/// The mass Reset Password's question for `count` users (also asked by the
+/// confirmation page of `/admin/users/mass/reset-password`).
+pub fn reset_question(count: i64) -> String {
+    MassAction::ResetPassword.question(&users_phrase(count))
+}
+
 fn values<'a>(form: &'a [(String, String)], key: &str) -> impl Iterator<Item = &'a str> {
     form.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
 }

@@ -153,10 +153,6 @@ async fn browser_grid_search_chips_pager_sort_and_widths_with_5000_users() {
     // the search box is on screen without opening anything, and its results are above the fold
     b.goto(&app.url("/admin/users?view=all")).await;
     assert_eq!(b.text("#total-count").await, "5,007");
-    if let Ok(path) = std::env::var("MUSTER_GRID_SCREENSHOT") {
-        // docs/grid.png: MUSTER_GRID_SCREENSHOT=$PWD/docs/grid.png cargo test … grid_search_chips
-        b.screenshot(std::path::Path::new(&path)).await;
-    }
     b.type_into("#f-q", "smith").await;
     b.click("#apply-filters").await;
     b.find("#filter-chips li[data-key='q']").await;
@@ -204,6 +200,10 @@ async fn browser_grid_search_chips_pager_sort_and_widths_with_5000_users() {
         "72",
         "Smiths locked: every 70th of 5,000, rounded up"
     );
+    if let Ok(path) = std::env::var("MUSTER_GRID_SCREENSHOT") {
+        // docs/grid.png: MUSTER_GRID_SCREENSHOT=$PWD/docs/grid.png cargo test … browser_grid_search
+        b.screenshot(std::path::Path::new(&path)).await;
+    }
     b.click("#more-filters summary").await;
     b.type_into("#f-first", "anna").await;
     b.click("#apply-more").await;
@@ -555,6 +555,14 @@ async fn without_script_the_mass_actions_ask_on_a_page_naming_the_count() {
         .await
         .unwrap();
     assert!(html.contains("Enable 1 user?"));
+    // the Reset Password confirmation page names the count in its question too
+    let html = c
+        .get_text(&format!(
+            "/admin/users/mass/reset-password?ids={}&ids={}",
+            ids[0], ids[1]
+        ))
+        .await;
+    assert!(html.contains("Reset the password of 2 users?"), "{html}");
     // nothing selected: back to the grid with the reason
     let r = c
         .post(
