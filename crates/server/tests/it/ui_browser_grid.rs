@@ -205,6 +205,12 @@ async fn browser_grid_search_chips_pager_sort_and_widths_with_5000_users() {
         b.screenshot(std::path::Path::new(&path)).await;
     }
     b.click("#more-filters summary").await;
+    assert_eq!(
+        sideways(&b).await,
+        0,
+        "an open popover stays inside the page: {}",
+        past_the_edge(&b).await
+    );
     b.type_into("#f-first", "anna").await;
     b.click("#apply-more").await;
     b.find("#filter-chips li[data-key='first_name']").await;
@@ -222,6 +228,12 @@ async fn browser_grid_search_chips_pager_sort_and_widths_with_5000_users() {
     assert_eq!(b.text("#total-count").await, "500");
     // the column chooser is compact: its boxes stand in more than one column
     b.click("#columns-panel summary").await;
+    assert_eq!(
+        sideways(&b).await,
+        0,
+        "an open popover stays inside the page: {}",
+        past_the_edge(&b).await
+    );
     let xs = b
         .execute(
             "return new Set(Array.from(document.querySelectorAll('#columns-panel fieldset label')).map(l => Math.round(l.getBoundingClientRect().left))).size",
