@@ -203,32 +203,27 @@ pub async fn update_profile(conn: &mut Conn, id: i64, p: &ProfileChange, now: Mi
     Ok(())
 }
 
-/// Fill the name sort keys of the rows written before migration 0013 (SQL
-/// cannot strip accents, so the migration leaves them NULL), a batch at a
-/// time; run after the migrations, a no-op once every row has its keys.
+/// Fill the name sort keys of up to 1,000 rows written before migration 0013
+/// (SQL cannot strip accents, so the migration leaves them NULL); returns how
+/// many it filled, 0 once every row has its keys. `Store::migrate` calls it
+/// until then, a transaction per batch.
 pub async fn fill_name_keys(conn: &mut Conn) -> Result<u64> {
-    let mut filled = 0;
-    loop {
-        let rows = sqlx::query(
-            "SELECT id, first_name, last_name FROM users \
-             WHERE first_name_key IS NULL OR last_name_key IS NULL ORDER BY id LIMIT 1000",
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        if rows.is_empty() {
-            return Ok(filled);
-        }
-        for row in &rows {
-            let (id, first, last): (i64, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-            sqlx::query("UPDATE users SET first_name_key = $1, last_name_key = $2 WHERE id = $3")
-                .bind(sort_key(&first))
-                .bind(sort_key(&last))
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-            filled += 1;
-        }
+    let rows = sqlx::query(
+        "SELECT id, first_name, last_name FROM users \
+         WHERE first_name_key IS NULL OR last_name_key IS NULL ORDER BY id LIMIT 1000",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &rows {
+        let (id, first, last): (i64, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        sqlx::query("UPDATE users SET first_name_key = $1, last_name_key = $2 WHERE id = $3")
+            .bind(sort_key(&first))
+            .bind(sort_key(&last))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     }
+    Ok(u64::try_from(rows.len()).unwrap_or(0))
 }
 
 pub async fn set_roles(conn: &mut Conn, id: i64, roles: &[Role]) -> Result<()> {
