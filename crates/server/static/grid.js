@@ -52,7 +52,8 @@
       var phrase = fmt(n) + (n === 1 ? " user" : " users");
       dialog.querySelector("[data-question]").textContent = by.getAttribute("data-question").replace("{n}", phrase);
       var ok = dialog.querySelector("[data-confirm-button]");
-      if (ok) { ok.value = by.value; ok.textContent = by.textContent; }
+      // red for what takes access away, plain for Enable
+      if (ok) { ok.value = by.value; ok.textContent = by.textContent; ok.classList.toggle("danger", by.value !== "enable"); }
       dialog.showModal();
       return;
     }
