@@ -76,36 +76,7 @@
     }
   });
 
-  /* The users grid: select the page, select all matching (with the unticked rows as
-     exceptions), and the note that says how many are selected. */
-  var page = document.getElementById("select-page");
-  var all = document.getElementById("select-all-matching");
-  var note = document.getElementById("selection-note");
-  var boxes = function () { return Array.prototype.slice.call(document.querySelectorAll(".row-check")); };
-  function update() {
-    if (!note) return;
-    var ticked = boxes().filter(function (b) { return b.checked; }).length;
-    if (all && all.checked) {
-      var except = boxes().length - ticked;
-      note.textContent = "All " + document.getElementById("matching-count").textContent + " matching users selected" + (except ? ", except " + except : "");
-    } else {
-      note.textContent = ticked ? ticked + " selected" : "";
-    }
-  }
-  if (page) page.addEventListener("change", function () { boxes().forEach(function (b) { b.checked = page.checked; }); update(); });
-  if (all) all.addEventListener("change", function () { boxes().forEach(function (b) { b.checked = all.checked; }); if (page) page.checked = all.checked; update(); });
-  boxes().forEach(function (b) { b.addEventListener("change", update); });
-  var mass = document.getElementById("mass-form");
-  // "all matching, except": the rows unticked on this page travel as exceptions
-  if (mass) mass.addEventListener("submit", function () {
-    mass.querySelectorAll("input[name=except]").forEach(function (e) { e.remove(); });
-    if (!all || !all.checked) return;
-    boxes().filter(function (b) { return !b.checked; }).forEach(function (b) {
-      var e = document.createElement("input");
-      e.type = "hidden"; e.name = "except"; e.value = b.value;
-      mass.appendChild(e);
-    });
-  });
+  /* The users grid's selection and mass actions: static/grid.js, loaded by that page. */
 
   /* A new API key: Copy. */
   var copy = document.getElementById("copy-api-key");

@@ -113,7 +113,16 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.pool).await?;
-        Ok(())
+        // rows older than migration 0013 get their name sort keys; a transaction per
+        // batch, so an upgrade of a million users is not a million commits
+        loop {
+            let mut tx = self.begin().await?;
+            let filled = users::fill_name_keys(&mut tx).await?;
+            tx.commit().await?;
+            if filled == 0 {
+                return Ok(());
+            }
+        }
     }
 
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {

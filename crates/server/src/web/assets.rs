@@ -52,6 +52,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/error.css"),
     },
     Asset {
+        name: "grid.js",
+        content_type: JS,
+        body: include_bytes!("../../static/grid.js"),
+    },
+    Asset {
         name: "muster.js",
         content_type: JS,
         body: include_bytes!("../../static/muster.js"),

@@ -17,6 +17,7 @@ mod second_factor;
 pub mod session;
 mod user_pages;
 mod users_grid;
+mod users_mass;
 
 use axum::Router;
 use axum::middleware;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(pages::router())
         .merge(password_hashes::router())
         .merge(users_grid::router())
+        .merge(users_mass::router())
         .merge(user_pages::router())
         .merge(audit_pages::router())
         .merge(exports::router())

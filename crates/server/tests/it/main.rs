@@ -4,6 +4,7 @@
 
 mod support;
 
+mod accessibility_browser;
 mod api_client;
 mod api_docs_browser;
 mod api_jsonapi;
@@ -36,6 +37,7 @@ mod security_edges;
 mod security_headers;
 mod selection_surfaces;
 mod takeover;
+mod ui_browser_grid;
 mod ui_browser_users;
 mod ui_users;
 mod wiring_browser;

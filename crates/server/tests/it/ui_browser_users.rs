@@ -45,6 +45,14 @@ async fn row_menu(b: &Browser, username: &str, entry: &str) {
     b.click(&format!("tr[data-username='{username}'] {entry}")).await;
 }
 
+/// Click a mass action's button, check the question its dialog asks, and confirm.
+async fn confirm_mass(b: &Browser, button: &str, question: &str) {
+    b.click(button).await;
+    b.find("#mass-confirm-dialog[open]").await;
+    assert_eq!(b.text("#mass-confirm-question").await, question);
+    b.click("#mass-confirm").await;
+}
+
 /// Wait for the flash message of the page an action led to (the page before
 /// may still show an older one for a moment).
 async fn expect_flash(b: &Browser, expected: &str) {
@@ -179,8 +187,8 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
         .await;
     assert_eq!(scripts, json!(0));
 
-    // a narrow screen: the page does not overflow sideways (only the grid scrolls),
-    // and the row menu still works
+    // a narrow screen: the page does not overflow sideways (the grid shows its key
+    // columns and fits), and the row menu still works
     b.resize(400, 900).await;
     b.goto(&app.url("/admin/users?view=all")).await;
     b.find("#users-grid").await;
@@ -191,13 +199,13 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
         )
         .await;
     assert_eq!(overflow, json!(0), "the page is as wide as the screen");
-    let scrolls = b
+    let fits = b
         .execute(
-            "var w = document.getElementById('grid-wrap'); return w.scrollWidth > w.clientWidth",
+            "var w = document.getElementById('grid-wrap'); return w.scrollWidth <= w.clientWidth",
             json!([]),
         )
         .await;
-    assert_eq!(scrolls, json!(true), "the grid scrolls inside its box");
+    assert_eq!(fits, json!(true), "the grid fits the screen");
     b.execute(
         "document.querySelector(\"tr[data-username='alice'] summary\").scrollIntoView()",
         json!([]),
@@ -238,7 +246,7 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
     b.click("tr[data-username='mass1'] .row-check").await;
     b.click("tr[data-username='mass3'] .row-check").await;
     assert_eq!(b.text("#selection-note").await, "2 selected");
-    b.click("#mass-disable").await;
+    confirm_mass(&b, "#mass-disable", "Disable 2 users?").await;
     expect_flash(&b, "2 user(s) were disabled").await;
     assert_eq!(enabled(&app, ids.clone()).await, [true, false, true, false, true]);
     // the grid came back as it was
@@ -246,7 +254,7 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
 
     // select the page, then Enable
     b.click("#select-page").await;
-    b.click("#mass-enable").await;
+    confirm_mass(&b, "#mass-enable", "Enable 5 users?").await;
     expect_flash(&b, "2 user(s) were enabled").await;
     assert_eq!(enabled(&app, ids.clone()).await, [true; 5]);
 
@@ -263,21 +271,20 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
         b.text("#selection-note").await,
         "All 5 matching users selected, except 1"
     );
-    b.click("#mass-disable").await;
+    confirm_mass(&b, "#mass-disable", "Disable 4 users?").await;
     expect_flash(&b, "4 user(s) were disabled").await;
     assert_eq!(enabled(&app, ids.clone()).await, [false, false, true, false, false]);
     b.click("#select-all-matching").await;
-    b.click("#mass-enable").await;
+    confirm_mass(&b, "#mass-enable", "Enable 5 users?").await;
     expect_flash(&b, "4 user(s) were enabled").await;
 
     // a custom view: filters, sort and columns saved, then reopened
     b.goto(&app.url("/admin/users?view=all")).await;
-    b.find("#filters-panel summary").await;
-    b.click("#filters-panel summary").await;
     b.type_into("#f-q", "mass").await;
+    b.click("#columns-panel summary").await;
     b.click("#col-email").await;
     b.click("#col-roles").await;
-    b.click("#apply-filters").await;
+    b.click("#apply-columns").await;
     b.find("#sort-username").await;
     b.click("#sort-username").await;
     b.find("th.col-username[aria-sort='ascending']").await;

@@ -5,5 +5,6 @@
 
 mod back_office;
 mod db;
+mod name_order;
 mod schema;
 mod stories;
