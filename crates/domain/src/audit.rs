@@ -29,10 +29,12 @@ pub enum AuditAction {
     RecordUpdated,
     SettingsUpdated,
     MailRetried,
+    SessionEnded,
+    SessionsEnded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::UserCreated,
         AuditAction::UserUpdated,
         AuditAction::UserImported,
@@ -58,6 +60,8 @@ impl AuditAction {
         AuditAction::RecordUpdated,
         AuditAction::SettingsUpdated,
         AuditAction::MailRetried,
+        AuditAction::SessionEnded,
+        AuditAction::SessionsEnded,
     ];
 
     /// The code stored in `audit_events.action` and used by the audit page's filter.
@@ -89,6 +93,8 @@ impl AuditAction {
             RecordUpdated => "record.updated",
             SettingsUpdated => "settings.updated",
             MailRetried => "mail.retried",
+            SessionEnded => "session.ended",
+            SessionsEnded => "sessions.ended",
         }
     }
 
@@ -125,6 +131,8 @@ impl AuditAction {
             RecordUpdated => "changed a record of",
             SettingsUpdated => "changed the settings",
             MailRetried => "retried a mail",
+            SessionEnded => "ended a session of",
+            SessionsEnded => "ended every session of",
         }
     }
 }

@@ -58,6 +58,11 @@ pub struct Filter {
     pub action: Option<String>,
     pub from: Option<Millis>,
     pub to: Option<Millis>,
+    /// Only events of these organizations (an administrator of some of them):
+    /// about a user who belongs to one; or, when there is no such user any more
+    /// (a deleted user, a settings change), done by a member of one or by the system.
+    /// `None`: every event.
+    pub organization_ids: Option<Vec<i64>>,
 }
 
 pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Event>> {
@@ -82,6 +87,25 @@ pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Resul
     }
     if let Some(v) = f.to {
         sql.push(" AND at <= ").int(v);
+    }
+    if let Some(orgs) = &f.organization_ids {
+        // `IN ()` is not SQL: no organization is an id that never exists
+        let orgs = if orgs.is_empty() { vec![-1] } else { orgs.clone() };
+        let member = |sql: &mut Sql, col: &str| {
+            sql.push(" EXISTS (SELECT 1 FROM user_organizations uo WHERE uo.user_id = audit_events.")
+                .push(col)
+                .push(" AND uo.organization_id IN ")
+                .int_list(&orgs)
+                .push(")");
+        };
+        sql.push(" AND (");
+        member(&mut sql, "target_id");
+        sql.push(
+            " OR ((target_id IS NULL OR NOT EXISTS (SELECT 1 FROM users WHERE users.id = audit_events.target_id))",
+        );
+        sql.push(" AND (actor_id IS NULL OR");
+        member(&mut sql, "actor_id");
+        sql.push(")))");
     }
     sql.push(" ORDER BY at DESC, id DESC LIMIT ")
         .int(limit)

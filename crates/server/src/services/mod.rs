@@ -13,6 +13,7 @@ pub mod organizations;
 pub mod passwords;
 pub mod records;
 pub mod saved_views;
+pub mod sessions;
 pub mod settings;
 pub mod users;
 

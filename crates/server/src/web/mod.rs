@@ -4,7 +4,10 @@
 mod api_keys;
 pub mod assets;
 mod audit_pages;
+mod audit_view;
 mod auth;
+mod confirm;
+mod confirmations;
 pub mod error;
 mod exports;
 mod grid_state;
@@ -14,6 +17,7 @@ mod password_hashes;
 pub mod passwords;
 mod redirect;
 pub mod session;
+mod sessions;
 mod user_pages;
 mod users_grid;
 
@@ -37,6 +41,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(audit_pages::router())
         .merge(exports::router())
         .merge(passwords::router())
+        .merge(confirmations::router())
+        .merge(sessions::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }

@@ -11,7 +11,6 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use muster_domain::permission::perm;
 use muster_domain::{Action, Actor, AuthStatus, Error as DomainError, FieldError, Permission, Role};
-use muster_store::audit::Event;
 use muster_store::users::User;
 
 use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
@@ -63,7 +62,8 @@ struct UserPage {
     is_self: bool,
     locked: bool,
     assigned: Assigned,
-    history: Vec<Event>,
+    history: Vec<super::audit_view::EventView>,
+    sessions: super::sessions::SessionsSection,
     can_edit: bool,
     can_enable: bool,
     can_activate: bool,
@@ -85,7 +85,9 @@ async fn show(
     let user = services::users::get(&state.store, &grant, id).await?;
     let assigned = services::users::assigned_records(&state.store, &grant, id, 50).await?;
     let history = services::users::history(&state.store, &grant, id, 50).await?;
+    let history = history.into_iter().map(super::audit_view::view).collect();
     let a = &viewer.actor;
+    let sessions = super::sessions::SessionsSection::load(&state, a, &user).await?;
     let may = |action| services::users::may(a, action, &user);
     let api_keys = crate::web::ApiKeySection::load(&state, a, user.id, false).await?;
     let policy = crate::settings::Settings::load(&mut *state.store.conn().await?)
@@ -106,6 +108,7 @@ async fn show(
         user,
         assigned,
         history,
+        sessions,
         api_keys,
         pw,
     })
