@@ -27,6 +27,8 @@ mod mail;
 mod mailbox;
 mod mass_reset;
 mod metrics;
+mod pages;
+mod pages_browser;
 mod passwords;
 mod passwords_browser;
 mod security_data;
