@@ -69,13 +69,21 @@ async fn confirmations_and_landing_back(app: &TestApp) {
     // Reset Password: the GET is a confirmation page; nothing changes until its form is posted
     let grid = "/admin/users?view=all&q=k&sort=username";
     let html = admin
-        .get_text(&format!("/admin/users/{}/reset-password?back={}", kim.id, urlencode(grid)))
+        .get_text(&format!(
+            "/admin/users/{}/reset-password?back={}",
+            kim.id,
+            urlencode(grid)
+        ))
         .await;
     assert!(html.contains("id=\"confirm-form\""), "{html}");
     assert!(html.contains(&format!("action=\"/admin/users/{}/reset-password\"", kim.id)));
     assert!(html.contains(">Reset</button>"));
     assert!(html.contains("kim@example.com"));
-    assert_eq!(app.user(kim.id).await.auth_status.as_str(), "active", "asking changes nothing");
+    assert_eq!(
+        app.user(kim.id).await.auth_status.as_str(),
+        "active",
+        "asking changes nothing"
+    );
     // its form lands back on the grid, as the row menu's `back` says
     let r = admin
         .post(
@@ -104,9 +112,15 @@ async fn confirmations_and_landing_back(app: &TestApp) {
         "{html}"
     );
     assert!(!html.contains("confirm-form"), "no Yes, Delete while refused");
-    assert!(html.contains(&format!("/admin/users/{}#records", owner.id)), "the way out");
+    assert!(
+        html.contains(&format!("/admin/users/{}#records", owner.id)),
+        "the way out"
+    );
     let html = admin.get_text(&format!("/admin/users/{}/delete", me.id)).await;
-    assert!(html.contains("Cannot delete admin: you cannot delete yourself."), "{html}");
+    assert!(
+        html.contains("Cannot delete admin: you cannot delete yourself."),
+        "{html}"
+    );
     let check: serde_json::Value = admin
         .get(&format!("/admin/users/{}/delete/check", owner.id))
         .await
@@ -114,7 +128,12 @@ async fn confirmations_and_landing_back(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(check["username"], "owner");
-    assert!(check["refused"].as_str().unwrap().starts_with("Cannot delete owner: 2 records"));
+    assert!(
+        check["refused"]
+            .as_str()
+            .unwrap()
+            .starts_with("Cannot delete owner: 2 records")
+    );
     assert_eq!(check["wayOut"]["label"], "Reassign records");
     let check: serde_json::Value = admin
         .get(&format!("/admin/users/{}/delete/check", gone.id))
@@ -123,11 +142,20 @@ async fn confirmations_and_landing_back(app: &TestApp) {
         .await
         .unwrap();
     assert!(check["refused"].is_null(), "{check}");
-    let html = admin.get_text(&format!("/admin/users/{}/delete?back={}", gone.id, urlencode(grid))).await;
+    let html = admin
+        .get_text(&format!("/admin/users/{}/delete?back={}", gone.id, urlencode(grid)))
+        .await;
     assert!(html.contains(">Yes, Delete</button>"), "{html}");
-    assert!(html.contains(&format!("value=\"{}\"", grid.replace('&', "&#38;"))), "back travels: {html}");
+    assert!(
+        html.contains(&format!("value=\"{}\"", grid.replace('&', "&#38;"))),
+        "back travels: {html}"
+    );
     let r = admin
-        .post("/profile", &format!("/admin/users/{}/delete", gone.id), &[("back", grid)])
+        .post(
+            "/profile",
+            &format!("/admin/users/{}/delete", gone.id),
+            &[("back", grid)],
+        )
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), grid, "the filtered grid, not the default view");
@@ -137,13 +165,18 @@ async fn confirmations_and_landing_back(app: &TestApp) {
     let key_path = format!("/admin/users/{}/api-key", kim.id);
     assert_eq!(admin.post("/profile", &key_path, &[]).await.status(), 200);
     let html = admin.get_text(&format!("/admin/users/{}", kim.id)).await;
-    assert!(html.contains(&format!("href=\"{key_path}?organization_id=")), "Generate Key is a confirm link now");
+    assert!(
+        html.contains(&format!("href=\"{key_path}?organization_id=")),
+        "Generate Key is a confirm link now"
+    );
     let org = html.split("organization_id=").nth(1).unwrap();
     let org = &org[..org.find(['"', '&']).unwrap()];
     let html = admin.get_text(&format!("{key_path}?organization_id={org}")).await;
     assert!(html.contains("The current key stops working at once"), "{html}");
     assert!(html.contains(">Generate Key</button>"));
-    let html = admin.get_text(&format!("{key_path}/revoke?organization_id={org}")).await;
+    let html = admin
+        .get_text(&format!("{key_path}/revoke?organization_id={org}"))
+        .await;
     assert!(html.contains("Revoke the API key of kim in Main"), "{html}");
     assert!(html.contains(">Revoke</button>"));
     let r = admin
@@ -151,7 +184,10 @@ async fn confirmations_and_landing_back(app: &TestApp) {
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(
-        admin.get(&format!("{key_path}/revoke?organization_id={org}")).await.status(),
+        admin
+            .get(&format!("{key_path}/revoke?organization_id={org}"))
+            .await
+            .status(),
         404,
         "nothing left to revoke"
     );
@@ -159,9 +195,17 @@ async fn confirmations_and_landing_back(app: &TestApp) {
     // who may see a confirmation is who may act
     app.create_user("manager", &["User Manager"]).await;
     let um = app.signed_in("manager", PASSWORD).await;
-    assert_eq!(um.get(&format!("/admin/users/{}/reset-password", me.id)).await.status(), 403);
+    assert_eq!(
+        um.get(&format!("/admin/users/{}/reset-password", me.id)).await.status(),
+        403
+    );
     assert_eq!(um.get(&format!("/admin/users/{}/delete", owner.id)).await.status(), 403);
-    assert_eq!(um.get(&format!("/admin/users/{}/delete/check", owner.id)).await.status(), 403);
+    assert_eq!(
+        um.get(&format!("/admin/users/{}/delete/check", owner.id))
+            .await
+            .status(),
+        403
+    );
     assert_eq!(um.get(&format!("{key_path}?organization_id={org}")).await.status(), 403);
     app.create_org("Acme").await;
     app.create_user_in("acme-admin", &["Administrator"], &["Acme"]).await;
@@ -195,9 +239,7 @@ async fn sessions_and_audit(app: &TestApp) {
     assert!(html.contains("127.0.0.1"));
     assert!(html.contains("End all sessions"));
     // the confirmation page, then End session: that browser is signed out, the other is not
-    let html = admin
-        .get_text(&format!("{page}/sessions/end?session={}", ids[0]))
-        .await;
+    let html = admin.get_text(&format!("{page}/sessions/end?session={}", ids[0])).await;
     assert!(html.contains(">End session</button>"), "{html}");
     let r = admin
         .post("/profile", &format!("{page}/sessions/end"), &[("session", &ids[0])])
@@ -205,15 +247,25 @@ async fn sessions_and_audit(app: &TestApp) {
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), format!("{page}#sessions"));
     assert_eq!(session_count(app, kim.id).await, 1);
-    let out = [kim_web.get("/profile").await.status().as_u16(), kim_web2.get("/profile").await.status().as_u16()];
-    assert!(out.contains(&303) && out.contains(&200), "one signed out, one not: {out:?}");
+    let out = [
+        kim_web.get("/profile").await.status().as_u16(),
+        kim_web2.get("/profile").await.status().as_u16(),
+    ];
+    assert!(
+        out.contains(&303) && out.contains(&200),
+        "one signed out, one not: {out:?}"
+    );
     // ended already, or made up: a message, not an error page
     let r = admin
         .post("/profile", &format!("{page}/sessions/end"), &[("session", &ids[0])])
         .await;
     assert_eq!(r.status(), 303);
     let r = admin
-        .post("/profile", &format!("{page}/sessions/end"), &[("session", "x' OR 1=1 --")])
+        .post(
+            "/profile",
+            &format!("{page}/sessions/end"),
+            &[("session", "x' OR 1=1 --")],
+        )
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(session_count(app, kim.id).await, 1);
@@ -232,19 +284,37 @@ async fn sessions_and_audit(app: &TestApp) {
     let boss_ids = listed_sessions(&admin.get_text(&boss_page).await);
     assert_eq!(boss_ids.len(), 1);
     let r = um
-        .post("/profile", &format!("{boss_page}/sessions/end"), &[("session", &boss_ids[0])])
+        .post(
+            "/profile",
+            &format!("{boss_page}/sessions/end"),
+            &[("session", &boss_ids[0])],
+        )
         .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(um.post("/profile", &format!("{boss_page}/sessions/end-all"), &[]).await.status(), 403);
+    assert_eq!(
+        um.post("/profile", &format!("{boss_page}/sessions/end-all"), &[])
+            .await
+            .status(),
+        403
+    );
     assert_eq!(um.get(&format!("{boss_page}/sessions/end-all")).await.status(), 403);
     assert_eq!(session_count(app, boss.id).await, 1, "untouched");
     // deny: an administrator of another organization does not find the user
     let acme = app.signed_in("acme-admin", PASSWORD).await;
     let r = acme
-        .post("/profile", &format!("{boss_page}/sessions/end"), &[("session", &boss_ids[0])])
+        .post(
+            "/profile",
+            &format!("{boss_page}/sessions/end"),
+            &[("session", &boss_ids[0])],
+        )
         .await;
     assert_eq!(r.status(), 404);
-    assert_eq!(acme.post("/profile", &format!("{boss_page}/sessions/end-all"), &[]).await.status(), 404);
+    assert_eq!(
+        acme.post("/profile", &format!("{boss_page}/sessions/end-all"), &[])
+            .await
+            .status(),
+        404
+    );
     assert_eq!(session_count(app, boss.id).await, 1, "untouched");
 
     // disabling ends them: the page lists none
@@ -270,7 +340,10 @@ async fn sessions_and_audit(app: &TestApp) {
     assert!(html.contains("admin ended every session of kim"));
     assert!(!html.contains("wile"), "wile is in Acme, not in the admin's Main");
     assert!(html.contains("<details class=\"raw\"><summary>details</summary>"));
-    assert!(html.contains("<option value=\"user.disabled\""), "the action filter in words");
+    assert!(
+        html.contains("<option value=\"user.disabled\""),
+        "the action filter in words"
+    );
     let html = admin.get_text("/admin/audit?action=sessions.ended&actor=admin").await;
     assert_eq!(html.matches("class=\"action\"").count(), 1, "{html}");
     // a user's History says the same
@@ -290,7 +363,12 @@ async fn navigation_and_no_csrf_in_urls(app: &TestApp) {
         .post("/profile", &format!("/admin/users/{}/api-key", kim.id), &[])
         .await;
     let _kim_web = app.signed_in("kim", PASSWORD).await;
-    assert!(admin.get_text("/admin/users").await.contains("href=\"/admin/mail\" id=\"nav-mail\""));
+    assert!(
+        admin
+            .get_text("/admin/users")
+            .await
+            .contains("href=\"/admin/mail\" id=\"nav-mail\"")
+    );
     let um = app.signed_in("manager", PASSWORD).await;
     assert!(!um.get_text("/admin/users").await.contains("/admin/mail"));
     let page = format!("/admin/users/{}", kim.id);

@@ -16,7 +16,8 @@ async fn row_menu(b: &Browser, username: &str, entry: &str) {
 }
 
 async fn expect_flash(b: &Browser, expected: &str) {
-    b.wait_flash(&format!("{expected:?}"), |t| t.starts_with(expected)).await;
+    b.wait_flash(&format!("{expected:?}"), |t| t.starts_with(expected))
+        .await;
 }
 
 async fn story(app: TestApp) {
@@ -36,12 +37,20 @@ async fn story(app: TestApp) {
     assert_eq!(b.text("#confirm-dialog-submit").await, "Reset");
     b.click("#confirm-dialog-cancel").await;
     b.wait_gone("#confirm-dialog[open]").await;
-    assert_eq!(app.user(pat.id).await.auth_status, AuthStatus::Active, "cancel changes nothing");
+    assert_eq!(
+        app.user(pat.id).await.auth_status,
+        AuthStatus::Active,
+        "cancel changes nothing"
+    );
     row_menu(&b, "pat", ".row-reset").await;
     b.click("#confirm-dialog-submit").await;
     expect_flash(&b, "Password reset: pat cannot sign in").await;
     assert_eq!(app.user(pat.id).await.auth_status, AuthStatus::PasswordReset);
-    assert!(b.current_url().await.ends_with(grid), "back on the same grid: {}", b.current_url().await);
+    assert!(
+        b.current_url().await.ends_with(grid),
+        "back on the same grid: {}",
+        b.current_url().await
+    );
 
     // Delete from the same grid: lands back on it, not on the default view
     row_menu(&b, "pam", ".row-delete").await;
@@ -72,7 +81,11 @@ async fn story(app: TestApp) {
     b.click("#new-api-key a.button").await;
     b.click("#api-keys a.generate-key").await;
     b.find("#confirm-dialog[open]").await;
-    assert!(b.text("#confirm-dialog-message").await.contains("stops working at once"));
+    assert!(
+        b.text("#confirm-dialog-message")
+            .await
+            .contains("stops working at once")
+    );
     b.click("#confirm-dialog-submit").await;
     let second = b.attr("#api-key-value", "value").await.unwrap();
     assert_ne!(first, second);
@@ -119,7 +132,10 @@ async fn story(app: TestApp) {
     b.click("#audit-apply").await;
     b.find("tr[data-action='user.deleted']").await;
     assert_eq!(b.find_all("#audit-events tbody tr").await.len(), 1);
-    assert!(!b.text("#audit-events").await.contains("\"username\""), "no JSON until asked");
+    assert!(
+        !b.text("#audit-events").await.contains("\"username\""),
+        "no JSON until asked"
+    );
     b.click("#audit-events details.raw summary").await;
     assert!(b.text("#audit-events").await.contains("\"username\":\"pam\""));
 
