@@ -12,6 +12,7 @@ pub mod error;
 mod exports;
 mod grid_state;
 mod health;
+mod imports;
 mod pages;
 mod password_hashes;
 pub mod passwords;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(user_pages::router())
         .merge(audit_pages::router())
         .merge(exports::router())
+        .merge(imports::router())
         .merge(passwords::router())
         .merge(confirmations::router())
         .merge(sessions::router())

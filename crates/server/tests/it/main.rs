@@ -29,6 +29,7 @@ mod mass_reset;
 mod metrics;
 mod pages;
 mod pages_browser;
+mod pages_import;
 mod passwords;
 mod passwords_browser;
 mod security_data;
