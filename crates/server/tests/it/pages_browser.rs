@@ -9,6 +9,15 @@ use muster_domain::AuthStatus;
 use crate::support::webdriver::Browser;
 use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp, TestDb};
 
+impl TestApp {
+    async fn user_by_name_opt(&self, username: &str) -> Option<muster_store::users::User> {
+        let mut conn = self.store().conn().await.unwrap();
+        muster_store::users::find_by_username(&mut conn, username)
+            .await
+            .unwrap()
+    }
+}
+
 async fn row_menu(b: &Browser, username: &str, entry: &str) {
     b.click(&format!("tr[data-username='{username}'] details.rowmenu summary"))
         .await;
@@ -143,6 +152,53 @@ async fn story(app: TestApp) {
     b.click("#nav-mail").await;
     b.find("h1").await;
     assert!(b.current_url().await.ends_with("/admin/mail"));
+}
+
+/// Import: choose the file once, read the dry run, Apply; the set-up mail is ticked by default.
+async fn import_story(app: TestApp) {
+    let b = Browser::start().await;
+    b.login(&app.base, "admin", ADMIN_PASSWORD).await;
+    let file = app.data_dir().join("people.csv");
+    std::fs::write(
+        &file,
+        "username,email,first_name,last_name,organizations,roles\n\
+         neo,neo@example.com,Neo,Anderson,Main,User\n\
+         bad,bad,B,C,Nowhere,User\n",
+    )
+    .unwrap();
+    b.goto(&app.url("/admin/import")).await;
+    b.choose_file("#file", &file).await;
+    b.click("#import-submit").await;
+    b.find("#import-report").await;
+    b.wait_text("Dry run: 2 row(s)").await;
+    assert_eq!(
+        b.find_all("#rejected-rows tbody tr").await.len(),
+        2,
+        "email and organization"
+    );
+    assert_eq!(b.text("#upload-name").await, "people.csv");
+    assert!(app.user_by_name_opt("neo").await.is_none(), "a dry run changes nothing");
+    // Apply: the same file, not chosen again
+    b.click("#apply-import").await;
+    b.wait_text("Import: 2 row(s)").await;
+    assert_eq!(b.text("#created").await, "1");
+    assert_eq!(
+        b.text("#mail-note").await,
+        "1 user(s) were sent the password set-up mail."
+    );
+    let neo = app.user_by_name_opt("neo").await.unwrap();
+    assert_eq!(neo.auth_status, AuthStatus::PasswordReset);
+    assert!(b.try_find("#apply-form").await.is_none(), "nothing left to apply");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_import_once_then_apply_on_sqlite() {
+    import_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_import_once_then_apply_on_postgres() {
+    import_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
