@@ -18,6 +18,9 @@ pub struct Event {
     pub ip: String,
     pub before_json: Option<String>,
     pub after_json: Option<String>,
+    /// The actor's full name as it is now (read by [`list`], never stored): empty
+    /// for the system or a user who no longer exists.
+    pub actor_name: String,
 }
 
 /// The writes of [`insert`], undone in the same transaction: no event is left
@@ -67,7 +70,8 @@ pub struct Filter {
 
 pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Event>> {
     let mut sql = Sql::new(
-        "SELECT id, at, actor_id, actor_username, action, target_id, target_username, ip, before_json, after_json \
+        "SELECT id, at, actor_id, actor_username, action, target_id, target_username, ip, before_json, after_json, \
+         (SELECT u.first_name || ' ' || u.last_name FROM users u WHERE u.id = audit_events.actor_id) \
          FROM audit_events WHERE 1 = 1",
     );
     if let Some(a) = f.actor.as_deref().filter(|s| !s.is_empty()) {
@@ -125,6 +129,7 @@ pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Resul
                 ip: r.try_get(7)?,
                 before_json: r.try_get(8)?,
                 after_json: r.try_get(9)?,
+                actor_name: r.try_get::<Option<String>, _>(10)?.unwrap_or_default(),
             })
         })
         .collect()

@@ -48,7 +48,10 @@ pub fn view(e: Event) -> EventView {
 
 /// "‹actor› ‹wording› ‹target›"; a lockout is the system's doing, so it reads "‹target› was locked …".
 fn sentence(action: Option<AuditAction>, e: &Event) -> String {
-    let actor = if e.actor_username.is_empty() {
+    // the actor by name when they still exist ("Jane Doe disabled john.smith"), else as recorded
+    let actor = if !e.actor_name.trim().is_empty() {
+        e.actor_name.trim()
+    } else if e.actor_username.is_empty() {
         "system"
     } else {
         e.actor_username.as_str()

@@ -335,9 +335,9 @@ async fn sessions_and_audit(app: &TestApp) {
 
     // the audit log reads as sentences, with the changes field by field and the JSON behind "details"
     let html = admin.get_text("/admin/audit").await;
-    assert!(html.contains("admin disabled kim"), "{html}");
+    assert!(html.contains("Admin User disabled kim"), "{html}");
     assert!(html.contains("enabled: yes → no"));
-    assert!(html.contains("admin ended every session of kim"));
+    assert!(html.contains("Admin User ended every session of kim"));
     assert!(!html.contains("wile"), "wile is in Acme, not in the admin's Main");
     assert!(html.contains("<details class=\"raw\"><summary>details</summary>"));
     assert!(
@@ -347,11 +347,19 @@ async fn sessions_and_audit(app: &TestApp) {
     let html = admin.get_text("/admin/audit?action=sessions.ended&actor=admin").await;
     assert_eq!(html.matches("class=\"action\"").count(), 1, "{html}");
     // a user's History says the same
-    assert!(admin.get_text(&page).await.contains("admin ended a session of kim"));
+    assert!(
+        admin
+            .get_text(&page)
+            .await
+            .contains("Admin User ended a session of kim")
+    );
     // an administrator of Acme sees Acme's events only
     let html = acme.get_text("/admin/audit").await;
     assert!(html.contains("wile was locked (too many failed sign-ins)"), "{html}");
-    assert!(!html.contains("admin disabled kim"), "Main's events are not Acme's");
+    assert!(
+        !html.contains("Admin User disabled kim"),
+        "Main's events are not Acme's"
+    );
     assert!(!html.contains(" kim"), "{html}");
 }
 

@@ -127,11 +127,11 @@ async fn story(app: TestApp) {
     assert_eq!(kim_a.get("/profile").await.status(), 303, "signed out");
 
     // the History and the audit log read as sentences; the JSON is behind "details"
-    b.wait_text("admin ended every session of kim").await;
+    b.wait_text("Admin User ended every session of kim").await;
     b.goto(&app.url("/admin/audit")).await;
-    b.wait_text("admin reset the password of pat").await;
-    b.wait_text("admin deleted pam").await;
-    b.wait_text("admin revoked the API key of zed").await;
+    b.wait_text("Admin User reset the password of pat").await;
+    b.wait_text("Admin User deleted pam").await;
+    b.wait_text("Admin User revoked the API key of zed").await;
     // filter by action, in words
     b.execute(
         "document.getElementById('a-action').value = 'user.deleted'",

@@ -144,7 +144,7 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
     assert_eq!(b.text("#badge-enabled").await, "Enabled");
     assert!(b.try_find("#activate-user").await.is_none(), "not locked: no Activate");
     // the history lists what happened, in words
-    b.wait_text("admin enabled alice").await;
+    b.wait_text("Admin User enabled alice").await;
 
     // Activate a locked user from their page
     b.goto(&app.url(&format!("/admin/users/{}", carol.id))).await;
