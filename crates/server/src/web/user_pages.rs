@@ -4,7 +4,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -59,6 +59,10 @@ fn user_href(id: i64) -> String {
 struct UserPage {
     layout: Layout,
     user: User,
+    /// The grid the admin came from (`?back=`, kept by the row menu's View), or the default grid.
+    grid: String,
+    /// This page, with that `back`: where the page's own actions return.
+    here: String,
     is_self: bool,
     locked: bool,
     assigned: Assigned,
@@ -80,7 +84,20 @@ async fn show(
     layout: Layout,
     viewer: Viewer,
     Path(id): Path<i64>,
+    Query(q): Query<FormPairs>,
 ) -> Result<UserPage, PageError> {
+    // only a grid is a place to go back to from here
+    let grid = super::confirm::field(&q, "back")
+        .and_then(super::redirect::local_path)
+        .filter(|b| b == "/admin/users" || b.starts_with("/admin/users?"));
+    let here = match &grid {
+        Some(g) => format!(
+            "{}?back={}",
+            user_href(id),
+            url::form_urlencoded::byte_serialize(g.as_bytes()).collect::<String>()
+        ),
+        None => user_href(id),
+    };
     let grant = viewer.actor.allow::<perm::ViewUsers>()?;
     let user = services::users::get(&state.store, &grant, id).await?;
     let assigned = services::users::assigned_records(&state.store, &grant, id, 50).await?;
@@ -93,9 +110,12 @@ async fn show(
     let policy = crate::settings::Settings::load(&mut *state.store.conn().await?)
         .await?
         .password_policy();
-    let pw = crate::web::passwords::PasswordDialog::for_user(&layout.csrf, &user, &policy);
+    let mut pw = crate::web::passwords::PasswordDialog::for_user(&layout.csrf, &user, &policy);
+    pw.next.clone_from(&here);
     Ok(UserPage {
         layout,
+        grid: grid.unwrap_or_else(|| "/admin/users".to_owned()),
+        here,
         is_self: user.id == a.user_id,
         locked: user.auth_status == AuthStatus::Locked,
         can_edit: may(Action::Edit),

@@ -33,6 +33,7 @@ async fn story(app: TestApp) {
     let pat = app.create_user("pat", &["User"]).await;
     let pam = app.create_user("pam", &["User"]).await;
     app.create_user("zed", &["User"]).await;
+    let paz = app.create_user("paz", &["User"]).await;
     let b = Browser::start().await;
     b.login(&app.base, "admin", ADMIN_PASSWORD).await;
 
@@ -71,6 +72,22 @@ async fn story(app: TestApp) {
     let mut conn = app.store().conn().await.unwrap();
     assert!(muster_store::users::get(&mut conn, pam.id).await.unwrap().is_none());
     drop(conn);
+
+    // View from the row menu, act on the user page, Delete there: back on the same grid
+    row_menu(&b, "paz", ".row-view").await;
+    b.find("#general-info").await;
+    b.click("#disable-user").await;
+    expect_flash(&b, "User paz was disabled.").await;
+    assert!(
+        b.current_url()
+            .await
+            .contains(&format!("/admin/users/{}?back=", paz.id))
+    );
+    b.click("#delete-user").await;
+    b.find("#delete-dialog[open]").await;
+    b.click("#confirm-delete:enabled").await;
+    expect_flash(&b, "User paz was deleted.").await;
+    assert!(b.current_url().await.ends_with(grid), "{}", b.current_url().await);
 
     // Reset Password on the user page asks too
     let zed = app.user_by_name("zed").await;
@@ -140,12 +157,14 @@ async fn story(app: TestApp) {
     .await;
     b.click("#audit-apply").await;
     b.find("tr[data-action='user.deleted']").await;
-    assert_eq!(b.find_all("#audit-events tbody tr").await.len(), 1);
+    assert_eq!(b.find_all("#audit-events tbody tr").await.len(), 2, "pam and paz");
     assert!(
         !b.text("#audit-events").await.contains("\"username\""),
         "no JSON until asked"
     );
-    b.click("#audit-events details.raw summary").await;
+    for summary in b.find_all("#audit-events details.raw summary").await {
+        b.click_el(&summary).await;
+    }
     assert!(b.text("#audit-events").await.contains("\"username\":\"pam\""));
 
     // the mail outbox is in the navigation
