@@ -179,8 +179,13 @@ async fn attempts(
         source: Some(q.source.clone()).filter(|s| s == "web" || s == "api"),
         from: clock::parse_date(&q.from, false),
         to: clock::parse_date(&q.to, true),
+        organization_ids: None,
     };
     let mut conn = state.store.conn().await?;
+    let filter = login_attempts::Filter {
+        organization_ids: audit_scope(&mut conn, &viewer.actor).await?,
+        ..filter
+    };
     let attempts = login_attempts::list(&mut conn, &filter, PAGE, (page - 1).saturating_mul(PAGE)).await?;
     let problems = [date_problem("From", &q.from), date_problem("To", &q.to)]
         .into_iter()

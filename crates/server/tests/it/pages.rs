@@ -105,6 +105,29 @@ async fn confirmations_and_landing_back(app: &TestApp) {
         .await;
     assert_eq!(location(&r), format!("/admin/users/{}", kim.id));
 
+    // the user page keeps the grid it was opened from, and only a grid
+    let html = admin
+        .get_text(&format!("/admin/users/{}?back={}", kim.id, urlencode(grid)))
+        .await;
+    assert!(
+        html.contains(&format!("href=\"{}\" id=\"back-to-grid\"", grid.replace('&', "&#38;"))),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("data-back=\"{}\"", grid.replace('&', "&#38;"))) && html.contains("/delete?back="),
+        "Delete returns to it"
+    );
+    for hostile in [
+        "//evil.example/admin/users",
+        "/admin/audit",
+        "https://evil.example/admin/users",
+    ] {
+        let html = admin
+            .get_text(&format!("/admin/users/{}?back={}", kim.id, urlencode(hostile)))
+            .await;
+        assert!(html.contains("href=\"/admin/users\" id=\"back-to-grid\""), "{hostile}");
+    }
+
     // Delete: refused ones say why before anything is confirmed
     let html = admin.get_text(&format!("/admin/users/{}/delete", owner.id)).await;
     assert!(
@@ -361,6 +384,10 @@ async fn sessions_and_audit(app: &TestApp) {
         "Main's events are not Acme's"
     );
     assert!(!html.contains(" kim"), "{html}");
+    // and the sign-ins of Acme's users only
+    let html = acme.get_text("/admin/login-attempts").await;
+    assert!(html.contains("wile") && !html.contains(">kim<"), "{html}");
+    assert!(admin.get_text("/admin/login-attempts").await.contains(">kim<"));
 }
 
 async fn navigation_and_no_csrf_in_urls(app: &TestApp) {
