@@ -215,6 +215,34 @@ async fn confirmations_and_landing_back(app: &TestApp) {
         "nothing left to revoke"
     );
 
+    // one's own key on the profile asks the same way
+    app.create_user("kay", &["User"]).await;
+    let kim_web = app.signed_in("kay", PASSWORD).await;
+    assert_eq!(kim_web.post("/profile", "/profile/api-key", &[]).await.status(), 200);
+    let html = kim_web.get_text("/profile").await;
+    assert!(
+        html.contains("href=\"/profile/api-key/revoke?organization_id="),
+        "{html}"
+    );
+    let html = kim_web
+        .get_text(&format!("/profile/api-key?organization_id={org}"))
+        .await;
+    assert!(
+        html.contains("Generate a new key to replace your API key in Main"),
+        "{html}"
+    );
+    let html = kim_web
+        .get_text(&format!("/profile/api-key/revoke?organization_id={org}"))
+        .await;
+    assert!(html.contains("Revoke your API key in Main"), "{html}");
+    assert!(html.contains("action=\"/profile/api-key/revoke\""));
+    // the standalone Change Password page's Reset Password asks too
+    let html = admin.get_text(&format!("/admin/users/{}/password", owner.id)).await;
+    assert!(
+        html.contains(&format!("href=\"/admin/users/{}/reset-password?back=", owner.id)),
+        "{html}"
+    );
+
     // who may see a confirmation is who may act
     app.create_user("manager", &["User Manager"]).await;
     let um = app.signed_in("manager", PASSWORD).await;
