@@ -78,6 +78,8 @@
       });
     });
     document.getElementById("cancel-delete").addEventListener("click", function () { deleteDialog.close(); });
+    // the way out may be a section of this very page (#records): close the dialog to show it
+    document.getElementById("delete-way-out").addEventListener("click", function () { deleteDialog.close(); });
   }
 
   /* Menus (<details>): one open at a time, closed by Escape or a click elsewhere. */

@@ -167,6 +167,29 @@ async fn story(app: TestApp) {
     }
     assert!(b.text("#audit-events").await.contains("\"username\":\"pam\""));
 
+    // a refused Delete on the user page says why, and its way out closes the dialog on the same page
+    let rec = app.create_user("rec", &["User"]).await;
+    {
+        let mut conn = app.store().conn().await.unwrap();
+        let main = muster_store::organizations::find_by_name(&mut conn, "Main")
+            .await
+            .unwrap()
+            .unwrap();
+        muster_store::records::insert(&mut conn, "task", "Call", rec.id, main.id, 1)
+            .await
+            .unwrap();
+    }
+    b.goto(&app.url(&format!("/admin/users/{}", rec.id))).await;
+    b.click("#delete-user").await;
+    b.find("#delete-refused:not([hidden])").await;
+    assert_eq!(
+        b.text("#delete-refused").await,
+        "Cannot delete rec: 1 record is assigned (1 task). Reassign their records first."
+    );
+    b.click("#delete-way-out").await;
+    b.wait_gone("#delete-dialog[open]").await;
+    b.type_into("#reassign-to", "admin").await;
+
     // the mail outbox is in the navigation
     b.click("#nav-mail").await;
     b.find("h1").await;
