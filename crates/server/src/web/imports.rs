@@ -179,7 +179,7 @@ async fn import_upload(
     };
     let now = clock::now();
     let mut conn = state.store.conn().await?;
-    // expired uploads go whenever someone uploads: no worker needed for them
+    // expired uploads go at every upload and Apply, and in the jobs' periodic sweep
     import_uploads::delete_expired(&mut conn, now).await?;
     if dry_run {
         let id = import_uploads::insert(&mut conn, viewer.user.id, &filename, &data, now, now + UPLOAD_TTL_MS).await?;
@@ -202,8 +202,10 @@ async fn apply(
 ) -> Result<Response, PageError> {
     viewer.actor.allow::<perm::ImportUsers>()?;
     let send_mail = field(&form, "send_mail").is_some_and(|v| !v.is_empty());
+    let now = clock::now();
     let mut conn = state.store.conn().await?;
-    let taken = import_uploads::take(&mut conn, id, viewer.user.id, clock::now()).await?;
+    import_uploads::delete_expired(&mut conn, now).await?;
+    let taken = import_uploads::take(&mut conn, id, viewer.user.id, now).await?;
     drop(conn);
     let mut page = ImportPage::new(layout);
     let Some((_, data)) = taken else {

@@ -110,9 +110,20 @@ async fn story(app: TestApp) {
     }
     assert_eq!(admin.post("/admin/import", &apply, &[]).await.status(), 410);
     assert!(!exists(&app, "late").await);
-    assert_eq!(uploads(&app).await, 1);
+    assert_eq!(uploads(&app).await, 0, "the expired upload is removed");
     upload(&admin, csv, true).await;
-    assert_eq!(uploads(&app).await, 1, "the expired one was removed, the new one kept");
+    {
+        let mut conn = app.store().conn().await.unwrap();
+        sqlx::query("UPDATE import_uploads SET expires_at = 1")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    // and by the periodic sweep, when nobody uploads
+    muster_server::jobs::sweep(&app.state).await.unwrap();
+    assert_eq!(uploads(&app).await, 0);
+    upload(&admin, csv, true).await;
+    assert_eq!(uploads(&app).await, 1);
 
     // a User Manager may not import, nor apply
     app.create_user("manager", &["User Manager"]).await;
