@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::PageError;
 use super::confirm::{Confirm, ConfirmPage, back_field, back_or, field};
 use super::session::{Layout, Viewer};
+use super::user_pages::user_href;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::services;
@@ -30,10 +31,6 @@ pub fn router() -> Router<AppState> {
 }
 
 type Pairs = Vec<(String, String)>;
-
-fn user_href(id: i64) -> String {
-    format!("/admin/users/{id}")
-}
 
 fn back_fields(back: &str) -> Vec<(String, String)> {
     vec![("back".to_owned(), back.to_owned())]

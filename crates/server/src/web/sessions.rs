@@ -47,7 +47,7 @@ impl SessionsSection {
 }
 
 fn sessions_href(id: i64) -> String {
-    format!("/admin/users/{id}#sessions")
+    format!("{}#sessions", super::user_pages::user_href(id))
 }
 
 async fn end_confirm(

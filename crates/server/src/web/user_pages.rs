@@ -48,7 +48,7 @@ fn back_or(form: &[(String, String)], fallback: String) -> String {
         .unwrap_or(fallback)
 }
 
-fn user_href(id: i64) -> String {
+pub(super) fn user_href(id: i64) -> String {
     format!("/admin/users/{id}")
 }
 
