@@ -31,10 +31,12 @@ pub enum AuditAction {
     MailRetried,
     UserSecondFactorEnrolled,
     UserSecondFactorReset,
+    SessionEnded,
+    SessionsEnded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::UserCreated,
         AuditAction::UserUpdated,
         AuditAction::UserImported,
@@ -62,6 +64,8 @@ impl AuditAction {
         AuditAction::MailRetried,
         AuditAction::UserSecondFactorEnrolled,
         AuditAction::UserSecondFactorReset,
+        AuditAction::SessionEnded,
+        AuditAction::SessionsEnded,
     ];
 
     /// The code stored in `audit_events.action` and used by the audit page's filter.
@@ -95,6 +99,8 @@ impl AuditAction {
             MailRetried => "mail.retried",
             UserSecondFactorEnrolled => "user.second_factor_enrolled",
             UserSecondFactorReset => "user.second_factor_reset",
+            SessionEnded => "session.ended",
+            SessionsEnded => "sessions.ended",
         }
     }
 
@@ -133,6 +139,8 @@ impl AuditAction {
             MailRetried => "retried a mail",
             UserSecondFactorEnrolled => "set up two-factor sign-in for",
             UserSecondFactorReset => "reset the two-factor sign-in of",
+            SessionEnded => "ended a session of",
+            SessionsEnded => "ended every session of",
         }
     }
 }

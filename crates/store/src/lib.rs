@@ -8,6 +8,7 @@ pub mod sql;
 
 pub mod api_keys;
 pub mod audit;
+pub mod import_uploads;
 pub mod jobs;
 pub mod login_attempts;
 pub mod metrics;

@@ -69,6 +69,9 @@ pub struct Filter {
     pub source: Option<String>,
     pub from: Option<Millis>,
     pub to: Option<Millis>,
+    /// Only attempts on users of these organizations, or on no known user (a
+    /// mistyped name tells nothing about another organization). `None`: all.
+    pub organization_ids: Option<Vec<i64>>,
 }
 
 pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Attempt>> {
@@ -92,6 +95,15 @@ pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Resul
     }
     if let Some(v) = f.to {
         sql.push(" AND at <= ").int(v);
+    }
+    if let Some(orgs) = &f.organization_ids {
+        // `IN ()` is not SQL: no organization is an id that never exists
+        let orgs = if orgs.is_empty() { vec![-1] } else { orgs.clone() };
+        sql.push(" AND (user_id IS NULL OR NOT EXISTS (SELECT 1 FROM users WHERE users.id = login_attempts.user_id)")
+            .push(" OR EXISTS (SELECT 1 FROM user_organizations uo WHERE uo.user_id = login_attempts.user_id")
+            .push(" AND uo.organization_id IN ")
+            .int_list(&orgs)
+            .push("))");
     }
     sql.push(" ORDER BY at DESC, id DESC LIMIT ")
         .int(limit)

@@ -124,7 +124,10 @@ pub async fn run_until_idle(state: &AppState, owner: &str) -> AppResult<usize> {
     Ok(n)
 }
 
-/// Periodic housekeeping: delete export files past their retention.
+/// Periodic housekeeping: delete export files past their retention, and import
+/// uploads whose dry run was never applied.
 pub async fn sweep(state: &AppState) -> AppResult<usize> {
-    export_users::delete_expired(state, clock::now()).await
+    let now = clock::now();
+    muster_store::import_uploads::delete_expired(&mut *state.store.conn().await?, now).await?;
+    export_users::delete_expired(state, now).await
 }

@@ -14,6 +14,7 @@ pub mod passwords;
 pub mod records;
 pub mod saved_views;
 pub mod second_factor;
+pub mod sessions;
 pub mod settings;
 pub mod users;
 

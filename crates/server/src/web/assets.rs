@@ -61,6 +61,11 @@ const ASSETS: &[Asset] = &[
         content_type: JS,
         body: include_bytes!("../../static/muster.js"),
     },
+    Asset {
+        name: "confirm.js",
+        content_type: JS,
+        body: include_bytes!("../../static/confirm.js"),
+    },
 ];
 
 /// An asset with its content hash, computed once.

@@ -151,8 +151,8 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
     expect_flash(&b, "User alice was enabled.").await;
     assert_eq!(b.text("#badge-enabled").await, "Enabled");
     assert!(b.try_find("#activate-user").await.is_none(), "not locked: no Activate");
-    // the history lists what happened
-    b.wait_text("user.enabled").await;
+    // the history lists what happened, in words
+    b.wait_text("Admin User enabled alice").await;
 
     // Activate a locked user from their page
     b.goto(&app.url(&format!("/admin/users/{}", carol.id))).await;
@@ -178,6 +178,8 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
     expect_flash(&b, "User xss was disabled.").await;
     b.goto(&app.url("/admin/audit?target=xss")).await;
     b.find("#audit-events").await;
+    // the stored JSON is behind "details"
+    b.click("#audit-events td.change details summary").await;
     assert!(b.text("#audit-events td.change").await.contains(XSS));
     let scripts = b
         .execute(
@@ -311,20 +313,25 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
     b.find(".tabs a.current[id^='saved-']").await;
     assert_eq!(grid_names(&b).await[0], "mass4");
 
-    // Delete from the grid: confirmation, refused while records are assigned
+    // Delete from the grid: confirmation, which says why it is refused while records are
+    // assigned (before anything is confirmed) and leads to Reassign records
     b.goto(&app.url("/admin/users?view=all")).await;
-    row_menu(&b, "owner", ".row-delete").await;
+    row_menu(&b, "mass0", ".row-delete").await;
     b.find("#delete-dialog[open]").await;
-    assert_eq!(b.text("#delete-name").await, "owner");
+    assert_eq!(b.text("#delete-name").await, "mass0");
+    b.find("#confirm-delete:enabled").await;
     b.click("#cancel-delete").await;
     b.wait_gone("#delete-dialog[open]").await;
     row_menu(&b, "owner", ".row-delete").await;
-    b.click("#confirm-delete").await;
-    expect_flash(
-        &b,
-        "Cannot delete owner: 3 records are assigned (2 contact, 1 task). Reassign their records first.",
-    )
-    .await;
+    b.find("#delete-dialog[open]").await;
+    b.find("#delete-refused:not([hidden])").await;
+    assert_eq!(
+        b.text("#delete-refused").await,
+        "Cannot delete owner: 3 records are assigned (2 contact, 1 task). Reassign their records first."
+    );
+    assert!(b.try_find("#confirm-delete[hidden]").await.is_some(), "no Yes, Delete");
+    b.click("#delete-way-out").await;
+    b.find("#reassign-to").await;
     assert!(
         b.current_url()
             .await
@@ -337,7 +344,7 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
     b.find("#records-none").await;
     b.click("#delete-user").await;
     b.find("#delete-dialog[open]").await;
-    b.click("#confirm-delete").await;
+    b.click("#confirm-delete:enabled").await;
     expect_flash(&b, "User owner was deleted.").await;
     assert!(!grid_names(&b).await.contains(&"owner".to_owned()));
     let mut conn = app.store().conn().await.unwrap();
