@@ -393,8 +393,8 @@ async fn no_page_holds_inline_script_or_style() {
     }
     assert_eq!(
         checked.len(),
-        6,
-        "muster.css, muster.js, confirm.js, users.css, user.css, error.css: {checked:?}"
+        7,
+        "muster.css, muster.js, confirm.js, grid.js, users.css, user.css, error.css: {checked:?}"
     );
 }
 
