@@ -138,31 +138,15 @@ async fn deliver(
     settings: &Settings,
     mail: &Mail,
 ) -> AppResult<Result<(), String>> {
-    let message = build_message(config, mail);
-    // The connection is taken before the mail leaves, so that recording it
-    // after the server's 250 is one statement on a connection in hand, not a
-    // wait in the pool's queue: a process killed between the two sends the
-    // mail again when its lease runs out, and this keeps that window to a
-    // round trip (the soak saw 4 doubles in 10 kills while it was a pool wait).
-    let mut held = store.conn().await.ok();
-    let result = match message {
+    let result = match build_message(config, mail) {
         Ok(message) => transport.send(mail, message).await,
         Err(e) => Err(e),
     };
     if result.is_ok() {
-        let recorded = match held.as_mut() {
-            Some(conn) => outbox::mark_sent(conn, mail.id, clock::now()).await.is_ok(),
-            None => false,
-        };
-        if !recorded {
-            mark_sent(store, mail.id).await?;
-        }
+        mark_sent(store, mail.id).await?;
         return Ok(result);
     }
-    let mut conn = match held {
-        Some(conn) => conn,
-        None => store.conn().await?,
-    };
+    let mut conn = store.conn().await?;
     let now = clock::now();
     match &result {
         Ok(()) => {}
