@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod jobs;
 pub mod login_attempts;
+pub mod login_rollup;
 pub mod metrics;
 pub mod organizations;
 pub mod outbox;

@@ -127,7 +127,7 @@ async fn login(
     )
     .await?;
     let is_admin = user.roles.iter().any(|r| !r.permissions().is_empty());
-    let default = if is_admin { "/admin/users" } else { "/profile" };
+    let default = if is_admin { "/admin" } else { "/profile" };
     let to = safe_next(Some(&form.next)).unwrap_or_else(|| default.to_owned());
     let mut resp = Redirect::to(&to).into_response();
     resp.headers_mut()

@@ -5,6 +5,8 @@ mod api_keys;
 pub mod assets;
 mod audit_pages;
 mod auth;
+mod charts;
+mod dashboard;
 pub mod error;
 mod exports;
 mod grid_state;
@@ -30,6 +32,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let ui = Router::new()
         .merge(api_keys::router())
         .merge(auth::router())
+        .merge(dashboard::router())
         .merge(pages::router())
         .merge(password_hashes::router())
         .merge(users_grid::router())
