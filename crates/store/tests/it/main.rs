@@ -5,5 +5,6 @@
 
 mod back_office;
 mod db;
+mod login_rollup;
 mod schema;
 mod stories;
