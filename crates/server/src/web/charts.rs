@@ -140,7 +140,7 @@ pub fn sign_ins(words: &Words<'_>, hours: &[Hour], hour_label: &dyn Fn(i64) -> S
                 failures.iter().copied(),
                 6,
                 4,
-                FAILURE.stroke_width(2).into(),
+                FAILURE.stroke_width(2),
             ))
             .map_err(failed)?;
         // markers only where something happened: 168 markers on a zero line tell nothing
