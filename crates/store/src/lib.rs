@@ -19,6 +19,7 @@ pub mod password_schemes;
 pub mod records;
 pub mod saved_views;
 pub mod seed;
+pub mod seed_attempts;
 pub mod sessions;
 pub mod settings;
 pub mod user_import;
