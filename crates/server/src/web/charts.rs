@@ -31,17 +31,21 @@ fn failed<E: std::fmt::Debug>(e: E) -> AppError {
     AppError::Internal(format!("drawing a chart failed: {e:?}"))
 }
 
-/// Bars with their value above them and their name under them.
-pub fn bars(words: &Words<'_>, bars: &[Bar]) -> Result<String, AppError> {
-    let width = u32::try_from(bars.len())
-        .unwrap_or(u32::MAX)
-        .saturating_mul(90)
-        .clamp(360, 900);
+/// Bars with their value above them and their name (`name(bar)`) under them.
+pub fn bars(words: &Words<'_>, bars: &[Bar], name: &dyn Fn(&Bar) -> String) -> Result<String, AppError> {
+    // One drawing width for every card, so their text has one size once the
+    // page scales the SVG to its card (about 480 px); more bars than fit at
+    // 60 px each widen it. A name longer than its bar is cut (the table
+    // under the chart has it whole): names are about 12 px (plotters writes
+    // font-size as size / 1.24), some 7 px a character.
+    let count = u32::try_from(bars.len()).unwrap_or(u32::MAX).max(1);
+    let width = count.saturating_mul(60).saturating_add(72).clamp(480, 900);
+    let fits = usize::try_from((width - 72) / count / 7).unwrap_or(1).max(1);
+    let names: Vec<String> = bars.iter().map(|b| short(&name(b), fits)).collect();
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (width, 260)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (width, 280)).into_drawing_area();
         root.fill(&WHITE).map_err(failed)?;
-        let n = u32::try_from(bars.len()).unwrap_or(u32::MAX).max(1);
         let top = bars.iter().map(|b| b.count).max().unwrap_or(0).max(1);
         // room above the tallest bar for its value
         let y_max = top + top / 6 + 1;
@@ -49,16 +53,16 @@ pub fn bars(words: &Words<'_>, bars: &[Bar]) -> Result<String, AppError> {
             .margin(12)
             .x_label_area_size(34)
             .y_label_area_size(48)
-            .build_cartesian_2d((0..n).into_segmented(), 0..y_max)
+            // a segment per bar: the range's ends are both segments
+            .build_cartesian_2d((0..count - 1).into_segmented(), 0..y_max)
             .map_err(failed)?;
-        let names: Vec<String> = bars.iter().map(|b| short(&b.label)).collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
             .bold_line_style(INK.mix(0.15))
             .light_line_style(TRANSPARENT)
             .axis_style(INK)
-            .label_style((FONT, 14).into_font().color(&INK))
+            .label_style((FONT, 15).into_font().color(&INK))
             .x_labels(bars.len().max(1))
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) => usize::try_from(*i)
@@ -192,13 +196,12 @@ pub fn sign_ins(words: &Words<'_>, hours: &[Hour], hour_label: &dyn Fn(i64) -> S
     Ok(finish(svg, words))
 }
 
-/// A name that fits under its bar.
-fn short(label: &str) -> String {
-    const MAX: usize = 14;
-    if label.chars().count() <= MAX {
+/// A name of at most `max` characters, cut with "…".
+fn short(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
         label.to_owned()
     } else {
-        let cut: String = label.chars().take(MAX - 1).collect();
+        let cut: String = label.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
     }
 }
@@ -249,7 +252,12 @@ mod tests {
             title: "Users <by> status",
             desc: "a & b".into(),
         };
-        let svg = bars(&words, &[bar("Active", 42), bar("Locked", 7), bar("<b>x</b>", 0)]).unwrap();
+        let svg = bars(
+            &words,
+            &[bar("Active", 42), bar("Locked", 7), bar("<b>x</b>", 0)],
+            &|b| b.label.clone(),
+        )
+        .unwrap();
         assert!(svg.starts_with("<svg class=\"chart\" role=\"img\" aria-labelledby=\"t-title t-desc\" "));
         assert!(svg.contains("<title id=\"t-title\">Users &lt;by&gt; status</title>"));
         assert!(svg.contains("<desc id=\"t-desc\">a &amp; b</desc>"));
@@ -257,6 +265,8 @@ mod tests {
         for t in ["42", "7", "0", "Active", "Locked"] {
             assert!(texts.iter().any(|x| x == t), "{t} in {texts:?}");
         }
+        // one bar per value, a zero too
+        assert_eq!(svg.matches("fill=\"#2D5A96\"").count(), 3, "{svg}");
         assert!(svg.contains("&lt;b&gt;x&lt;/b&gt;"), "names are escaped");
         assert!(!svg.contains("style="), "{svg}");
         assert!(!svg.contains("<script"));
