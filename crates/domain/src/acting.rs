@@ -31,10 +31,11 @@ pub enum Action {
     Delete,
     ManageApiKey,
     ReassignRecords,
+    ResetSecondFactor,
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::View,
         Action::Edit,
         Action::Enable,
@@ -45,6 +46,7 @@ impl Action {
         Action::Delete,
         Action::ManageApiKey,
         Action::ReassignRecords,
+        Action::ResetSecondFactor,
     ];
 
     /// The permission an actor needs for this action on anyone.
@@ -59,6 +61,8 @@ impl Action {
             Action::Delete => Permission::DeleteUsers,
             Action::ManageApiKey => Permission::ManageApiKeys,
             Action::ReassignRecords => Permission::ManageRecords,
+            // a lost phone is a lost credential, like a forgotten password
+            Action::ResetSecondFactor => Permission::ResetPasswords,
         }
     }
 
@@ -75,6 +79,7 @@ impl Action {
             Action::Delete => "delete",
             Action::ManageApiKey => "manage the API keys of",
             Action::ReassignRecords => "reassign the records of",
+            Action::ResetSecondFactor => "reset the two-factor sign-in of",
         }
     }
 
@@ -84,6 +89,7 @@ impl Action {
             Action::Disable => Some("you cannot disable yourself"),
             Action::Delete => Some("you cannot delete yourself"),
             Action::ResetPassword => Some("you cannot reset your own password; change it on your profile"),
+            Action::ResetSecondFactor => Some("you cannot reset your own two-factor sign-in"),
             Action::SetPassword => {
                 Some("change your own password on your profile, where the current password is asked")
             }
@@ -261,6 +267,7 @@ mod tests {
             Action::Delete,
             Action::ResetPassword,
             Action::SetPassword,
+            Action::ResetSecondFactor,
         ] {
             let r = admin.may(action, &facts(1, &[Role::Administrator]));
             assert!(matches!(r, Err(Error::Forbidden(_))), "{action:?}");

@@ -29,10 +29,14 @@ pub enum AuditAction {
     RecordUpdated,
     SettingsUpdated,
     MailRetried,
+    UserSecondFactorEnrolled,
+    UserSecondFactorReset,
+    SessionEnded,
+    SessionsEnded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::UserCreated,
         AuditAction::UserUpdated,
         AuditAction::UserImported,
@@ -58,6 +62,10 @@ impl AuditAction {
         AuditAction::RecordUpdated,
         AuditAction::SettingsUpdated,
         AuditAction::MailRetried,
+        AuditAction::UserSecondFactorEnrolled,
+        AuditAction::UserSecondFactorReset,
+        AuditAction::SessionEnded,
+        AuditAction::SessionsEnded,
     ];
 
     /// The code stored in `audit_events.action` and used by the audit page's filter.
@@ -89,6 +97,10 @@ impl AuditAction {
             RecordUpdated => "record.updated",
             SettingsUpdated => "settings.updated",
             MailRetried => "mail.retried",
+            UserSecondFactorEnrolled => "user.second_factor_enrolled",
+            UserSecondFactorReset => "user.second_factor_reset",
+            SessionEnded => "session.ended",
+            SessionsEnded => "sessions.ended",
         }
     }
 
@@ -125,6 +137,10 @@ impl AuditAction {
             RecordUpdated => "changed a record of",
             SettingsUpdated => "changed the settings",
             MailRetried => "retried a mail",
+            UserSecondFactorEnrolled => "set up two-factor sign-in for",
+            UserSecondFactorReset => "reset the two-factor sign-in of",
+            SessionEnded => "ended a session of",
+            SessionsEnded => "ended every session of",
         }
     }
 }

@@ -72,6 +72,8 @@ pub struct UserFilter {
     pub created_to: Option<Millis>,
     pub updated_from: Option<Millis>,
     pub updated_to: Option<Millis>,
+    /// With (true) or without (false) a confirmed second factor.
+    pub second_factor: Option<bool>,
     /// Users left out of a selection ("all matching, except these").
     pub exclude_ids: Vec<i64>,
     /// Only these users (a selection of rows).

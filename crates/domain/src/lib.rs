@@ -12,7 +12,9 @@ pub mod lockout;
 pub mod password;
 pub mod password_hash;
 pub mod permission;
+pub mod second_factor;
 pub mod selection;
+pub mod sort_key;
 pub mod status;
 pub mod user;
 
@@ -25,6 +27,7 @@ pub use lockout::{LockoutPolicy, LoginOutcome};
 pub use password::{Password, PasswordPolicy};
 pub use permission::{Actor, Allowed, Permission, Role};
 pub use selection::Selection;
+pub use sort_key::sort_key;
 pub use status::AuthStatus;
 pub use user::{EmailAddress, PersonName, Username};
 

@@ -217,6 +217,28 @@ impl ParsedHash {
         self.scheme != Scheme::Argon2
     }
 
+    /// What one check of this hash costs, as text: two hashes with the same
+    /// class take the same time to check (salt and digest left out). The
+    /// sign-in's failure floor times one hash of each class in use.
+    pub fn cost_class(&self) -> String {
+        let scheme = self.scheme.key();
+        match &self.check {
+            Check::Argon2 { phc } => {
+                // `$argon2id$v=19$m=…,t=…,p=…$salt$hash`: the parameters only
+                let params: Vec<&str> = phc.split('$').take(4).collect();
+                format!("{scheme}:{}", params.join("$"))
+            }
+            Check::Bcrypt { bcrypt, sha256_prehash } => {
+                format!("{scheme}:{}:{sha256_prehash}", bcrypt.get(4..6).unwrap_or(""))
+            }
+            Check::Pbkdf2 {
+                prf, iterations, hash, ..
+            } => format!("{scheme}:{prf:?}:{iterations}:{}", hash.len()),
+            Check::SymfonySha512 { iterations, .. } => format!("{scheme}:{iterations}"),
+            Check::Weak => format!("{scheme}:weak"),
+        }
+    }
+
     fn new(scheme: Scheme, stored: &str, check: Check, weak_reason: Option<String>) -> ParsedHash {
         ParsedHash {
             scheme,
@@ -588,6 +610,20 @@ mod tests {
     use super::*;
 
     const BCRYPT: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+
+    #[test]
+    fn cost_class_leaves_salt_and_digest_out() {
+        let a = parse(BCRYPT).unwrap();
+        let other_salt = parse(&BCRYPT.replacen("R9h/", "AAAA", 1)).unwrap();
+        assert_eq!(a.cost_class(), other_salt.cost_class());
+        assert_eq!(a.cost_class(), "bcrypt:12:false");
+        let dearer = parse(&BCRYPT.replacen("$12$", "$13$", 1)).unwrap();
+        assert_ne!(a.cost_class(), dearer.cost_class());
+        let phc = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGlnZXN0";
+        if let Ok(h) = parse(phc) {
+            assert_eq!(h.cost_class(), "argon2:$argon2id$v=19$m=19456,t=2,p=1");
+        }
+    }
 
     #[test]
     fn bcrypt_variants_and_costs() {

@@ -49,7 +49,7 @@ const DATES: [(&str, &str, bool); 4] = [
 ];
 
 /// The API's filter names, for the message of an unknown one.
-pub const API_FILTERS: [&str; 17] = [
+pub const API_FILTERS: [&str; 18] = [
     "view",
     "enabled",
     "authStatus",
@@ -67,6 +67,7 @@ pub const API_FILTERS: [&str; 17] = [
     "updatedFrom",
     "updatedTo",
     "id",
+    "twoFactor",
 ];
 
 /// A text box's value: trimmed, without control characters (a database cannot store NUL).
@@ -172,6 +173,7 @@ impl Selection {
                     Err(_) => problems.push(format!("unknown view {v:?}; showing active users")),
                 },
                 "enabled" => f.enabled = parse_bool(v),
+                "two_factor" => f.second_factor = parse_bool(v),
                 "status" => {
                     for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                         match AuthStatus::parse(part) {
@@ -217,6 +219,9 @@ impl Selection {
         }
         if let Some(e) = f.enabled {
             out.push(("enabled", if e { "yes" } else { "no" }.to_owned()));
+        }
+        if let Some(t) = f.second_factor {
+            out.push(("two_factor", if t { "yes" } else { "no" }.to_owned()));
         }
         for st in &f.auth_statuses {
             out.push(("status", st.as_str().to_owned()));
@@ -306,6 +311,9 @@ impl Selection {
             }
             "view" => f.view = Some(View::parse(v).map_err(message_of)?),
             "enabled" => f.enabled = Some(parse_bool(v).ok_or_else(|| "must be true or false".to_owned())?),
+            "twoFactor" => {
+                f.second_factor = Some(parse_bool(v).ok_or_else(|| "must be true or false".to_owned())?);
+            }
             "authStatus" => {
                 for part in v.split(',') {
                     let st = AuthStatus::parse(part).map_err(|_| {
@@ -346,6 +354,9 @@ impl Selection {
         }
         if let Some(e) = f.enabled {
             push("enabled", e.to_string());
+        }
+        if let Some(t) = f.second_factor {
+            push("twoFactor", t.to_string());
         }
         if !f.auth_statuses.is_empty() {
             push(
@@ -419,6 +430,7 @@ mod tests {
                 created_to: parse_date("2026-02-01", true),
                 updated_from: parse_date("2026-03-01T10:00:00Z", false),
                 updated_to: parse_date("2026-04-01", true),
+                second_factor: Some(false),
                 exclude_ids: vec![7, 9],
                 only_ids: Some(vec![1, 2, 3]),
             },

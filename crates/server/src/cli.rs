@@ -115,6 +115,12 @@ pub enum UserCommand {
         #[arg(long, default_value_t = 1000)]
         limit: i64,
     },
+    /// Remove a user's two-factor sign-in (authenticator app and recovery
+    /// codes): the way back in for an administrator who lost both.
+    ResetTwoFactor {
+        /// The user's username.
+        username: String,
+    },
 }
 
 /// Each Argon2 hash allocates 19 MiB. glibc serves a freed block of that size from the heap
@@ -344,6 +350,15 @@ async fn serve(config: Config) -> Result<(), AppError> {
     let admin_password = std::env::var("MUSTER_ADMIN_PASSWORD").ok();
     announce_admin(services::bootstrap::ensure_admin(&state.store, &state.hasher, admin_password).await?);
     crate::jobs::spawn(state.clone());
+    // Before the first request: a wrong password for a user still on an imported hash
+    // must not answer faster than for a name nobody has (see `Hasher::verify`).
+    let (floor, classes) = services::foreign_hashes::calibrate_failure_floor(&state.store, &state.hasher).await?;
+    tracing::info!(
+        floor_ms = floor.as_millis() as u64,
+        classes,
+        "sign-in failure floor set"
+    );
+    services::foreign_hashes::spawn_recalibration(state.store.clone(), state.hasher.clone());
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
@@ -485,6 +500,15 @@ async fn user_command(cmd: UserCommand, config: Config) -> Result<(), AppError> 
                 );
             }
             println!("{} user(s)", page.total);
+            Ok(())
+        }
+        UserCommand::ResetTwoFactor { username } => {
+            let grant = actor.allow::<perm::ResetPasswords>()?;
+            let user = muster_store::users::find_by_username(&mut *store.conn().await?, username.trim())
+                .await?
+                .ok_or_else(|| AppError::not_found("user"))?;
+            services::second_factor::reset(&store, &grant, &Ctx::cli(), user.id).await?;
+            println!("two-factor sign-in of {} reset", user.username);
             Ok(())
         }
     }

@@ -2,6 +2,8 @@
 //! so a burst of sign-ins queues instead of starving every other request.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -38,6 +40,8 @@ impl Params {
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    /// Microseconds a failed check lasts at least (`failure_floor`).
+    failure_floor_us: Arc<AtomicU64>,
 }
 
 impl Default for Hasher {
@@ -51,6 +55,7 @@ impl Hasher {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Hasher {
             permits: Arc::new(Semaphore::new(cores)),
+            failure_floor_us: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -70,9 +75,69 @@ impl Hasher {
     }
 
     /// Whether `password` matches the stored `hash` (see `verify_now`). A malformed hash never matches.
+    ///
+    /// A mismatch answers no sooner than the failure floor after the call:
+    /// users still on an imported hash (PBKDF2 with 600,000 iterations, bcrypt
+    /// cost 12) take longer to check than the Argon2 dummy an unknown user is
+    /// checked against, and without the floor a wrong password would tell
+    /// such a user apart from a name nobody has. A check of a foreign hash
+    /// that outlasts the floor raises it, so a class of hash that calibration
+    /// has not seen yet (imported by another process) leaks once at most.
     pub async fn verify(&self, password: String, hash: String) -> Result<bool, AppError> {
-        self.run(move || verify_now(&password, &hash)).await
+        let started = Instant::now();
+        let foreign = !hash.starts_with("$argon2");
+        let (ok, took) = self
+            .run(move || {
+                let t = Instant::now();
+                (verify_now(&password, &hash), t.elapsed())
+            })
+            .await?;
+        if foreign {
+            self.raise_failure_floor(took);
+        }
+        if !ok {
+            let floor = self.failure_floor();
+            tokio::time::sleep_until((started + floor).into()).await;
+        }
+        Ok(ok)
     }
+
+    /// Check `hash` with a password that cannot match, without the floor:
+    /// how long a failure against this class of hash takes.
+    pub async fn time_failure(&self, hash: String) -> Result<Duration, AppError> {
+        self.run(move || {
+            let t = Instant::now();
+            let _ = verify_now("\u{0}muster: a password no hash matches", &hash);
+            t.elapsed()
+        })
+        .await
+    }
+
+    /// Raise the floor to a failed check of `hash`, a foreign hash just stored,
+    /// before anyone can sign in against it.
+    pub async fn learn_failure_time(&self, hash: String) -> Result<(), AppError> {
+        let took = self.time_failure(hash).await?;
+        self.raise_failure_floor(took);
+        Ok(())
+    }
+
+    /// The least time a failed check takes (see `verify`).
+    pub fn failure_floor(&self) -> Duration {
+        Duration::from_micros(self.failure_floor_us.load(Ordering::Relaxed))
+    }
+
+    /// Set the floor to a check taking `took`, with a quarter for the noise of a busy machine.
+    pub fn set_failure_floor(&self, took: Duration) {
+        self.failure_floor_us.store(floor_micros(took), Ordering::Relaxed);
+    }
+
+    fn raise_failure_floor(&self, took: Duration) {
+        self.failure_floor_us.fetch_max(floor_micros(took), Ordering::Relaxed);
+    }
+}
+
+fn floor_micros(took: Duration) -> u64 {
+    u64::try_from(took.as_micros()).unwrap_or(u64::MAX).saturating_mul(5) / 4
 }
 
 pub fn hash_now(password: &str, params: Params) -> Result<String, AppError> {

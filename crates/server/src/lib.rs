@@ -28,6 +28,7 @@ pub mod seed_attempts;
 pub mod selection_query;
 pub mod services;
 pub mod settings;
+pub mod totp;
 pub mod user_csv;
 pub mod web;
 

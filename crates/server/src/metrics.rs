@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `muster_http_requests_total` | counter | `method`, `route` (the route template, `/admin/users/{id}`), `status` |
 //! | `muster_http_request_duration_seconds` | histogram | `method`, `route`, `status` |
-//! | `muster_sign_ins_total` | counter | `source` (web, api), `outcome` (success, wrong_password, refused, unknown_user, throttled) |
+//! | `muster_sign_ins_total` | counter | `source` (web, api), `outcome` (success, wrong_password, wrong_code, refused, unknown_user, throttled) |
 //! | `muster_lockouts_total` | counter | |
 //! | `muster_api_key_refusals_total` | counter | `reason` (missing, malformed, unknown, user_refused, rate_limited) |
 //! | `muster_mail_delivery_failures_total` | counter | `outcome` (retry, failed) |
@@ -186,7 +186,14 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     );
     // every known series from the start at 0, so that a rate over the first failure is right
     for source in ["web", "api"] {
-        for outcome in ["success", "wrong_password", "refused", "unknown_user", "throttled"] {
+        for outcome in [
+            "success",
+            "wrong_password",
+            "wrong_code",
+            "refused",
+            "unknown_user",
+            "throttled",
+        ] {
             let _ = sign_ins.get_or_create(&SignInLabels {
                 source: source.to_owned(),
                 outcome: outcome.to_owned(),

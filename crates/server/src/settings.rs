@@ -250,6 +250,28 @@ pub const DESCRIPTORS: &[Descriptor] = &[
         kind: Kind::Int { min: 1, max: 1440 },
         default: 15,
     },
+    // Second factor per role: 0 off, 1 optional, 2 required (muster_domain::second_factor).
+    Descriptor {
+        key: "second_factor_administrator",
+        label: "Two-factor sign-in for Administrators",
+        help: "0 off, 1 optional, 2 required. Required is recommended: an administrator's password alone opens everything",
+        kind: Kind::Int { min: 0, max: 2 },
+        default: 1,
+    },
+    Descriptor {
+        key: "second_factor_user_manager",
+        label: "Two-factor sign-in for User Managers",
+        help: "0 off, 1 optional, 2 required. Required is recommended",
+        kind: Kind::Int { min: 0, max: 2 },
+        default: 1,
+    },
+    Descriptor {
+        key: "second_factor_user",
+        label: "Two-factor sign-in for Users",
+        help: "0 off, 1 optional, 2 required. Off only hides the set-up: a factor already set up is still asked",
+        kind: Kind::Int { min: 0, max: 2 },
+        default: 1,
+    },
     Descriptor {
         key: "mail_max_attempts",
         label: "Mail delivery attempts before it is marked failed",
@@ -332,6 +354,19 @@ impl Settings {
             iterations: u32::try_from(self.get("argon2_iterations")).unwrap_or(2),
             parallelism: u32::try_from(self.get("argon2_parallelism")).unwrap_or(1),
         }
+    }
+
+    /// The second-factor rule for a user with these roles (the strictest of them).
+    pub fn second_factor_rule(&self, roles: &[muster_domain::Role]) -> muster_domain::second_factor::FactorRule {
+        use muster_domain::Role;
+        use muster_domain::second_factor::FactorRule;
+        FactorRule::for_roles(roles, |r| {
+            FactorRule::from_setting(self.get(match r {
+                Role::Administrator => "second_factor_administrator",
+                Role::UserManager => "second_factor_user_manager",
+                Role::User => "second_factor_user",
+            }))
+        })
     }
 
     pub fn session_ttl_ms(&self) -> i64 {

@@ -45,19 +45,41 @@
   /* A dialog rendered with data-open="1" (a form re-shown with errors) opens at once. */
   document.querySelectorAll("dialog[data-open='1']").forEach(function (d) { d.showModal(); });
 
-  /* Delete: one confirmation dialog for the grid rows and the user page. */
+  /* Delete: one confirmation dialog for the grid rows and the user page. The trigger is a
+     link to the confirmation page (without JavaScript); here the dialog first asks the
+     server whether the delete would be refused, and says why instead of offering Yes, Delete. */
   var deleteDialog = document.getElementById("delete-dialog");
   var deleteForm = document.getElementById("delete-form");
   if (deleteDialog && deleteForm) {
     document.querySelectorAll(".js-delete").forEach(function (b) {
-      b.addEventListener("click", function () {
+      b.addEventListener("click", function (ev) {
+        ev.preventDefault();
         deleteForm.action = b.dataset.action;
         // textContent: the name is shown as text, never as markup
         document.getElementById("delete-name").textContent = b.dataset.name;
+        document.getElementById("delete-back").value = b.dataset.back || "";
+        var question = document.getElementById("delete-question");
+        var refused = document.getElementById("delete-refused");
+        var wayOut = document.getElementById("delete-way-out");
+        var ok = document.getElementById("confirm-delete");
+        question.hidden = false; refused.hidden = true; wayOut.hidden = true;
+        ok.hidden = false; ok.disabled = true;
         deleteDialog.showModal();
+        fetch(b.dataset.action + "/check", {credentials: "same-origin", cache: "no-store"})
+          .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+          .then(function (j) {
+            if (!j.refused) { ok.disabled = false; return; }
+            refused.textContent = j.refused; refused.hidden = false;
+            question.hidden = true; ok.hidden = true;
+            if (j.wayOut) { wayOut.href = j.wayOut.href; wayOut.textContent = j.wayOut.label; wayOut.hidden = false; }
+          })
+          // the check failed: let the admin confirm; the server still refuses what it must
+          .catch(function () { ok.disabled = false; });
       });
     });
     document.getElementById("cancel-delete").addEventListener("click", function () { deleteDialog.close(); });
+    // the way out may be a section of this very page (#records): close the dialog to show it
+    document.getElementById("delete-way-out").addEventListener("click", function () { deleteDialog.close(); });
   }
 
   /* Menus (<details>): one open at a time, closed by Escape or a click elsewhere. */
@@ -76,36 +98,7 @@
     }
   });
 
-  /* The users grid: select the page, select all matching (with the unticked rows as
-     exceptions), and the note that says how many are selected. */
-  var page = document.getElementById("select-page");
-  var all = document.getElementById("select-all-matching");
-  var note = document.getElementById("selection-note");
-  var boxes = function () { return Array.prototype.slice.call(document.querySelectorAll(".row-check")); };
-  function update() {
-    if (!note) return;
-    var ticked = boxes().filter(function (b) { return b.checked; }).length;
-    if (all && all.checked) {
-      var except = boxes().length - ticked;
-      note.textContent = "All " + document.getElementById("matching-count").textContent + " matching users selected" + (except ? ", except " + except : "");
-    } else {
-      note.textContent = ticked ? ticked + " selected" : "";
-    }
-  }
-  if (page) page.addEventListener("change", function () { boxes().forEach(function (b) { b.checked = page.checked; }); update(); });
-  if (all) all.addEventListener("change", function () { boxes().forEach(function (b) { b.checked = all.checked; }); if (page) page.checked = all.checked; update(); });
-  boxes().forEach(function (b) { b.addEventListener("change", update); });
-  var mass = document.getElementById("mass-form");
-  // "all matching, except": the rows unticked on this page travel as exceptions
-  if (mass) mass.addEventListener("submit", function () {
-    mass.querySelectorAll("input[name=except]").forEach(function (e) { e.remove(); });
-    if (!all || !all.checked) return;
-    boxes().filter(function (b) { return !b.checked; }).forEach(function (b) {
-      var e = document.createElement("input");
-      e.type = "hidden"; e.name = "except"; e.value = b.value;
-      mass.appendChild(e);
-    });
-  });
+  /* The users grid's selection and mass actions: static/grid.js, loaded by that page. */
 
   /* A new API key: Copy. */
   var copy = document.getElementById("copy-api-key");

@@ -18,6 +18,9 @@ pub struct Event {
     pub ip: String,
     pub before_json: Option<String>,
     pub after_json: Option<String>,
+    /// The actor's full name as it is now (read by [`list`], never stored): empty
+    /// for the system or a user who no longer exists.
+    pub actor_name: String,
 }
 
 /// The writes of [`insert`], undone in the same transaction: no event is left
@@ -58,11 +61,17 @@ pub struct Filter {
     pub action: Option<String>,
     pub from: Option<Millis>,
     pub to: Option<Millis>,
+    /// Only events of these organizations (an administrator of some of them):
+    /// about a user who belongs to one; or, when there is no such user any more
+    /// (a deleted user, a settings change), done by a member of one or by the system.
+    /// `None`: every event.
+    pub organization_ids: Option<Vec<i64>>,
 }
 
 pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Event>> {
     let mut sql = Sql::new(
-        "SELECT id, at, actor_id, actor_username, action, target_id, target_username, ip, before_json, after_json \
+        "SELECT id, at, actor_id, actor_username, action, target_id, target_username, ip, before_json, after_json, \
+         (SELECT u.first_name || ' ' || u.last_name FROM users u WHERE u.id = audit_events.actor_id) \
          FROM audit_events WHERE 1 = 1",
     );
     if let Some(a) = f.actor.as_deref().filter(|s| !s.is_empty()) {
@@ -83,6 +92,25 @@ pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Resul
     if let Some(v) = f.to {
         sql.push(" AND at <= ").int(v);
     }
+    if let Some(orgs) = &f.organization_ids {
+        // `IN ()` is not SQL: no organization is an id that never exists
+        let orgs = if orgs.is_empty() { vec![-1] } else { orgs.clone() };
+        let member = |sql: &mut Sql, col: &str| {
+            sql.push(" EXISTS (SELECT 1 FROM user_organizations uo WHERE uo.user_id = audit_events.")
+                .push(col)
+                .push(" AND uo.organization_id IN ")
+                .int_list(&orgs)
+                .push(")");
+        };
+        sql.push(" AND (");
+        member(&mut sql, "target_id");
+        sql.push(
+            " OR ((target_id IS NULL OR NOT EXISTS (SELECT 1 FROM users WHERE users.id = audit_events.target_id))",
+        );
+        sql.push(" AND (actor_id IS NULL OR");
+        member(&mut sql, "actor_id");
+        sql.push(")))");
+    }
     sql.push(" ORDER BY at DESC, id DESC LIMIT ")
         .int(limit)
         .push(" OFFSET ")
@@ -101,6 +129,7 @@ pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Resul
                 ip: r.try_get(7)?,
                 before_json: r.try_get(8)?,
                 after_json: r.try_get(9)?,
+                actor_name: r.try_get::<Option<String>, _>(10)?.unwrap_or_default(),
             })
         })
         .collect()

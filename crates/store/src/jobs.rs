@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use crate::{Backend, Conn, Error, Result, Store};
 
 const COLUMNS: &str = "id, kind, payload, status, processed, total, created_by, created_at, started_at, \
-    finished_at, lease_owner, lease_until, attempts, error, result_path, checkpoint";
+    finished_at, lease_owner, lease_until, attempts, error, result_path, checkpoint, not_before";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -59,6 +59,8 @@ pub struct Job {
     pub error: Option<String>,
     pub result_path: Option<String>,
     pub checkpoint: Option<String>,
+    /// Not claimed before this time.
+    pub not_before: Option<Millis>,
 }
 
 impl Job {
@@ -81,6 +83,7 @@ impl Job {
             error: r.try_get("error")?,
             result_path: r.try_get("result_path")?,
             checkpoint: r.try_get("checkpoint")?,
+            not_before: r.try_get("not_before")?,
         })
     }
 }
@@ -95,6 +98,38 @@ pub async fn enqueue(conn: &mut Conn, kind: &str, payload: &str, created_by: Opt
     .bind(now)
     .fetch_one(&mut *conn)
     .await?)
+}
+
+/// Queue a job that no worker claims before `not_before`.
+pub async fn enqueue_at(
+    conn: &mut Conn,
+    kind: &str,
+    payload: &str,
+    created_by: Option<i64>,
+    now: Millis,
+    not_before: Millis,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO jobs (kind, payload, status, created_by, created_at, not_before) \
+         VALUES ($1, $2, 'queued', $3, $4, $5) RETURNING id",
+    )
+    .bind(kind)
+    .bind(payload)
+    .bind(created_by)
+    .bind(now)
+    .bind(not_before)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Delete a job of `kind` that has not started. Whether there was one.
+pub async fn cancel_queued(conn: &mut Conn, id: i64, kind: &str) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND kind = $2 AND status = 'queued'")
+        .bind(id)
+        .bind(kind)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Job>> {
@@ -136,8 +171,10 @@ pub async fn claim(
         }
         kind_list.push_str(&format!("${}", i + 4));
     }
-    let claimable =
-        format!("kind IN ({kind_list}) AND (status = 'queued' OR (status = 'running' AND lease_until < $3))");
+    let claimable = format!(
+        "kind IN ({kind_list}) AND ((status = 'queued' AND (not_before IS NULL OR not_before <= $3)) \
+             OR (status = 'running' AND lease_until < $3))"
+    );
     // One statement on both backends. The outer WHERE repeats the condition so
     // that a row changed by a concurrent claimer is not taken twice.
     let lock = match store.backend {

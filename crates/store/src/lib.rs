@@ -8,6 +8,7 @@ pub mod sql;
 
 pub mod api_keys;
 pub mod audit;
+pub mod import_uploads;
 pub mod jobs;
 pub mod login_attempts;
 pub mod login_rollup;
@@ -18,6 +19,7 @@ pub mod password_resets;
 pub mod password_schemes;
 pub mod records;
 pub mod saved_views;
+pub mod second_factor;
 pub mod seed;
 pub mod seed_attempts;
 pub mod sessions;
@@ -114,7 +116,16 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.pool).await?;
-        Ok(())
+        // rows older than migration 0013 get their name sort keys; a transaction per
+        // batch, so an upgrade of a million users is not a million commits
+        loop {
+            let mut tx = self.begin().await?;
+            let filled = users::fill_name_keys(&mut tx).await?;
+            tx.commit().await?;
+            if filled == 0 {
+                return Ok(());
+            }
+        }
     }
 
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {

@@ -16,12 +16,14 @@ pub struct Attempt {
     pub ip: String,
     pub user_agent: String,
     pub reason: String,
+    /// The step the attempt ended at: `password` (also when empty) or `second_factor`.
+    pub step: String,
 }
 
 pub async fn insert(conn: &mut Conn, a: &Attempt) -> Result<()> {
     sqlx::query(
-        "INSERT INTO login_attempts (at, username, user_id, success, source, ip, user_agent, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO login_attempts (at, username, user_id, success, source, ip, user_agent, reason, step) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(a.at)
     .bind(&a.username)
@@ -31,6 +33,7 @@ pub async fn insert(conn: &mut Conn, a: &Attempt) -> Result<()> {
     .bind(&a.ip)
     .bind(&a.user_agent)
     .bind(&a.reason)
+    .bind(if a.step.is_empty() { "password" } else { a.step.as_str() })
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -66,11 +69,14 @@ pub struct Filter {
     pub source: Option<String>,
     pub from: Option<Millis>,
     pub to: Option<Millis>,
+    /// Only attempts on users of these organizations, or on no known user (a
+    /// mistyped name tells nothing about another organization). `None`: all.
+    pub organization_ids: Option<Vec<i64>>,
 }
 
 pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Result<Vec<Attempt>> {
     let mut sql = Sql::new(
-        "SELECT id, at, username, user_id, success, source, ip, user_agent, reason FROM login_attempts WHERE 1 = 1",
+        "SELECT id, at, username, user_id, success, source, ip, user_agent, reason, step FROM login_attempts WHERE 1 = 1",
     );
     if let Some(u) = f.username.as_deref().filter(|s| !s.is_empty()) {
         sql.push(" AND lower(username) = ").str(u.to_lowercase());
@@ -90,6 +96,15 @@ pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Resul
     if let Some(v) = f.to {
         sql.push(" AND at <= ").int(v);
     }
+    if let Some(orgs) = &f.organization_ids {
+        // `IN ()` is not SQL: no organization is an id that never exists
+        let orgs = if orgs.is_empty() { vec![-1] } else { orgs.clone() };
+        sql.push(" AND (user_id IS NULL OR NOT EXISTS (SELECT 1 FROM users WHERE users.id = login_attempts.user_id)")
+            .push(" OR EXISTS (SELECT 1 FROM user_organizations uo WHERE uo.user_id = login_attempts.user_id")
+            .push(" AND uo.organization_id IN ")
+            .int_list(&orgs)
+            .push("))");
+    }
     sql.push(" ORDER BY at DESC, id DESC LIMIT ")
         .int(limit)
         .push(" OFFSET ")
@@ -107,6 +122,7 @@ pub async fn list(conn: &mut Conn, f: &Filter, limit: i64, offset: i64) -> Resul
                 ip: r.try_get(6)?,
                 user_agent: r.try_get(7)?,
                 reason: r.try_get(8)?,
+                step: r.try_get(9)?,
             })
         })
         .collect()

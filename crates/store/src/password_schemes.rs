@@ -44,12 +44,26 @@ pub async fn count_by_scheme(conn: &mut Conn, schemes: &[Prefixes<'_>]) -> Resul
     Ok(out)
 }
 
-/// The ids of the users whose hash starts with one of `prefixes`.
-pub async fn user_ids_on(conn: &mut Conn, prefixes: &[&str]) -> Result<Vec<i64>> {
+/// A page, in id order after `after_id`, of the users whose hash starts with
+/// one of `prefixes`: (id, hash). For walking every such hash without holding
+/// them all.
+pub async fn hashes_after(conn: &mut Conn, prefixes: &[&str], after_id: i64, limit: i64) -> Result<Vec<(i64, String)>> {
     if prefixes.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new("SELECT id FROM users WHERE ");
+    let mut sql = Sql::new("SELECT id, password_hash FROM users WHERE id > ");
+    sql.int(after_id).push(" AND (");
+    push_any_prefix(&mut sql, prefixes);
+    sql.push(") ORDER BY id LIMIT ").int(limit);
+    let rows = sql.query().fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((r.try_get::<i64, _>("id")?, r.try_get::<String, _>("password_hash")?));
+    }
+    Ok(out)
+}
+
+fn push_any_prefix(sql: &mut Sql, prefixes: &[&str]) {
     for (i, p) in prefixes.iter().enumerate() {
         if i > 0 {
             sql.push(" OR ");
@@ -59,6 +73,15 @@ pub async fn user_ids_on(conn: &mut Conn, prefixes: &[&str]) -> Result<Vec<i64>>
             .push(") = ")
             .str(*p);
     }
+}
+
+/// The ids of the users whose hash starts with one of `prefixes`.
+pub async fn user_ids_on(conn: &mut Conn, prefixes: &[&str]) -> Result<Vec<i64>> {
+    if prefixes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT id FROM users WHERE ");
+    push_any_prefix(&mut sql, prefixes);
     sql.push(" ORDER BY id");
     let rows = sql.query().fetch_all(&mut *conn).await?;
     rows.iter()

@@ -1,7 +1,7 @@
 //! Bulk inserts for `muster seed`: many rows per statement, ids chosen by the
 //! caller, so a million users take about a minute instead of an hour.
 
-use muster_domain::{AuthStatus, Millis, Role};
+use muster_domain::{AuthStatus, Millis, Role, sort_key};
 
 use crate::sql::{Sql, literal};
 use crate::{Backend, Conn, Result, Store, flag};
@@ -42,7 +42,7 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
     let mut sql = Sql::new(
         "INSERT INTO users (id, username, username_lc, email, email_lc, first_name, last_name, enabled, auth_status, \
          failed_login_count, login_count, last_login_at, password_hash, password_changed_at, created_at, updated_at, \
-         roles_text, orgs_text, search_text) VALUES ",
+         roles_text, orgs_text, search_text, first_name_key, last_name_key) VALUES ",
     );
     let mut roles = Sql::new("INSERT INTO user_roles (user_id, role) VALUES ");
     let mut orgs = Sql::new("INSERT INTO user_organizations (user_id, organization_id) VALUES ");
@@ -61,7 +61,7 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
         let search = format!("{} {} {} {}", u.first_name, u.last_name, u.username, u.email).to_lowercase();
         let last_login = u.last_login_at.map_or_else(|| "NULL".to_owned(), |t| t.to_string());
         sql.push(&format!(
-            "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {last_login}, {}, {}, {}, {}, {}, {}, {})",
+            "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {last_login}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
             u.id,
             literal(&u.username),
             literal(&u.username.to_lowercase()),
@@ -80,6 +80,8 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
             literal(&roles_text),
             literal(&orgs_text),
             literal(&search),
+            literal(&sort_key(&u.first_name)),
+            literal(&sort_key(&u.last_name)),
         ));
         for r in &u.roles {
             if nr > 0 {

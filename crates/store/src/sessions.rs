@@ -134,3 +134,51 @@ pub async fn delete_for_filter(
     let done = sql.query().execute(&mut *conn).await?;
     Ok(done.rows_affected())
 }
+
+/// A live session as an administrator sees it: never its hash, only a short
+/// public id (the first 16 hex digits of the hash), which cannot sign anyone in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub public_id: String,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// The length of a session's public id.
+pub const PUBLIC_ID_LEN: usize = 16;
+
+/// The live sessions of a user, most recently seen first.
+pub async fn list_for_user(conn: &mut Conn, user_id: i64, now: Millis) -> Result<Vec<SessionInfo>> {
+    let rows = sqlx::query(
+        "SELECT id_hash, created_at, last_seen_at, ip, user_agent FROM sessions \
+         WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC, created_at DESC",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let hash: String = r.try_get(0)?;
+            Ok(SessionInfo {
+                public_id: hash.chars().take(PUBLIC_ID_LEN).collect(),
+                created_at: r.try_get(1)?,
+                last_seen_at: r.try_get(2)?,
+                ip: r.try_get(3)?,
+                user_agent: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+/// End one session of a user, named by its public id; how many ended (0 or 1).
+pub async fn delete_by_public_id(conn: &mut Conn, user_id: i64, public_id: &str) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND substr(id_hash, 1, 16) = $2")
+        .bind(user_id)
+        .bind(public_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -436,6 +436,30 @@ fn mails(mailbox: &Path) -> Vec<(String, String, String, String)> {
     out
 }
 
+/// Every row of the cluster's outbox: (Message-ID, subject, status).
+fn outbox_rows(database: &str) -> R<Vec<(String, String, String)>> {
+    let out = Command::new("psql")
+        .args([
+            database,
+            "-qAtF",
+            "\t",
+            "-c",
+            "SELECT message_id, subject, status FROM mail_outbox ORDER BY id",
+        ])
+        .output()
+        .map_err(|e| format!("psql: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("psql: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            Some((f.next()?.to_owned(), f.next()?.to_owned(), f.next()?.to_owned()))
+        })
+        .collect())
+}
+
 fn metric(text: &str, name: &str, labels: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(name) && l.contains(labels))
@@ -674,10 +698,10 @@ async fn drive(args: &Args, cluster_dir: &Path, mailbox: &Path, smtp_port: u16, 
     }
     // a mail sent just now may still be on its way into the mailbox
     tokio::time::sleep(Duration::from_secs(2)).await;
-    check(&ctx, mailbox, &rss).await
+    check(&ctx, mailbox, &rss, &database).await
 }
 
-async fn check(ctx: &Ctx, mailbox: &Path, rss: &RssSamples) -> R<bool> {
+async fn check(ctx: &Ctx, mailbox: &Path, rss: &RssSamples, database: &str) -> R<bool> {
     let t = &ctx.tally;
     // every request answered; 5xx only in the seconds after a fault
     let windows = lock(&t.windows).clone();
@@ -747,27 +771,82 @@ async fn check(ctx: &Ctx, mailbox: &Path, rss: &RssSamples) -> R<bool> {
         }
     }
 
-    // mail: delivered exactly once
+    // mail: every row of the outbox (what the instances committed to send)
+    // delivered exactly once, nothing delivered that the outbox does not hold
     let all = mails(mailbox);
-    let mut seen = HashSet::new();
-    let duplicated = all.iter().filter(|(id, _, _, _)| !seen.insert(id.clone())).count();
+    let bare = |id: &str| {
+        id.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .split('@')
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut delivered_times: HashMap<String, u64> = HashMap::new();
+    for m in &all {
+        *delivered_times.entry(bare(&m.0)).or_default() += 1;
+    }
+    let duplicated: u64 = delivered_times.values().map(|n| n - 1).sum();
     let unique: Vec<_> = {
         let mut s = HashSet::new();
         all.iter().filter(|m| s.insert(m.0.clone())).collect()
     };
+    let outbox = outbox_rows(database)?;
+    let mut lost = 0u64;
+    for (id, subject, status) in &outbox {
+        if !delivered_times.contains_key(&bare(id)) {
+            lost += 1;
+            if lost <= 5 {
+                t.problem(format!(
+                    "mail {id} ({subject}, {status} in the outbox) never reached the SMTP server"
+                ));
+            }
+        }
+    }
+    let known: HashSet<String> = outbox.iter().map(|(id, ..)| bare(id)).collect();
+    let strays = delivered_times.keys().filter(|id| !known.contains(*id)).count();
+    if strays > 0 {
+        t.problem(format!("{strays} mail(s) delivered that no outbox row holds"));
+    }
+    let in_outbox = |subject: &str| outbox.iter().filter(|m| m.1.starts_with(subject)).count() as u64;
     let count = |subject: &str| unique.iter().filter(|m| m.1.starts_with(subject)).count() as u64;
     let resets = count("Reset your muster password");
     let lockouts = count("Your muster account was locked");
     let export_mails = count("Your export #");
+    // (kind, acknowledged to the client, committed by the server, delivered)
     let expected = [
-        ("reset", t.resets_expected.load(Ordering::Relaxed), resets),
-        ("lockout", VICTIMS as u64, lockouts),
-        ("export", exports.len() as u64, export_mails),
+        (
+            "reset",
+            t.resets_expected.load(Ordering::Relaxed),
+            in_outbox("Reset your muster password"),
+            resets,
+        ),
+        (
+            "lockout",
+            VICTIMS as u64,
+            in_outbox("Your muster account was locked"),
+            lockouts,
+        ),
+        ("export", exports.len() as u64, in_outbox("Your export #"), export_mails),
     ];
-    for (kind, want, got) in expected {
-        if want != got {
-            t.problem(format!("{kind} mails: {got} delivered, {want} expected"));
+    let mut retried_twice = 0;
+    for (kind, acknowledged, committed, got) in expected {
+        if got != committed {
+            t.problem(format!("{kind} mails: {got} delivered, {committed} in the outbox"));
         }
+        if committed < acknowledged {
+            t.problem(format!(
+                "{kind} mails: {acknowledged} acknowledged to the client, only {committed} in the outbox"
+            ));
+        }
+        if kind == "lockout" && committed != acknowledged {
+            t.problem(format!(
+                "lockout mails: {committed} in the outbox, one per victim ({acknowledged}) expected"
+            ));
+        }
+        // a request applied whose answer a kill took away, then sent again by the client
+        retried_twice += committed.saturating_sub(acknowledged);
     }
     if duplicated > 0 {
         t.problem(format!("{duplicated} mail(s) delivered twice"));
@@ -836,10 +915,11 @@ async fn check(ctx: &Ctx, mailbox: &Path, rss: &RssSamples) -> R<bool> {
     }
 
     let problems = lock(&t.problems).clone();
-    let expected_mails: u64 = expected.iter().map(|e| e.1).sum();
-    let delivered: u64 = expected.iter().map(|e| e.2).sum();
+    let expected_mails: u64 = expected.iter().map(|e| e.2).sum();
+    let delivered: u64 = expected.iter().map(|e| e.3).sum();
     println!(
-        "soak: requests {}, errors {} ({} outside fault windows), mails expected/delivered/duplicated {}/{}/{}, \
+        "soak: requests {}, errors {} ({} outside fault windows), mails expected/delivered/duplicated/lost {}/{}/{}/{lost} \
+         (of which {retried_twice} from a request the client sent again after a kill took its answer), \
          jobs {} exports + {} mass resets done, reset links tried {tried}, RSS max {} MB, problems {}",
         t.requests.load(Ordering::Relaxed),
         errors.len(),

@@ -233,6 +233,9 @@ struct ListParams {
     view: Option<ViewName>,
     #[param(rename = "filter[enabled]")]
     enabled: Option<bool>,
+    /// With (true) or without (false) a second factor.
+    #[param(rename = "filter[twoFactor]")]
+    two_factor: Option<bool>,
     /// Comma-separated statuses.
     #[param(
         rename = "filter[authStatus]",

@@ -18,7 +18,10 @@ pub const LEASE_MS: i64 = 60_000;
 /// A job whose worker died this many times is given up as failed.
 pub const MAX_ATTEMPTS: i64 = 5;
 /// The job kinds this worker runs.
-pub const KINDS: &[&str] = &[crate::services::exports::KIND];
+pub const KINDS: &[&str] = &[
+    crate::services::exports::KIND,
+    crate::services::foreign_hashes::RESET_KIND,
+];
 
 const IDLE_POLL: Duration = Duration::from_secs(1);
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -105,6 +108,9 @@ pub async fn run_one(state: &AppState, owner: &str) -> AppResult<bool> {
 async fn dispatch(state: &AppState, job: &Job, owner: &str) -> AppResult<Outcome> {
     match job.kind.as_str() {
         crate::services::exports::KIND => export_users::run(state, job, owner).await,
+        crate::services::foreign_hashes::RESET_KIND => {
+            crate::services::foreign_hashes::run_scheduled_reset(state, job, owner).await
+        }
         other => Err(AppError::Internal(format!("unknown job kind {other:?}"))),
     }
 }
@@ -118,7 +124,10 @@ pub async fn run_until_idle(state: &AppState, owner: &str) -> AppResult<usize> {
     Ok(n)
 }
 
-/// Periodic housekeeping: delete export files past their retention.
+/// Periodic housekeeping: delete export files past their retention, and import
+/// uploads whose dry run was never applied.
 pub async fn sweep(state: &AppState) -> AppResult<usize> {
-    export_users::delete_expired(state, clock::now()).await
+    let now = clock::now();
+    muster_store::import_uploads::delete_expired(&mut *state.store.conn().await?, now).await?;
+    export_users::delete_expired(state, now).await
 }

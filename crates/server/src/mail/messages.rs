@@ -116,6 +116,28 @@ pub fn account_locked(u: &User, failed: i64) -> Outgoing {
     }
 }
 
+/// An administrator removed the user's second factor (*Reset two-factor*).
+pub fn second_factor_reset(u: &User, by: &str) -> Outgoing {
+    let subject = "Your muster two-factor sign-in was reset".to_owned();
+    let line1 = format!(
+        "The administrator {by} removed the two-factor sign-in (authenticator app and recovery codes) of your muster account {}.",
+        u.username
+    );
+    let line2 = "Your next sign-in asks for your password only, or, if your role requires it, for a new authenticator set-up. Set it up again on your profile.";
+    let line3 = "If you did not ask for this, contact your administrator at once.";
+    let text = format!("{}\n\n{line1}\n\n{line2}\n\n{line3}\n", greeting(u));
+    let html = html_page(
+        &subject,
+        &[escape(&greeting(u)), escape(&line1), escape(line2), escape(line3)],
+    );
+    Outgoing {
+        to: u.email.clone(),
+        subject,
+        text,
+        html,
+    }
+}
+
 /// `muster send-test-email`.
 pub fn test_email(to: &str, transport: &str) -> Outgoing {
     let subject = "muster test email".to_owned();

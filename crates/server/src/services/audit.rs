@@ -35,6 +35,7 @@ pub fn event(ctx: &Ctx, e: Entry<'_>, at: muster_domain::Millis) -> audit::Event
         ip: ctx.ip.clone(),
         before_json: e.before.map(|v| v.to_string()),
         after_json: e.after.map(|v| v.to_string()),
+        actor_name: String::new(),
     }
 }
 

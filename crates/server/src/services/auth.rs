@@ -1,6 +1,7 @@
 //! Sign-in with the exact lockout, and turning a user into an `Actor`.
 
 use muster_domain::AuditAction;
+use muster_domain::second_factor::AfterPassword;
 use muster_domain::{Actor, AuthStatus, Error as DomainError, LoginOutcome, Millis};
 use muster_store::{Conn, Store, login_attempts, users};
 
@@ -39,6 +40,15 @@ pub async fn actor_for(conn: &mut Conn, user: &users::User) -> AppResult<Actor> 
 /// unknown name takes as long as a wrong password.
 pub struct DummyHash(pub String);
 
+/// The result of a right password.
+#[derive(Debug)]
+pub enum SignIn {
+    /// Signed in: the success is recorded.
+    Done(users::User),
+    /// A second step is due (a code, or enrolment first); nothing is recorded yet.
+    SecondStep(users::User, AfterPassword),
+}
+
 /// Check a username (or email) and password. Every failure is the same
 /// `InvalidCredentials`; the reason is kept in the login attempt row only.
 pub async fn sign_in(
@@ -49,7 +59,7 @@ pub async fn sign_in(
     password: &str,
     source: Source,
     ctx: &Ctx,
-) -> AppResult<users::User> {
+) -> AppResult<SignIn> {
     let mut conn = store.conn().await?;
     let settings = Settings::load(&mut conn).await?;
     if let Source::Web = source
@@ -98,41 +108,25 @@ pub async fn sign_in(
             Err(DomainError::InvalidCredentials.into())
         }
         LoginOutcome::Failed { .. } => {
-            // The decision above was made on a row read before hashing; the
-            // statement re-checks the status and counts atomically.
-            let mut tx = store.begin().await?;
-            let counted = users::record_failed_login(&mut tx, user.id, policy.limit, now).await?;
-            let locked_now = matches!(counted, Some((count, AuthStatus::Locked)) if count == policy.limit);
-            attempt.reason = match counted {
-                None => refusal_reason(&user).into(),
-                Some((count, AuthStatus::Locked)) if count == policy.limit => {
-                    audit::record(
-                        &mut tx,
-                        ctx,
-                        audit::Entry {
-                            action: AuditAction::UserLocked,
-                            actor: None,
-                            target: Some(&user),
-                            before: None,
-                            after: Some(serde_json::json!({"failedLoginCount": count})),
-                        },
-                    )
-                    .await?;
-                    crate::services::users::on_locked(&mut tx, &user).await?;
-                    format!("wrong password ({count}); account locked")
-                }
-                Some((count, _)) => format!("wrong password ({count})"),
-            };
-            login_attempts::insert(&mut tx, &attempt).await?;
-            tx.commit().await?;
-            crate::mail::wake();
+            record_failure(store, ctx, &user, policy.limit, attempt, "wrong password", now).await?;
             crate::metrics::sign_in(source.as_str(), "wrong_password");
-            if locked_now {
-                crate::metrics::lockout();
-            }
             Err(DomainError::InvalidCredentials.into())
         }
         LoginOutcome::Success => {
+            let next = super::second_factor::after_password(&mut *store.conn().await?, &settings, &user).await?;
+            if next != AfterPassword::SignedIn {
+                // Nothing is recorded yet: the sign-in succeeds (and the failed-login
+                // count resets) only after the second step, so a known password cannot
+                // clear the count that wrong codes raise.
+                let params = settings.argon2();
+                if hashing::needs_rehash(&user.password_hash, params) {
+                    super::foreign_hashes::rehash_at_sign_in(store, hasher, &user, password, params, ctx).await?;
+                }
+                let fresh = users::get(&mut *store.conn().await?, user.id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("user"))?;
+                return Ok(SignIn::SecondStep(fresh, next));
+            }
             let mut tx = store.begin().await?;
             if !users::record_successful_login(&mut tx, user.id, &user.password_hash, now).await? {
                 // locked, disabled or given a new password while we were hashing
@@ -155,9 +149,56 @@ pub async fn sign_in(
             let fresh = users::get(&mut conn, user.id)
                 .await?
                 .ok_or_else(|| AppError::not_found("user"))?;
-            Ok(fresh)
+            Ok(SignIn::Done(fresh))
         }
     }
+}
+
+/// A wrong password or a wrong second-factor code (`what`): counted in one
+/// atomic statement against the same limit, locking (with its audit event and
+/// mail) exactly when the count reaches it. Returns whether this attempt locked
+/// the account.
+pub(super) async fn record_failure(
+    store: &Store,
+    ctx: &Ctx,
+    user: &users::User,
+    limit: i64,
+    mut attempt: login_attempts::Attempt,
+    what: &str,
+    now: Millis,
+) -> AppResult<bool> {
+    // The decision to count was made on a row read earlier; the statement
+    // re-checks the status and counts atomically.
+    let mut tx = store.begin().await?;
+    let counted = users::record_failed_login(&mut tx, user.id, limit, now).await?;
+    let locked_now = matches!(counted, Some((count, AuthStatus::Locked)) if count == limit);
+    attempt.reason = match counted {
+        None => refusal_reason(user).into(),
+        Some((count, AuthStatus::Locked)) if count == limit => {
+            audit::record(
+                &mut tx,
+                ctx,
+                audit::Entry {
+                    action: AuditAction::UserLocked,
+                    actor: None,
+                    target: Some(user),
+                    before: None,
+                    after: Some(serde_json::json!({"failedLoginCount": count})),
+                },
+            )
+            .await?;
+            crate::services::users::on_locked(&mut tx, user).await?;
+            format!("{what} ({count}); account locked")
+        }
+        Some((count, _)) => format!("{what} ({count})"),
+    };
+    login_attempts::insert(&mut tx, &attempt).await?;
+    tx.commit().await?;
+    crate::mail::wake();
+    if locked_now {
+        crate::metrics::lockout();
+    }
+    Ok(locked_now)
 }
 
 /// The per-address pause of failed web sign-ins (settings
@@ -169,7 +210,7 @@ pub async fn sign_in(
 /// rows), which also lets the window slide on, so an address gets at most
 /// `limit` tries per window. Parallel attempts may each pass the check before
 /// any is recorded: the pause is a brake, the lockout the exact limit.
-async fn address_pause(conn: &mut Conn, settings: &Settings, ctx: &Ctx, now: Millis) -> AppResult<()> {
+pub(super) async fn address_pause(conn: &mut Conn, settings: &Settings, ctx: &Ctx, now: Millis) -> AppResult<()> {
     let throttle = settings.address_throttle();
     if !throttle.is_on() || ctx.ip.is_empty() {
         return Ok(());
@@ -184,7 +225,7 @@ async fn address_pause(conn: &mut Conn, settings: &Settings, ctx: &Ctx, now: Mil
     }
 }
 
-fn refusal_reason(u: &users::User) -> &'static str {
+pub(super) fn refusal_reason(u: &users::User) -> &'static str {
     if !u.enabled {
         "disabled"
     } else {

@@ -4,6 +4,7 @@
 
 use muster_domain::Allowed;
 use muster_domain::AuditAction;
+use muster_domain::Error as DomainError;
 use muster_domain::password_hash::{Scheme, scheme_of};
 use muster_domain::permission::perm;
 use muster_store::users::User;
@@ -50,6 +51,65 @@ pub async fn rehash_at_sign_in(
     Ok(())
 }
 
+/// Set the hasher's failure floor (`Hasher::verify`) to the slowest check of
+/// a hash still stored: every foreign hash is walked once, one hash of each
+/// cost class (`ParsedHash::cost_class`) is checked twice with a password
+/// that cannot match, and the slower time counts. With no foreign hash left
+/// the floor is zero: Argon2 users and the dummy cost the same already.
+/// Returns the floor and how many classes were timed.
+pub async fn calibrate_failure_floor(store: &Store, hasher: &Hasher) -> AppResult<(std::time::Duration, usize)> {
+    let prefixes: Vec<&str> = Scheme::FOREIGN
+        .iter()
+        .flat_map(|s| s.prefixes().iter().copied())
+        .collect();
+    let mut classes: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = password_schemes::hashes_after(&mut *store.conn().await?, &prefixes, after, 2_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        for (_, hash) in page {
+            if let Ok(parsed) = muster_domain::password_hash::parse(&hash)
+                && !parsed.is_weak()
+            {
+                classes.entry(parsed.cost_class()).or_insert(hash);
+            }
+        }
+    }
+    let mut slowest = std::time::Duration::ZERO;
+    for hash in classes.values() {
+        for _ in 0..2 {
+            slowest = slowest.max(hasher.time_failure(hash.clone()).await?);
+        }
+    }
+    hasher.set_failure_floor(slowest);
+    Ok((hasher.failure_floor(), classes.len()))
+}
+
+/// How often `serve` times the stored hashes again: an import by another
+/// process (the CLI, another instance) brings new classes, a sign-in upgrade
+/// takes them away.
+pub const CALIBRATE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Calibrate every `CALIBRATE_EVERY` from now on, for as long as the process runs.
+pub fn spawn_recalibration(store: Store, hasher: Hasher) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CALIBRATE_EVERY).await;
+            match calibrate_failure_floor(&store, &hasher).await {
+                Ok((floor, classes)) => {
+                    tracing::info!(
+                        floor_ms = floor.as_millis() as u64,
+                        classes,
+                        "sign-in failure floor set"
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "timing the stored password hashes failed"),
+            }
+        }
+    })
+}
+
 fn all_prefixes() -> Vec<(&'static str, &'static [&'static str])> {
     Scheme::FOREIGN.iter().map(|s| (s.key(), s.prefixes())).collect()
 }
@@ -72,13 +132,218 @@ pub async fn reset_scheme(
     ctx: &Ctx,
     scheme: Scheme,
 ) -> AppResult<passwords::MassResult> {
+    reset_scheme_where(state, grant, ctx, scheme, Vec::new()).await
+}
+
+/// [`reset_scheme`] of those on `scheme` in one of `statuses` (every status when empty).
+async fn reset_scheme_where(
+    state: &AppState,
+    grant: &Allowed<perm::ResetPasswords>,
+    ctx: &Ctx,
+    scheme: Scheme,
+    auth_statuses: Vec<muster_domain::AuthStatus>,
+) -> AppResult<passwords::MassResult> {
     let ids = password_schemes::user_ids_on(&mut *state.store.conn().await?, scheme.prefixes()).await?;
     if ids.is_empty() {
         return Ok(passwords::MassResult::default());
     }
     let users = muster_domain::UserFilter {
         only_ids: Some(ids),
+        auth_statuses,
         ..Default::default()
     };
     passwords::mass_reset_password(state, grant, ctx, &users).await
+}
+
+/// The job kind of a reset of those still on a scheme, scheduled for a date.
+pub const RESET_KIND: &str = "password_scheme_reset";
+
+/// A scheduled reset of those still on a scheme: its job and its scheme.
+pub struct ScheduledReset {
+    pub job: muster_store::jobs::Job,
+    pub scheme: Option<Scheme>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ResetPayload {
+    scheme: String,
+}
+
+/// Schedule [`reset_scheme`] for the start (00:00 UTC) of `day`
+/// (`YYYY-MM-DD`, today or later): whoever is still on `scheme` then gets the
+/// reset mail; whoever signed in before has an Argon2id hash and is left
+/// alone. It runs as a job, as `actor`, with `actor`'s rights at that time.
+pub async fn schedule_reset(
+    store: &Store,
+    grant: &Allowed<perm::ResetPasswords>,
+    ctx: &Ctx,
+    scheme: Scheme,
+    day: &str,
+) -> AppResult<i64> {
+    let field = "reset_on";
+    let day = day.trim();
+    let at = match muster_domain::dates::parse_date(day, false) {
+        Some(at) if day.len() == 10 => at,
+        _ => return Err(DomainError::invalid(field, "give a date as YYYY-MM-DD").into()),
+    };
+    let now = crate::clock::now();
+    let today = now - now.rem_euclid(86_400_000);
+    if at < today {
+        return Err(DomainError::invalid(field, "is in the past: give today or a later date").into());
+    }
+    let mut tx = store.begin().await?;
+    let pending = queued_resets(&mut tx).await?;
+    if let Some(other) = pending.iter().find(|r| r.scheme == Some(scheme)) {
+        let when = other
+            .job
+            .not_before
+            .map(|t| muster_domain::dates::format_bound(t, false));
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "a reset of {} is already scheduled for {}: cancel it first",
+                scheme.label(),
+                when.unwrap_or_default()
+            ),
+        )
+        .into());
+    }
+    let payload = serde_json::to_string(&ResetPayload {
+        scheme: scheme.key().to_owned(),
+    })
+    .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+    let actor = grant.actor();
+    let id = muster_store::jobs::enqueue_at(&mut tx, RESET_KIND, &payload, Some(actor.user_id), now, at).await?;
+    audit::record(
+        &mut tx,
+        ctx,
+        audit::Entry {
+            action: AuditAction::SettingsUpdated,
+            actor: Some(actor),
+            target: None,
+            before: None,
+            after: Some(serde_json::json!({"passwordSchemeReset": {"scheme": scheme.key(), "on": day, "job": id}})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn queued_resets(conn: &mut muster_store::Conn) -> AppResult<Vec<ScheduledReset>> {
+    Ok(scheduled_resets(conn)
+        .await?
+        .into_iter()
+        .filter(|r| r.job.status == muster_store::jobs::Status::Queued)
+        .collect())
+}
+
+/// The newest scheduled resets, queued, done or failed.
+pub async fn scheduled_resets(conn: &mut muster_store::Conn) -> AppResult<Vec<ScheduledReset>> {
+    let jobs = muster_store::jobs::list(conn, RESET_KIND, 20).await?;
+    Ok(jobs
+        .into_iter()
+        .map(|job| {
+            let scheme = serde_json::from_str::<ResetPayload>(&job.payload)
+                .ok()
+                .and_then(|p| Scheme::from_key(&p.scheme));
+            ScheduledReset { job, scheme }
+        })
+        .collect())
+}
+
+/// Cancel a scheduled reset that has not started. Whether there was one.
+pub async fn cancel_reset(store: &Store, grant: &Allowed<perm::ResetPasswords>, ctx: &Ctx, id: i64) -> AppResult<bool> {
+    let mut tx = store.begin().await?;
+    let cancelled = muster_store::jobs::cancel_queued(&mut tx, id, RESET_KIND).await?;
+    if cancelled {
+        audit::record(
+            &mut tx,
+            ctx,
+            audit::Entry {
+                action: AuditAction::SettingsUpdated,
+                actor: Some(grant.actor()),
+                target: None,
+                before: Some(serde_json::json!({"passwordSchemeReset": {"job": id}})),
+                after: None,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(cancelled)
+}
+
+/// Run a scheduled reset (the job worker): as the administrator who scheduled
+/// it, if they may still reset passwords; the number of mails queued is the
+/// job's `processed`.
+pub async fn run_scheduled_reset(
+    state: &AppState,
+    job: &muster_store::jobs::Job,
+    owner: &str,
+) -> AppResult<crate::jobs::Outcome> {
+    let payload: ResetPayload = serde_json::from_str(&job.payload)
+        .map_err(|e| crate::error::AppError::Internal(format!("reset job payload: {e}")))?;
+    let scheme = Scheme::from_key(&payload.scheme)
+        .filter(|s| Scheme::FOREIGN.contains(s))
+        .ok_or_else(|| DomainError::invalid("scheme", format!("unknown scheme {:?}", payload.scheme)))?;
+    let mut conn = state.store.conn().await?;
+    let by = match job.created_by {
+        Some(id) => muster_store::users::get(&mut conn, id).await?,
+        None => None,
+    };
+    let Some(by) = by.filter(|u| u.enabled) else {
+        return Err(DomainError::invalid("job", "the administrator who scheduled it is gone or disabled").into());
+    };
+    let actor = super::auth::actor_for(&mut conn, &by).await?;
+    drop(conn);
+    let grant = actor.allow::<perm::ResetPasswords>()?;
+    let ctx = Ctx {
+        ip: "scheduled".to_owned(),
+        user_agent: format!("muster job {}", job.id),
+    };
+    // A retry (the worker died mid-way) finishes what is left: those already
+    // put in Password reset by the first attempt are not mailed twice.
+    let statuses = if job.attempts > 1 {
+        vec![muster_domain::AuthStatus::Active, muster_domain::AuthStatus::Locked]
+    } else {
+        Vec::new()
+    };
+    let renewal = keep_lease(state.store.clone(), job.id, owner.to_owned());
+    let result = reset_scheme_where(state, &grant, &ctx, scheme, statuses).await;
+    renewal.abort();
+    let result = result?;
+    let done = muster_store::jobs::finish(
+        &mut *state.store.conn().await?,
+        job.id,
+        owner,
+        crate::clock::now(),
+        i64::try_from(result.queued).unwrap_or(i64::MAX),
+        None,
+    )
+    .await?;
+    Ok(if done {
+        crate::jobs::Outcome::Done
+    } else {
+        crate::jobs::Outcome::LostLease
+    })
+}
+
+/// Renew the job's lease while a reset of many users runs, so no other worker
+/// takes it over and mails them again; aborted when the reset ends.
+fn keep_lease(store: Store, id: i64, owner: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_millis(u64::try_from(crate::jobs::LEASE_MS / 3).unwrap_or(20_000));
+        loop {
+            tokio::time::sleep(every).await;
+            let until = crate::clock::now() + crate::jobs::LEASE_MS;
+            let renewed = match store.conn().await {
+                Ok(mut conn) => muster_store::jobs::renew(&mut conn, id, &owner, until, 0, None).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = renewed {
+                tracing::warn!(job = id, error = %e, "renewing the lease of a scheduled reset failed");
+            }
+        }
+    })
 }

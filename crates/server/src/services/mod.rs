@@ -14,6 +14,8 @@ pub mod organizations;
 pub mod passwords;
 pub mod records;
 pub mod saved_views;
+pub mod second_factor;
+pub mod sessions;
 pub mod settings;
 pub mod users;
 

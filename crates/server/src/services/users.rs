@@ -228,7 +228,13 @@ pub async fn create_with_hash(
         }
         (None, Some(h)) => match h.weak_reason() {
             Some(weak) => return Err(DomainError::invalid("password_hash", format!("{weak}; it is refused")).into()),
-            None => (h.stored.clone(), AuthStatus::Active),
+            None => {
+                if h.is_foreign() {
+                    // a wrong password against it must not answer faster than against this one
+                    hasher.learn_failure_time(h.stored.clone()).await?;
+                }
+                (h.stored.clone(), AuthStatus::Active)
+            }
         },
         (Some(p), None) => {
             let inputs = [

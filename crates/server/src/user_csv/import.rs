@@ -129,7 +129,7 @@ pub struct Cells {
     pub weak_password_hash: Option<String>,
 }
 
-fn split_list(cell: &str) -> Vec<String> {
+pub(crate) fn split_list(cell: &str) -> Vec<String> {
     cell.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())

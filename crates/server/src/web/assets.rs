@@ -57,9 +57,19 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/error.css"),
     },
     Asset {
+        name: "grid.js",
+        content_type: JS,
+        body: include_bytes!("../../static/grid.js"),
+    },
+    Asset {
         name: "muster.js",
         content_type: JS,
         body: include_bytes!("../../static/muster.js"),
+    },
+    Asset {
+        name: "confirm.js",
+        content_type: JS,
+        body: include_bytes!("../../static/confirm.js"),
     },
 ];
 

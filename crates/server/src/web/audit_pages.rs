@@ -10,6 +10,7 @@ use muster_domain::permission::perm;
 use muster_store::{audit, login_attempts};
 use serde::{Deserialize, Serialize};
 
+use super::audit_view::EventView;
 use super::session::{Layout, Viewer};
 use super::{PageError, TimeFmt};
 use crate::app::AppState;
@@ -73,18 +74,22 @@ struct AuditQuery {
 struct AuditPage {
     layout: Layout,
     q: AuditQuery,
-    events: Vec<audit::Event>,
+    events: Vec<EventView>,
     pager: Pager,
     problems: Vec<String>,
-    /// Every action's code and words, for the filter's suggestions.
+    /// Every action's code and words, for the filter's choices.
     actions: Vec<(&'static str, &'static str)>,
 }
 
-impl AuditPage {
-    /// An action as a person reads it; a code muster no longer writes is shown as it is.
-    fn wording(&self, code: &str) -> String {
-        muster_domain::AuditAction::parse(code).map_or_else(|| code.to_owned(), |a| a.wording().to_owned())
-    }
+/// The organizations whose events `actor` sees: `None` (all) when they belong to
+/// every organization there is, so the common case adds nothing to the query.
+async fn audit_scope(
+    conn: &mut muster_store::Conn,
+    actor: &muster_domain::Actor,
+) -> Result<Option<Vec<i64>>, PageError> {
+    let all = muster_store::organizations::list(conn).await?;
+    let every = all.iter().all(|o| actor.organization_ids.contains(&o.id));
+    Ok((!every).then(|| actor.organization_ids.clone()))
 }
 
 async fn audit_log(
@@ -102,8 +107,13 @@ async fn audit_log(
         from: clock::parse_date(&q.from, false),
         to: clock::parse_date(&q.to, true),
         target_id: None,
+        organization_ids: None,
     };
     let mut conn = state.store.conn().await?;
+    let filter = audit::Filter {
+        organization_ids: audit_scope(&mut conn, &viewer.actor).await?,
+        ..filter
+    };
     let events = audit::list(&mut conn, &filter, PAGE, (page - 1).saturating_mul(PAGE)).await?;
     let problems = [date_problem("From", &q.from), date_problem("To", &q.to)]
         .into_iter()
@@ -112,7 +122,7 @@ async fn audit_log(
     Ok(AuditPage {
         layout,
         pager: pager("/admin/audit", &q, page, events.len()),
-        events,
+        events: events.into_iter().map(super::audit_view::view).collect(),
         q,
         problems,
         actions: muster_domain::AuditAction::ALL
@@ -169,8 +179,13 @@ async fn attempts(
         source: Some(q.source.clone()).filter(|s| s == "web" || s == "api"),
         from: clock::parse_date(&q.from, false),
         to: clock::parse_date(&q.to, true),
+        organization_ids: None,
     };
     let mut conn = state.store.conn().await?;
+    let filter = login_attempts::Filter {
+        organization_ids: audit_scope(&mut conn, &viewer.actor).await?,
+        ..filter
+    };
     let attempts = login_attempts::list(&mut conn, &filter, PAGE, (page - 1).saturating_mul(PAGE)).await?;
     let problems = [date_problem("From", &q.from), date_problem("To", &q.to)]
         .into_iter()

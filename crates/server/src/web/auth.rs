@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::clock;
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::AppError;
-use crate::services::auth::{Source, sign_in};
+use crate::services::auth::{SignIn, Source, sign_in};
 use crate::settings::Settings;
 
 pub fn router() -> Router<AppState> {
@@ -92,22 +92,40 @@ async fn login(
         &ctx,
     )
     .await;
+    let next = safe_next(Some(&form.next));
     let user = match result {
-        Ok(u) => u,
+        Ok(SignIn::Done(u)) => u,
+        Ok(SignIn::SecondStep(u, step)) => {
+            return super::second_factor::to_second_step(&state, &u, step, next.as_deref()).await;
+        }
         Err(AppError::Domain(DomainError::InvalidCredentials)) => {
             let page = LoginPage {
                 layout,
                 username: form.username.clone(),
-                next: safe_next(Some(&form.next)).unwrap_or_default(),
+                next: next.unwrap_or_default(),
                 error: Some("Invalid username or password.".into()),
             };
             return Ok((axum::http::StatusCode::UNAUTHORIZED, page).into_response());
         }
         Err(e) => return Err(e.into()),
     };
+    start_session(&state, &headers, &ctx, &user, next.as_deref(), None).await
+}
+
+/// The session of a user who passed every step of the sign-in, and the
+/// redirect to `next` (a checked local path) or their first page. `page`, if
+/// given, is shown instead of the redirect (the recovery codes, once).
+pub(super) async fn start_session(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    ctx: &crate::services::Ctx,
+    user: &muster_store::users::User,
+    next: Option<&str>,
+    page: Option<Response>,
+) -> Result<Response, PageError> {
     // A new session id at every sign-in; the one the browser had (if any) ends.
     let mut conn = state.store.conn().await?;
-    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
         sessions::delete(&mut conn, &sha256_hex(old)).await?;
     }
     let token = random_token(32);
@@ -126,16 +144,25 @@ async fn login(
         &ctx.user_agent,
     )
     .await?;
-    let is_admin = user.roles.iter().any(|r| !r.permissions().is_empty());
-    let default = if is_admin { "/admin" } else { "/profile" };
-    let to = safe_next(Some(&form.next)).unwrap_or_else(|| default.to_owned());
-    let mut resp = Redirect::to(&to).into_response();
+    let to = first_page(user, next);
+    let mut resp = page.unwrap_or_else(|| Redirect::to(&to).into_response());
     resp.headers_mut()
-        .append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &token, None));
+        .append(SET_COOKIE, set_cookie(state, SESSION_COOKIE, &token, None));
     Ok(resp)
 }
 
-async fn logout(State(state): State<AppState>, viewer: Option<Viewer>) -> Result<Response, PageError> {
+/// Where a signed-in user goes first, for a page that links on.
+pub(super) fn first_page(user: &muster_store::users::User, next: Option<&str>) -> String {
+    let is_admin = user.roles.iter().any(|r| !r.permissions().is_empty());
+    let default = if is_admin { "/admin" } else { "/profile" };
+    next.map_or_else(|| default.to_owned(), str::to_owned)
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    viewer: Option<Viewer>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, PageError> {
     if let Some(v) = viewer {
         let mut conn = state.store.conn().await?;
         sessions::delete(&mut conn, &v.session_hash).await?;
@@ -143,5 +170,6 @@ async fn logout(State(state): State<AppState>, viewer: Option<Viewer>) -> Result
     let mut resp = Redirect::to("/login").into_response();
     resp.headers_mut()
         .append(SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", Some(0)));
+    super::second_factor::end_pending(&state, &headers, &mut resp).await?;
     Ok(resp)
 }

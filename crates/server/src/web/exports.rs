@@ -1,12 +1,11 @@
-//! The Exports page (list, start, download) and the Import page (upload, dry run).
+//! The Exports page (list, start, download). The Import page is `imports.rs`.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
 use axum::routing::get;
 use muster_domain::permission::perm;
 use muster_domain::{Error as DomainError, FieldError, Selection};
@@ -16,13 +15,11 @@ use super::{PageError, TimeFmt};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::services::exports::{self, Export};
-use crate::services::imports::{self, Report};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/exports", get(list).post(start))
         .route("/admin/exports/{id}/download", get(download))
-        .route("/admin/import", get(import_form).post(import_upload))
 }
 
 /// One line of the exports table.
@@ -140,89 +137,4 @@ async fn download(
     let grant = viewer.actor.allow::<perm::ExportUsers>()?;
     let (_, path) = exports::download(&state.store, &grant, &ctx, &state.config.data_dir, id).await?;
     Ok(crate::api_exports::csv_file(&path, id).await?)
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "import.html")]
-struct ImportPage {
-    layout: Layout,
-    report: Option<Report>,
-    error: Option<String>,
-}
-
-async fn import_form(layout: Layout, viewer: Viewer) -> Result<ImportPage, PageError> {
-    viewer.actor.allow::<perm::ImportUsers>()?;
-    Ok(ImportPage {
-        layout,
-        report: None,
-        error: None,
-    })
-}
-
-fn bad_upload(e: impl std::fmt::Display) -> AppError {
-    DomainError::invalid("file", format!("the upload could not be read: {e}")).into()
-}
-
-/// The upload is `multipart/form-data` with `file` and an optional `dry_run`;
-/// its CSRF token travels in the query string (the session layer reads it there).
-async fn import_upload(
-    State(state): State<AppState>,
-    layout: Layout,
-    viewer: Viewer,
-    ReqCtx(ctx): ReqCtx,
-    mut form: Multipart,
-) -> Result<Response, PageError> {
-    let grant = viewer.actor.allow::<perm::ImportUsers>()?;
-    let mut data: Option<Bytes> = None;
-    let mut dry_run = false;
-    while let Some(field) = form.next_field().await.map_err(bad_upload)? {
-        match field.name() {
-            Some("file") => data = Some(field.bytes().await.map_err(bad_upload)?),
-            Some("dry_run") => dry_run = !field.text().await.map_err(bad_upload)?.is_empty(),
-            _ => {}
-        }
-    }
-    let data = data.filter(|d| !d.is_empty());
-    let Some(data) = data else {
-        let page = ImportPage {
-            layout,
-            report: None,
-            error: Some("Choose a CSV file to import.".to_owned()),
-        };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    };
-    let result = imports::import_users(
-        &state.store,
-        &grant,
-        &ctx,
-        std::io::Cursor::new(data),
-        dry_run,
-        &mut |_| {},
-    )
-    .await;
-    match result {
-        Ok(report) => {
-            let status = if report.rejected_rows > 0 {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::OK
-            };
-            let page = ImportPage {
-                layout,
-                report: Some(report),
-                error: None,
-            };
-            Ok((status, page).into_response())
-        }
-        Err(AppError::Domain(DomainError::Invalid(fields))) => {
-            let message = fields.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; ");
-            let page = ImportPage {
-                layout,
-                report: None,
-                error: Some(format!("The file was not imported: {message}")),
-            };
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
 }

@@ -229,6 +229,125 @@ impl GridState {
     }
 }
 
+/// An active filter shown as a chip over the grid, with the URL that drops it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chip {
+    pub key: &'static str,
+    pub label: &'static str,
+    /// The value as the query syntax spells it (`yes`, `locked`, an organization id…);
+    /// the page turns it into words.
+    pub value: String,
+    pub remove_href: String,
+}
+
+/// The words of a chip's filter key; `None` for the keys that are no filter
+/// an administrator set in the bar (the view is a tab, the sort a column head,
+/// ids and exceptions come from ticked rows).
+fn chip_label(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "q" => "Search",
+        "first_name" => "First name contains",
+        "last_name" => "Last name contains",
+        "email" => "Email contains",
+        "username" => "Username contains",
+        "email_is" => "Email is",
+        "username_is" => "Username is",
+        "enabled" => "Enabled",
+        "two_factor" => "Two-factor",
+        "status" => "Status",
+        "role" => "Role",
+        "org" => "Organization",
+        "created_from" => "Created from",
+        "created_to" => "Created to",
+        "updated_from" => "Updated from",
+        "updated_to" => "Updated to",
+        _ => return None,
+    })
+}
+
+/// A link of the pager: a page number, or a gap (`None`) between distant ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageLink {
+    pub number: Option<i64>,
+    pub href: String,
+    pub current: bool,
+}
+
+/// `4613` → `4,613`: how the confirmations and totals write a count.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+impl GridState {
+    /// One chip per filter the selection holds (a status each), in the
+    /// canonical order; removing one re-reads the other pairs through the
+    /// domain's one parser of the query syntax.
+    pub fn chips(&self) -> Vec<Chip> {
+        let pairs = self.selection.to_query_pairs();
+        pairs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (key, value))| {
+                let label = chip_label(key)?;
+                let rest: Vec<(String, String)> = pairs
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, (k, v))| ((*k).to_owned(), v.clone()))
+                    .collect();
+                let mut without = self.clone();
+                without.selection = Selection::from_query(&rest).0;
+                without.page = 1;
+                Some(Chip {
+                    key,
+                    label,
+                    value: value.clone(),
+                    remove_href: without.href(),
+                })
+            })
+            .collect()
+    }
+
+    /// The pager's numbers: the first, the last, and two either side of the
+    /// current page, with gaps between (`1 … 4 5 6 7 8 … 200`).
+    pub fn page_links(&self, pages: i64) -> Vec<PageLink> {
+        let near = |n: i64| n == 1 || n == pages || (n - self.page).abs() <= 2;
+        let mut out = Vec::new();
+        for n in 1..=pages {
+            if near(n) {
+                out.push(PageLink {
+                    number: Some(n),
+                    href: self.with_page(n).href(),
+                    current: n == self.page,
+                });
+            } else if out.last().is_some_and(|l: &PageLink| l.number.is_some()) {
+                out.push(PageLink {
+                    number: None,
+                    href: String::new(),
+                    current: false,
+                });
+            }
+        }
+        out
+    }
+
+    /// The state as hidden form fields, without the keys the form itself asks
+    /// for (`page`, `size`…), so a small form (go to page, page size) keeps the rest.
+    pub fn hidden_fields(&self, except: &[&str]) -> Vec<(&'static str, String)> {
+        let mut pairs = self.pairs(true);
+        pairs.retain(|(k, _)| !except.contains(k));
+        pairs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +399,68 @@ mod tests {
         assert_eq!(s.sort().to_param(), "lastName");
         assert_eq!(s.sorted_by(SortField::LastName).sort().to_param(), "-lastName");
         assert_eq!(s.sorted_by(SortField::Email).sort().to_param(), "email");
+    }
+
+    #[test]
+    fn a_chip_per_filter_and_its_cross_drops_only_that_filter() {
+        let s =
+            GridState::from_query("view=all&q=smith&status=locked&status=password_reset&enabled=no&sort=email&size=50");
+        let chips = s.chips();
+        let keys: Vec<_> = chips.iter().map(|c| (c.key, c.value.as_str())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("q", "smith"),
+                ("enabled", "no"),
+                ("status", "locked"),
+                ("status", "password_reset")
+            ]
+        );
+        let without_locked = GridState::from_query(chips[2].remove_href.trim_start_matches("/admin/users?"));
+        assert_eq!(
+            without_locked.selection.filter.auth_statuses,
+            vec![muster_domain::AuthStatus::PasswordReset]
+        );
+        assert_eq!(without_locked.selection.filter.search.as_deref(), Some("smith"));
+        assert_eq!((without_locked.view(), without_locked.size), (View::All, 50));
+        assert_eq!(without_locked.sort().to_param(), "email");
+        assert!(GridState::from_query("view=disabled&sort=email").chips().is_empty());
+    }
+
+    #[test]
+    fn the_pager_shows_the_ends_and_the_pages_near_the_current_one() {
+        let numbers = |page: i64, pages: i64| -> Vec<Option<i64>> {
+            GridState::default()
+                .with_page(page)
+                .page_links(pages)
+                .iter()
+                .map(|l| l.number)
+                .collect()
+        };
+        assert_eq!(numbers(1, 1), [Some(1)]);
+        assert_eq!(numbers(1, 4), [Some(1), Some(2), Some(3), Some(4)]);
+        assert_eq!(
+            numbers(6, 200),
+            [
+                Some(1),
+                None,
+                Some(4),
+                Some(5),
+                Some(6),
+                Some(7),
+                Some(8),
+                None,
+                Some(200)
+            ]
+        );
+        assert_eq!(numbers(200, 200), [Some(1), None, Some(198), Some(199), Some(200)]);
+    }
+
+    #[test]
+    fn counts_are_written_with_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(4613), "4,613");
+        assert_eq!(thousands(1_000_000), "1,000,000");
     }
 }

@@ -4,20 +4,27 @@
 mod api_keys;
 pub mod assets;
 mod audit_pages;
+mod audit_view;
 mod auth;
 mod charts;
+mod confirm;
+mod confirmations;
 mod dashboard;
 pub mod error;
 mod exports;
 mod grid_state;
 mod health;
+mod imports;
 mod pages;
 mod password_hashes;
 pub mod passwords;
 mod redirect;
+mod second_factor;
 pub mod session;
+mod sessions;
 mod user_pages;
 mod users_grid;
+mod users_mass;
 
 use axum::Router;
 use axum::middleware;
@@ -36,10 +43,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(pages::router())
         .merge(password_hashes::router())
         .merge(users_grid::router())
+        .merge(users_mass::router())
         .merge(user_pages::router())
         .merge(audit_pages::router())
         .merge(exports::router())
+        .merge(imports::router())
         .merge(passwords::router())
+        .merge(second_factor::router())
+        .merge(confirmations::router())
+        .merge(sessions::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }

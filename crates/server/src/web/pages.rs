@@ -29,17 +29,20 @@ struct ProfilePage {
     user: User,
     api_keys: super::ApiKeySection,
     pw: super::passwords::PasswordDialog,
+    second_factor: services::second_factor::Status,
 }
 
 async fn profile(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<ProfilePage, PageError> {
     let api_keys = super::ApiKeySection::load(&state, &viewer.actor, viewer.user.id, true).await?;
     let policy = Settings::load(&mut *state.store.conn().await?).await?.password_policy();
     let pw = super::passwords::PasswordDialog::for_self(&layout.csrf, &policy);
+    let second_factor = services::second_factor::status(&state.store, &viewer.user).await?;
     Ok(ProfilePage {
         layout,
         user: viewer.user,
         api_keys,
         pw,
+        second_factor,
     })
 }
 

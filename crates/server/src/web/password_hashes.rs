@@ -11,6 +11,7 @@ use axum::{Form, Router};
 use muster_domain::Error as DomainError;
 use muster_domain::password_hash::Scheme;
 use muster_domain::permission::perm;
+use muster_store::jobs::Status;
 use serde::Deserialize;
 
 use super::PageError;
@@ -24,6 +25,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(PATH, get(page))
         .route("/admin/settings/password-hashes/reset", post(reset))
+        .route("/admin/settings/password-hashes/schedule", post(schedule))
+        .route("/admin/settings/password-hashes/cancel", post(cancel))
 }
 
 struct SchemeRow {
@@ -37,6 +40,41 @@ struct SchemeRow {
 struct PasswordHashesPage {
     layout: Layout,
     rows: Vec<SchemeRow>,
+    scheduled: Vec<ScheduledRow>,
+    today: String,
+}
+
+/// A scheduled reset as the page lists it.
+struct ScheduledRow {
+    id: i64,
+    scheme: String,
+    on: String,
+    status: &'static str,
+    /// Mails queued when done, or why it failed.
+    outcome: String,
+    cancellable: bool,
+}
+
+impl ScheduledRow {
+    fn of(r: foreign_hashes::ScheduledReset) -> Self {
+        let job = r.job;
+        let outcome = match job.status {
+            Status::Done => format!("{} reset mail(s) queued", job.processed),
+            Status::Failed => job.error.clone().unwrap_or_default(),
+            Status::Queued | Status::Running => String::new(),
+        };
+        ScheduledRow {
+            id: job.id,
+            scheme: r.scheme.map_or_else(|| "?".to_owned(), |s| s.label().to_owned()),
+            on: job
+                .not_before
+                .map(|t| muster_domain::dates::format_bound(t, false))
+                .unwrap_or_default(),
+            status: job.status.as_str(),
+            outcome,
+            cancellable: job.status == Status::Queued,
+        }
+    }
 }
 
 async fn page(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<PasswordHashesPage, PageError> {
@@ -50,7 +88,19 @@ async fn page(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> 
             users,
         })
         .collect();
-    Ok(PasswordHashesPage { layout, rows })
+    let scheduled = foreign_hashes::scheduled_resets(&mut *state.store.conn().await?)
+        .await?
+        .into_iter()
+        .map(ScheduledRow::of)
+        .collect();
+    let now = crate::clock::now();
+    let today = muster_domain::dates::format_bound(now - now.rem_euclid(86_400_000), false);
+    Ok(PasswordHashesPage {
+        layout,
+        rows,
+        scheduled,
+        today,
+    })
 }
 
 #[derive(Deserialize)]
@@ -66,9 +116,73 @@ async fn reset(
 ) -> Result<Response, PageError> {
     viewer.actor.allow::<perm::ManageSettings>()?;
     let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
-    let scheme = Scheme::from_key(&form.scheme)
-        .filter(|s| Scheme::FOREIGN.contains(s))
-        .ok_or_else(|| DomainError::invalid("scheme", format!("unknown scheme {:?}", form.scheme)))?;
+    let scheme = foreign_scheme(&form.scheme)?;
     let result = foreign_hashes::reset_scheme(&state, &grant, &ctx, scheme).await?;
     Ok(redirect_with_flash(&state, PATH, "success", &result.message()))
+}
+
+fn foreign_scheme(key: &str) -> Result<Scheme, DomainError> {
+    Scheme::from_key(key)
+        .filter(|s| Scheme::FOREIGN.contains(s))
+        .ok_or_else(|| DomainError::invalid("scheme", format!("unknown scheme {key:?}")))
+}
+
+#[derive(Deserialize)]
+struct ScheduleForm {
+    scheme: String,
+    reset_on: String,
+}
+
+async fn schedule(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ReqCtx(ctx): ReqCtx,
+    Form(form): Form<ScheduleForm>,
+) -> Result<Response, PageError> {
+    viewer.actor.allow::<perm::ManageSettings>()?;
+    let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
+    let scheme = foreign_scheme(&form.scheme)?;
+    match foreign_hashes::schedule_reset(&state.store, &grant, &ctx, scheme, &form.reset_on).await {
+        Ok(_) => {
+            let message = format!(
+                "Scheduled: on {} every user still on {} gets a password reset mail.",
+                form.reset_on.trim(),
+                scheme.label()
+            );
+            Ok(redirect_with_flash(&state, PATH, "success", &message))
+        }
+        Err(crate::error::AppError::Domain(DomainError::Invalid(fields))) => {
+            let message = fields
+                .iter()
+                .map(|f| format!("Reset date {}", f.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            Ok(redirect_with_flash(&state, PATH, "error", &message))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CancelForm {
+    job: i64,
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    ReqCtx(ctx): ReqCtx,
+    Form(form): Form<CancelForm>,
+) -> Result<Response, PageError> {
+    viewer.actor.allow::<perm::ManageSettings>()?;
+    let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
+    let (kind, message) = if foreign_hashes::cancel_reset(&state.store, &grant, &ctx, form.job).await? {
+        ("success", "The scheduled reset was cancelled.")
+    } else {
+        (
+            "error",
+            "That reset has already started or is gone: nothing was cancelled.",
+        )
+    };
+    Ok(redirect_with_flash(&state, PATH, kind, message))
 }

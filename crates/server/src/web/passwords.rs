@@ -254,6 +254,8 @@ async fn admin_change(
 #[derive(Deserialize)]
 struct NextForm {
     next: Option<String>,
+    /// The grid's row menu says `back`: it lands on the grid it came from.
+    back: Option<String>,
 }
 
 async fn admin_reset(
@@ -267,7 +269,10 @@ async fn admin_reset(
     let user = passwords::reset_password(&state, &grant, &ctx, id).await?;
     Ok(redirect_with_flash(
         &state,
-        &safe_next(form.next.as_deref(), format!("/admin/users/{id}")),
+        &safe_next(
+            form.back.as_deref().or(form.next.as_deref()),
+            format!("/admin/users/{id}"),
+        ),
         "success",
         &format!(
             "Password reset: {} cannot sign in until they set a new password with the link emailed to {}.",

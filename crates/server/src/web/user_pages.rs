@@ -4,14 +4,13 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use muster_domain::permission::perm;
 use muster_domain::{Action, Actor, AuthStatus, Error as DomainError, FieldError, Permission, Role};
-use muster_store::audit::Event;
 use muster_store::users::User;
 
 use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
@@ -49,7 +48,7 @@ fn back_or(form: &[(String, String)], fallback: String) -> String {
         .unwrap_or(fallback)
 }
 
-fn user_href(id: i64) -> String {
+pub(super) fn user_href(id: i64) -> String {
     format!("/admin/users/{id}")
 }
 
@@ -60,10 +59,15 @@ fn user_href(id: i64) -> String {
 struct UserPage {
     layout: Layout,
     user: User,
+    /// The grid the admin came from (`?back=`, kept by the row menu's View), or the default grid.
+    grid: String,
+    /// This page, with that `back`: where the page's own actions return.
+    here: String,
     is_self: bool,
     locked: bool,
     assigned: Assigned,
-    history: Vec<Event>,
+    history: Vec<super::audit_view::EventView>,
+    sessions: super::sessions::SessionsSection,
     can_edit: bool,
     can_enable: bool,
     can_activate: bool,
@@ -73,6 +77,8 @@ struct UserPage {
     can_reset: bool,
     api_keys: crate::web::ApiKeySection,
     pw: crate::web::passwords::PasswordDialog,
+    has_second_factor: bool,
+    can_reset_second_factor: bool,
 }
 
 async fn show(
@@ -80,20 +86,41 @@ async fn show(
     layout: Layout,
     viewer: Viewer,
     Path(id): Path<i64>,
+    Query(q): Query<FormPairs>,
 ) -> Result<UserPage, PageError> {
+    // only a grid is a place to go back to from here
+    let grid = super::confirm::field(&q, "back")
+        .and_then(super::redirect::local_path)
+        .filter(|b| b == "/admin/users" || b.starts_with("/admin/users?"));
+    let here = match &grid {
+        Some(g) => format!(
+            "{}?back={}",
+            user_href(id),
+            url::form_urlencoded::byte_serialize(g.as_bytes()).collect::<String>()
+        ),
+        None => user_href(id),
+    };
     let grant = viewer.actor.allow::<perm::ViewUsers>()?;
     let user = services::users::get(&state.store, &grant, id).await?;
     let assigned = services::users::assigned_records(&state.store, &grant, id, 50).await?;
     let history = services::users::history(&state.store, &grant, id, 50).await?;
+    let history = history.into_iter().map(super::audit_view::view).collect();
     let a = &viewer.actor;
+    let sessions = super::sessions::SessionsSection::load(&state, a, &user).await?;
     let may = |action| services::users::may(a, action, &user);
     let api_keys = crate::web::ApiKeySection::load(&state, a, user.id, false).await?;
     let policy = crate::settings::Settings::load(&mut *state.store.conn().await?)
         .await?
         .password_policy();
-    let pw = crate::web::passwords::PasswordDialog::for_user(&layout.csrf, &user, &policy);
+    let mut pw = crate::web::passwords::PasswordDialog::for_user(&layout.csrf, &user, &policy);
+    pw.next.clone_from(&here);
+    let has_second_factor = services::second_factor::has_factor(&state.store, user.id).await?;
     Ok(UserPage {
+        has_second_factor,
+        can_reset_second_factor: may(Action::ResetSecondFactor),
         layout,
+        grid: grid.unwrap_or_else(|| "/admin/users".to_owned()),
+        here,
         is_self: user.id == a.user_id,
         locked: user.auth_status == AuthStatus::Locked,
         can_edit: may(Action::Edit),
@@ -106,6 +133,7 @@ async fn show(
         user,
         assigned,
         history,
+        sessions,
         api_keys,
         pw,
     })

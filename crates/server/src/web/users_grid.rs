@@ -12,8 +12,10 @@ use muster_domain::{Action, AuthStatus, Error as DomainError, Permission, Role, 
 use muster_store::saved_views::SavedView;
 use muster_store::users::User;
 
-use super::grid_state::{COLUMNS, GridState, PAGE_SIZES};
-use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
+use super::grid_state::{COLUMNS, Chip, GridState, PAGE_SIZES, PageLink, thousands};
+use super::session::{Layout, Viewer, redirect_with_flash};
+use super::users_mass::MassAction;
+use super::users_mass::value;
 use super::{PageError, TimeFmt};
 use crate::app::AppState;
 use crate::error::AppError;
@@ -22,7 +24,6 @@ use crate::services;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(grid))
-        .route("/admin/users/mass", post(mass))
         .route("/admin/users/views", post(save_view))
         .route("/admin/users/views/{id}/rename", post(rename_view))
         .route("/admin/users/views/{id}/delete", post(delete_view))
@@ -56,6 +57,7 @@ struct Row {
     may_activate: bool,
     may_reset: bool,
     may_delete: bool,
+    two_factor: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -68,9 +70,22 @@ struct GridPage {
     heads: Vec<Head>,
     rows: Vec<Row>,
     total: i64,
+    /// `total` with thousands separators.
+    total_text: String,
     pages: i64,
     prev_href: Option<String>,
     next_href: Option<String>,
+    first_href: String,
+    last_href: String,
+    page_links: Vec<PageLink>,
+    /// The active filters, their values in words.
+    chips: Vec<Chip>,
+    /// How many filters of "More filters" are set.
+    more_filters_set: usize,
+    /// The state the filter bar does not ask for (view, sort, size).
+    filter_hidden: Vec<(&'static str, String)>,
+    /// The state the pager's form does not ask for (all but page and size).
+    pager_hidden: Vec<(&'static str, String)>,
     tabs: Vec<Tab>,
     current_saved: Option<SavedView>,
     columns: Vec<(&'static str, &'static str, bool)>,
@@ -108,6 +123,7 @@ async fn grid(
     }
     let gs = GridState::from_pairs(&pairs);
     let page = services::users::list(&state.store, &grant, &gs.filter(), gs.sort(), gs.page, gs.size).await?;
+    let pages = ((page.total + gs.size - 1) / gs.size).max(1);
     let saved = services::saved_views::list(&state.store, &grant).await?;
     let mut conn = state.store.conn().await?;
     let all_orgs = muster_store::organizations::list(&mut conn).await?;
@@ -132,7 +148,6 @@ async fn grid(
             }
         })
         .collect();
-    let pages = ((page.total + gs.size - 1) / gs.size).max(1);
     let mut tabs: Vec<Tab> = View::ALL
         .iter()
         .map(|v| Tab {
@@ -156,6 +171,8 @@ async fn grid(
         });
     }
     let actor = &viewer.actor;
+    let ids: Vec<i64> = page.users.iter().map(|u| u.id).collect();
+    let with_factor = services::second_factor::with_factor(&state.store, &ids).await?;
     let rows = page
         .users
         .into_iter()
@@ -169,12 +186,54 @@ async fn grid(
                 may_activate: may(Action::Activate),
                 may_reset: may(Action::ResetPassword),
                 may_delete: may(Action::Delete),
+                two_factor: with_factor.contains(&user.id),
                 user,
             }
         })
         .collect();
+    let orgs: Vec<(i64, String, bool)> = all_orgs
+        .into_iter()
+        .filter(|o| actor.organization_ids.contains(&o.id))
+        .map(|o| (o.id, o.name, gs.selection.filter.organization_id == Some(o.id)))
+        .collect();
+    let chips = gs
+        .chips()
+        .into_iter()
+        .map(|mut c| {
+            c.value = chip_words(&c, &orgs);
+            c
+        })
+        .collect();
+    let f = &gs.selection.filter;
+    let more_filters_set = [
+        &f.first_name_contains,
+        &f.last_name_contains,
+        &f.email_contains,
+        &f.username_contains,
+    ]
+    .iter()
+    .filter(|v| v.is_some())
+    .count()
+        + [f.created_from, f.created_to, f.updated_from, f.updated_to]
+            .iter()
+            .filter(|v| v.is_some())
+            .count()
+        + usize::from(f.second_factor.is_some());
     Ok(GridPage {
         layout,
+        total_text: thousands(page.total),
+        first_href: gs.with_page(1).href(),
+        last_href: gs.with_page(pages).href(),
+        page_links: gs.page_links(pages),
+        chips,
+        more_filters_set,
+        filter_hidden: gs
+            .hidden_fields(&[])
+            .into_iter()
+            .filter(|(k, _)| matches!(*k, "view" | "sort" | "size"))
+            .collect(),
+        pager_hidden: gs.hidden_fields(&["page", "size"]),
+
         query: gs.query(),
         here: gs.href(),
         heads,
@@ -194,11 +253,7 @@ async fn grid(
             .iter()
             .map(|r| (r.name(), gs.selection.filter.role.as_deref() == Some(r.name())))
             .collect(),
-        orgs: all_orgs
-            .into_iter()
-            .filter(|o| actor.organization_ids.contains(&o.id))
-            .map(|o| (o.id, o.name, gs.selection.filter.organization_id == Some(o.id)))
-            .collect(),
+        orgs,
         sizes: PAGE_SIZES.iter().map(|n| (*n, gs.size == *n)).collect(),
         can_create: actor.has(Permission::CreateUsers),
         can_enable: actor.has(Permission::EnableDisable),
@@ -208,64 +263,29 @@ async fn grid(
     .into_response())
 }
 
-fn values<'a>(form: &'a [(String, String)], key: &str) -> impl Iterator<Item = &'a str> {
-    form.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-fn value<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
-    values(form, key).next().unwrap_or("")
-}
-
-fn ids(form: &[(String, String)], key: &str) -> Vec<i64> {
-    let mut v: Vec<i64> = values(form, key).filter_map(|s| s.parse().ok()).collect();
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
-/// Mass Enable / Disable over the ticked rows, or over every user the grid's
-/// filter matches (at the time of the click) except the rows unticked on the page shown.
-async fn mass(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    ReqCtx(ctx): ReqCtx,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Result<Response, PageError> {
-    let gs = GridState::from_query(value(&form, "query"));
-    let back = gs.href();
-    let action = value(&form, "action");
-    let enabled = match action {
-        "enable" => true,
-        "disable" | "reset_password" => false,
-        other => {
-            return Err(DomainError::invalid("action", format!("unknown mass action {other:?}")).into());
-        }
-    };
-    let ticked = ids(&form, "id");
-    let (filter, described) = if value(&form, "all") == "1" {
-        // the page's script adds the rows unticked after "select all"; without it there are none
-        let except = ids(&form, "except");
-        let mut f = gs.filter();
-        f.exclude_ids.clone_from(&except);
-        (f, serde_json::json!({"filter": gs.query(), "except": except}))
-    } else {
-        if ticked.is_empty() {
-            return Ok(redirect_with_flash(&state, &back, "error", "Select at least one user."));
-        }
-        let f = muster_domain::UserFilter {
-            only_ids: Some(ticked.clone()),
-            ..Default::default()
-        };
-        (f, serde_json::json!({"ids": ticked}))
-    };
-    if action == "reset_password" {
-        let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
-        let result = services::passwords::mass_reset_password(&state, &grant, &ctx, &filter).await?;
-        return Ok(redirect_with_flash(&state, &back, "success", &result.message()));
+impl GridPage {
+    /// A mass action's question, `{n}` standing for "4,613 users" (grid.js fills it in).
+    fn question(&self, action: &str) -> String {
+        MassAction::ALL
+            .iter()
+            .find(|a| a.value() == action)
+            .map(|a| a.question("{n}"))
+            .unwrap_or_default()
     }
-    let grant = viewer.actor.allow::<perm::EnableDisable>()?;
-    let done = services::users::mass_set_enabled(&state.store, &grant, &ctx, &filter, enabled, described).await?;
-    Ok(redirect_with_flash(&state, &back, "success", &done.message(enabled)))
+}
+
+/// A chip's value in words: Yes/No, a status's label, an organization's name.
+fn chip_words(c: &Chip, orgs: &[(i64, String, bool)]) -> String {
+    match c.key {
+        "enabled" => if c.value == "yes" { "Yes" } else { "No" }.to_owned(),
+        "two_factor" => if c.value == "yes" { "On" } else { "Off" }.to_owned(),
+        "status" => AuthStatus::parse(&c.value).map_or_else(|_| c.value.clone(), |s| s.label().to_owned()),
+        "org" => orgs
+            .iter()
+            .find(|(id, _, _)| id.to_string() == c.value)
+            .map_or_else(|| c.value.clone(), |(_, name, _)| name.clone()),
+        _ => c.value.clone(),
+    }
 }
 
 /// Where to go after a saved-view change, with the message of a refusal.

@@ -504,10 +504,86 @@ async fn schemes_page_counts_and_resets(app: TestApp) {
             .any(|(to, ..)| to == "d1@example.com" || to == "b3@example.com")
     );
 
-    // a User Manager may not see the page
+    // a reset on a date: refused in the past, not run before its day, cancellable, run on its day
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let day = |offset: i64| {
+        let start = now - now.rem_euclid(86_400_000) + offset * 86_400_000;
+        muster_domain::dates::format_bound(start, false)
+    };
+    let page = "/admin/settings/password-hashes";
+    let schedule = |on: String| {
+        let admin = &admin;
+        async move {
+            let resp = admin
+                .post(
+                    page,
+                    "/admin/settings/password-hashes/schedule",
+                    &[("scheme", "django_pbkdf2_sha256"), ("reset_on", &on)],
+                )
+                .await;
+            assert_eq!(resp.status(), 303);
+            admin.get_text(page).await
+        }
+    };
+    let html = schedule(day(-1)).await;
+    assert!(html.contains("is in the past"), "{html}");
+    let html = schedule("31/12/2099".to_owned()).await;
+    assert!(html.contains("YYYY-MM-DD"), "{html}");
+    let html = schedule(day(1)).await;
+    assert!(
+        html.contains("id=\"scheduled-resets\"") && html.contains(&day(1)),
+        "{html}"
+    );
+    let html = schedule(day(2)).await;
+    assert!(html.contains("already scheduled"), "one at a time per scheme: {html}");
+    crate::csv_support::run_jobs(&app).await;
+    assert_eq!(
+        app.user_by_name("d1").await.auth_status,
+        AuthStatus::Active,
+        "not before its day"
+    );
+    let job = muster_store::jobs::list(
+        &mut app.store().conn().await.unwrap(),
+        muster_server::services::foreign_hashes::RESET_KIND,
+        1,
+    )
+    .await
+    .unwrap()
+    .remove(0);
+    assert_eq!(job.status, muster_store::jobs::Status::Queued);
+    let resp = admin
+        .post(
+            page,
+            "/admin/settings/password-hashes/cancel",
+            &[("job", &job.id.to_string())],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert!(admin.get_text(page).await.contains("cancelled"));
+    let html = schedule(day(0)).await;
+    assert!(html.contains("Scheduled: on"), "{html}");
+    crate::csv_support::run_jobs(&app).await;
+    assert_eq!(app.user_by_name("d1").await.auth_status, AuthStatus::PasswordReset);
+    assert!(outbox(&app).await.iter().any(|(to, ..)| to == "d1@example.com"));
+    let html = admin.get_text(page).await;
+    assert!(html.contains("1 reset mail(s) queued"), "{html}");
+    assert!(html.contains("<td class=\"status\">done</td>"), "{html}");
+
+    // a User Manager may not see the page, nor schedule
     app.create_user("um", &["User Manager"]).await;
     let um = app.signed_in("um", PASSWORD).await;
     assert_ne!(um.get("/admin/settings/password-hashes").await.status(), 200);
+    let resp = um
+        .post(
+            "/profile",
+            "/admin/settings/password-hashes/schedule",
+            &[("scheme", "bcrypt"), ("reset_on", &day(0))],
+        )
+        .await;
+    assert_eq!(resp.status(), 403);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -760,4 +836,68 @@ async fn django_dumpdata_imports_and_signs_in() {
     let (ok, out) = run_cli(&app, &["import", "django", path, "--role-map", "staff=Root"]);
     assert!(!ok);
     assert!(out.contains("is not a role"), "{out}");
+}
+
+/// Median time of three wrong-password sign-ins as `username`.
+async fn failure_time(app: &TestApp, username: &str) -> std::time::Duration {
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(login_status(app, username, "Not-The-Password-99").await.0, 401);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[1]
+}
+
+/// A user still on a slow imported hash (Django's PBKDF2 at 1,000,000
+/// iterations, about half a second) must not be told from a name nobody has by how
+/// long a wrong password takes: without the failure floor the unknown name
+/// answers after the Argon2 dummy alone, a tenth of that or less. The bound
+/// is loose on purpose (half), so a busy machine does not make it flaky.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_users_fail_as_slowly_as_users_on_a_slow_imported_hash() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_by_name("admin").await;
+    let api = Api::new(&app, Some(&key_for(&app, admin.id, None).await));
+    let iterations = 1_000_000;
+    let script = "import base64, hashlib, sys\n\
+        print(base64.b64encode(hashlib.pbkdf2_hmac('sha256', sys.argv[1].encode(), b'SlowSalt1000k', int(sys.argv[2]))).decode())";
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", script, PASSWORD, &iterations.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let digest = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let hash = format!("pbkdf2_sha256${iterations}$SlowSalt1000k${digest}");
+    let r = api
+        .post(
+            "/api/users",
+            json!({"data": {"type": "users", "attributes": {
+                "username": "slow.django", "email": "slow@example.com", "firstName": "S", "lastName": "D",
+                "passwordHash": hash}}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let known = failure_time(&app, "slow.django").await;
+    let unknown = failure_time(&app, "nobody-at-all").await;
+    assert!(
+        unknown * 2 >= known,
+        "an unknown name fails in {unknown:?}, a user on the imported hash in {known:?}"
+    );
+    // the floor holds for an Argon2 user's wrong password too, so all three look alike
+    let argon = failure_time(&app, "admin").await;
+    assert!(
+        argon * 2 >= known,
+        "admin fails in {argon:?}, the imported user in {known:?}"
+    );
+    // and the right password still signs in (and upgrades the hash)
+    assert_eq!(login_status(&app, "slow.django", PASSWORD).await.0, 303);
+    assert!(
+        app.user_by_name("slow.django")
+            .await
+            .password_hash
+            .starts_with("$argon2id$")
+    );
 }

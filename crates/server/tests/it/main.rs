@@ -4,6 +4,7 @@
 
 mod support;
 
+mod accessibility_browser;
 mod api_client;
 mod api_docs_browser;
 mod api_jsonapi;
@@ -28,13 +29,19 @@ mod mail;
 mod mailbox;
 mod mass_reset;
 mod metrics;
+mod pages;
+mod pages_browser;
+mod pages_import;
 mod passwords;
 mod passwords_browser;
+mod second_factor;
+mod second_factor_browser;
 mod security_data;
 mod security_edges;
 mod security_headers;
 mod selection_surfaces;
 mod takeover;
+mod ui_browser_grid;
 mod ui_browser_users;
 mod ui_users;
 mod wiring_browser;

@@ -108,6 +108,9 @@ async fn reset_one_user_then_follow_the_mailed_link_and_sign_in() {
     b.login(&app.base, "admin", ADMIN_PASSWORD).await;
     b.goto(&app.url(&format!("/admin/users/{}/password", u.id))).await;
     b.click("#reset-password").await;
+    // a reset cannot be undone: it asks first
+    b.find("#confirm-dialog[open]").await;
+    b.click("#confirm-dialog-submit").await;
     b.wait_text("Password reset: jdoe cannot sign in until they set a new password")
         .await;
     assert_eq!(app.user(u.id).await.auth_status, AuthStatus::PasswordReset);

@@ -345,6 +345,10 @@ async fn no_page_holds_inline_script_or_style() {
         "/admin/login-attempts".into(),
         "/admin/mail".into(),
         "/admin/users/999999".into(),
+        // confirmation pages (without JavaScript)
+        format!("/admin/users/{u}/reset-password"),
+        format!("/admin/users/{u}/delete"),
+        format!("/admin/users/{u}/sessions/end-all"),
     ];
     paths.dedup();
     for p in &paths {
@@ -389,8 +393,8 @@ async fn no_page_holds_inline_script_or_style() {
     }
     assert_eq!(
         checked.len(),
-        5,
-        "muster.css, muster.js, users.css, user.css, error.css: {checked:?}"
+        7,
+        "muster.css, muster.js, confirm.js, grid.js, users.css, user.css, error.css: {checked:?}"
     );
 }
 

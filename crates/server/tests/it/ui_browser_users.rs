@@ -45,6 +45,14 @@ async fn row_menu(b: &Browser, username: &str, entry: &str) {
     b.click(&format!("tr[data-username='{username}'] {entry}")).await;
 }
 
+/// Click a mass action's button, check the question its dialog asks, and confirm.
+async fn confirm_mass(b: &Browser, button: &str, question: &str) {
+    b.click(button).await;
+    b.find("#mass-confirm-dialog[open]").await;
+    assert_eq!(b.text("#mass-confirm-question").await, question);
+    b.click("#mass-confirm").await;
+}
+
 /// Wait for the flash message of the page an action led to (the page before
 /// may still show an older one for a moment).
 async fn expect_flash(b: &Browser, expected: &str) {
@@ -143,8 +151,8 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
     expect_flash(&b, "User alice was enabled.").await;
     assert_eq!(b.text("#badge-enabled").await, "Enabled");
     assert!(b.try_find("#activate-user").await.is_none(), "not locked: no Activate");
-    // the history lists what happened
-    b.wait_text("user.enabled").await;
+    // the history lists what happened, in words
+    b.wait_text("Admin User enabled alice").await;
 
     // Activate a locked user from their page
     b.goto(&app.url(&format!("/admin/users/{}", carol.id))).await;
@@ -170,6 +178,8 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
     expect_flash(&b, "User xss was disabled.").await;
     b.goto(&app.url("/admin/audit?target=xss")).await;
     b.find("#audit-events").await;
+    // the stored JSON is behind "details"
+    b.click("#audit-events td.change details summary").await;
     assert!(b.text("#audit-events td.change").await.contains(XSS));
     let scripts = b
         .execute(
@@ -179,8 +189,8 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
         .await;
     assert_eq!(scripts, json!(0));
 
-    // a narrow screen: the page does not overflow sideways (only the grid scrolls),
-    // and the row menu still works
+    // a narrow screen: the page does not overflow sideways (the grid shows its key
+    // columns and fits), and the row menu still works
     b.resize(400, 900).await;
     b.goto(&app.url("/admin/users?view=all")).await;
     b.find("#users-grid").await;
@@ -191,13 +201,13 @@ async fn browser_views_row_menu_user_page_activate_and_escaping() {
         )
         .await;
     assert_eq!(overflow, json!(0), "the page is as wide as the screen");
-    let scrolls = b
+    let fits = b
         .execute(
-            "var w = document.getElementById('grid-wrap'); return w.scrollWidth > w.clientWidth",
+            "var w = document.getElementById('grid-wrap'); return w.scrollWidth <= w.clientWidth",
             json!([]),
         )
         .await;
-    assert_eq!(scrolls, json!(true), "the grid scrolls inside its box");
+    assert_eq!(fits, json!(true), "the grid fits the screen");
     b.execute(
         "document.querySelector(\"tr[data-username='alice'] summary\").scrollIntoView()",
         json!([]),
@@ -238,7 +248,7 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
     b.click("tr[data-username='mass1'] .row-check").await;
     b.click("tr[data-username='mass3'] .row-check").await;
     assert_eq!(b.text("#selection-note").await, "2 selected");
-    b.click("#mass-disable").await;
+    confirm_mass(&b, "#mass-disable", "Disable 2 users?").await;
     expect_flash(&b, "2 user(s) were disabled").await;
     assert_eq!(enabled(&app, ids.clone()).await, [true, false, true, false, true]);
     // the grid came back as it was
@@ -246,7 +256,7 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
 
     // select the page, then Enable
     b.click("#select-page").await;
-    b.click("#mass-enable").await;
+    confirm_mass(&b, "#mass-enable", "Enable 5 users?").await;
     expect_flash(&b, "2 user(s) were enabled").await;
     assert_eq!(enabled(&app, ids.clone()).await, [true; 5]);
 
@@ -263,21 +273,20 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
         b.text("#selection-note").await,
         "All 5 matching users selected, except 1"
     );
-    b.click("#mass-disable").await;
+    confirm_mass(&b, "#mass-disable", "Disable 4 users?").await;
     expect_flash(&b, "4 user(s) were disabled").await;
     assert_eq!(enabled(&app, ids.clone()).await, [false, false, true, false, false]);
     b.click("#select-all-matching").await;
-    b.click("#mass-enable").await;
+    confirm_mass(&b, "#mass-enable", "Enable 5 users?").await;
     expect_flash(&b, "4 user(s) were enabled").await;
 
     // a custom view: filters, sort and columns saved, then reopened
     b.goto(&app.url("/admin/users?view=all")).await;
-    b.find("#filters-panel summary").await;
-    b.click("#filters-panel summary").await;
     b.type_into("#f-q", "mass").await;
+    b.click("#columns-panel summary").await;
     b.click("#col-email").await;
     b.click("#col-roles").await;
-    b.click("#apply-filters").await;
+    b.click("#apply-columns").await;
     b.find("#sort-username").await;
     b.click("#sort-username").await;
     b.find("th.col-username[aria-sort='ascending']").await;
@@ -304,20 +313,25 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
     b.find(".tabs a.current[id^='saved-']").await;
     assert_eq!(grid_names(&b).await[0], "mass4");
 
-    // Delete from the grid: confirmation, refused while records are assigned
+    // Delete from the grid: confirmation, which says why it is refused while records are
+    // assigned (before anything is confirmed) and leads to Reassign records
     b.goto(&app.url("/admin/users?view=all")).await;
-    row_menu(&b, "owner", ".row-delete").await;
+    row_menu(&b, "mass0", ".row-delete").await;
     b.find("#delete-dialog[open]").await;
-    assert_eq!(b.text("#delete-name").await, "owner");
+    assert_eq!(b.text("#delete-name").await, "mass0");
+    b.find("#confirm-delete:enabled").await;
     b.click("#cancel-delete").await;
     b.wait_gone("#delete-dialog[open]").await;
     row_menu(&b, "owner", ".row-delete").await;
-    b.click("#confirm-delete").await;
-    expect_flash(
-        &b,
-        "Cannot delete owner: 3 records are assigned (2 contact, 1 task). Reassign their records first.",
-    )
-    .await;
+    b.find("#delete-dialog[open]").await;
+    b.find("#delete-refused:not([hidden])").await;
+    assert_eq!(
+        b.text("#delete-refused").await,
+        "Cannot delete owner: 3 records are assigned (2 contact, 1 task). Reassign their records first."
+    );
+    assert!(b.try_find("#confirm-delete[hidden]").await.is_some(), "no Yes, Delete");
+    b.click("#delete-way-out").await;
+    b.find("#reassign-to").await;
     assert!(
         b.current_url()
             .await
@@ -330,7 +344,7 @@ async fn browser_mass_actions_saved_view_and_delete_after_reassign() {
     b.find("#records-none").await;
     b.click("#delete-user").await;
     b.find("#delete-dialog[open]").await;
-    b.click("#confirm-delete").await;
+    b.click("#confirm-delete:enabled").await;
     expect_flash(&b, "User owner was deleted.").await;
     assert!(!grid_names(&b).await.contains(&"owner".to_owned()));
     let mut conn = app.store().conn().await.unwrap();

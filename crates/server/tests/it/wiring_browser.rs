@@ -54,7 +54,11 @@ async fn change_and_reset_from_the_user_page_the_row_menu_and_the_mass_action() 
     b.goto(&app.url("/admin/users?view=all")).await;
     b.click("tr[data-username='rowuser'] details.rowmenu summary").await;
     b.click("tr[data-username='rowuser'] .row-reset").await;
+    // it asks first (a reset cannot be undone), then lands back on the grid
+    b.find("#confirm-dialog[open]").await;
+    b.click("#confirm-dialog-submit").await;
     flash_contains(&b, "Password reset").await;
+    assert!(b.current_url().await.ends_with("/admin/users?view=all"));
     assert_eq!(app.user(row.id).await.auth_status, AuthStatus::PasswordReset);
     assert_eq!(
         app.client().login("rowuser", PASSWORD).await.status(),

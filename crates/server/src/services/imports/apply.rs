@@ -45,6 +45,25 @@ impl Orgs {
         ids.dedup();
         ids
     }
+
+    /// The unknown organizations of a row whose cells did not all parse, so
+    /// that its report lists every reason at once.
+    pub(super) fn unknown_in(
+        &self,
+        header: &crate::user_csv::import::Header,
+        record: &csv::StringRecord,
+    ) -> Vec<FieldError> {
+        let cell = header
+            .position(crate::user_csv::Column::Organizations)
+            .and_then(|i| record.get(i))
+            .map(|c| crate::user_csv::columns::unguard(c).trim())
+            .unwrap_or("");
+        let mut errors = Vec::new();
+        if !cell.is_empty() {
+            self.resolve(&crate::user_csv::import::split_list(cell), &mut errors);
+        }
+        errors
+    }
 }
 
 /// Row problems found by the store (a taken email) become the row's errors.

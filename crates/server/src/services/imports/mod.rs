@@ -105,6 +105,10 @@ pub struct Report {
     pub weak_hash_users: Vec<String>,
     /// Columns of an Oro export that muster does not read, left out.
     pub ignored_columns: Vec<String>,
+    /// Usernames of users created without a password hash (in a dry run: who
+    /// would be): nobody can sign in as them until a reset link is used, so the
+    /// import page offers to mail them one.
+    pub created_without_password: Vec<String>,
 }
 
 /// How an import treats what it reads.
@@ -195,8 +199,13 @@ pub async fn import_users_with<R: Read + Send>(
         report.rows += 1;
         let username_cell = username_cell(&header, &record);
         let mut weak_user = None;
+        let mut no_password = None;
         let outcome = match parse_row(&header, &record) {
-            Err(errors) => Err(errors),
+            // every reason, not just the cells': the organizations are checked too
+            Err(mut errors) => {
+                errors.extend(orgs.unknown_in(&header, &record));
+                Err(errors)
+            }
             Ok(row) if row.cells.weak_password_hash.is_some() && !options.allow_weak_hashes => {
                 let weak = row.cells.weak_password_hash.unwrap_or_default();
                 Err(vec![FieldError::new(
@@ -210,6 +219,9 @@ pub async fn import_users_with<R: Read + Send>(
             Ok(row) => {
                 if row.cells.weak_password_hash.is_some() {
                     weak_user = Some(row.username.canonical());
+                }
+                if row.cells.password_hash.is_none() {
+                    no_password = Some(row.username.canonical());
                 }
                 let email = row.cells.email.as_ref().map(|e| e.canonical());
                 let earlier = email
@@ -241,7 +253,10 @@ pub async fn import_users_with<R: Read + Send>(
             report.weak_hash_users.push(u);
         }
         match outcome {
-            Ok(Applied::Created) => report.created += 1,
+            Ok(Applied::Created) => {
+                report.created += 1;
+                report.created_without_password.extend(no_password);
+            }
             Ok(Applied::Updated) => report.updated += 1,
             Ok(Applied::Unchanged) => report.unchanged += 1,
             Err(errors) => {

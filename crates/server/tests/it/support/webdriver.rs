@@ -261,6 +261,17 @@ impl Browser {
         .await;
     }
 
+    /// Choose a file in an `<input type="file">` (no clear first: a file input refuses it).
+    pub async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let e = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &self.s(&format!("/element/{}/value", e.0)),
+            Some(json!({"text": path.display().to_string()})),
+        )
+        .await;
+    }
+
     pub async fn text(&self, css: &str) -> String {
         let e = self.find(css).await;
         self.text_el(&e).await
