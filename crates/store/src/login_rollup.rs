@@ -17,7 +17,8 @@ pub const HOUR_MS: Millis = 3_600_000;
 pub const OUTCOMES: [&str; 3] = ["success", "failure", "lockout"];
 
 /// What a reason ends with when the failed attempt locked the account
-/// (services::auth::sign_in writes it; the migration's trigger matches it).
+/// (services::auth::record_failure writes it, for a wrong password or a wrong
+/// second-factor code; the migration's trigger matches it).
 pub const LOCKOUT_REASON_SUFFIX: &str = "account locked";
 
 /// The attempts of one hour with one outcome.

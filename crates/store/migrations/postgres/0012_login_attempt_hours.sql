@@ -5,7 +5,7 @@
 -- organization counts the attempts of its members, as they were members at
 -- the time of the attempt. `outcome` is `success` or `failure`; a failure
 -- that locked the account also counts once as `lockout` (its reason, written
--- by services::auth::sign_in, ends with "account locked").
+-- by services::auth::record_failure, ends with "account locked").
 CREATE TABLE login_attempt_hours (
     hour BIGINT NOT NULL,
     organization_id BIGINT NOT NULL,
