@@ -14,6 +14,10 @@ pub enum AppError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A database failure that is neither the client's fault nor an outage,
+    /// kept whole: its source chain (the driver's error) goes to the log.
+    #[error("database error: {0}")]
+    Store(#[source] muster_store::Error),
     /// The database cannot be reached right now (see `db_health`): 503, try again soon.
     #[error("the database is unreachable right now")]
     Unavailable,
@@ -27,7 +31,7 @@ impl From<muster_store::Error> for AppError {
                 tracing::warn!(error = %e, "the database is unreachable");
                 AppError::Unavailable
             }
-            other => AppError::Internal(other.to_string()),
+            other => AppError::Store(other),
         }
     }
 }
@@ -49,3 +53,32 @@ impl AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// An error and every source under it, for a log line: each source's text is
+/// added unless the text before already ends with it (a `{0}` in a message).
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_failure_keeps_its_source() {
+        let e = AppError::from(muster_store::Error::Corrupt("job status \"x\"".into()));
+        assert!(matches!(e, AppError::Store(_)), "{e:?}");
+        assert!(std::error::Error::source(&e).is_some());
+        assert!(chain(&e).contains("job status"), "{}", chain(&e));
+    }
+}

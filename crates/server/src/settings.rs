@@ -9,9 +9,17 @@ use crate::error::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Bool,
+    /// One of a few values, each with its words (a select on the page).
+    Choice(&'static [(i64, &'static str)]),
 }
+
+/// The second factor's rule per role (`muster_domain::second_factor`).
+const FACTOR_RULES: &[(i64, &str)] = &[(0, "Off"), (1, "Optional"), (2, "Required")];
 
 #[derive(Debug, Clone, Copy)]
 pub struct Descriptor {
@@ -254,22 +262,22 @@ pub const DESCRIPTORS: &[Descriptor] = &[
     Descriptor {
         key: "second_factor_administrator",
         label: "Two-factor sign-in for Administrators",
-        help: "0 off, 1 optional, 2 required. Required is recommended: an administrator's password alone opens everything",
-        kind: Kind::Int { min: 0, max: 2 },
+        help: "Required is recommended: an administrator's password alone opens everything",
+        kind: Kind::Choice(FACTOR_RULES),
         default: 1,
     },
     Descriptor {
         key: "second_factor_user_manager",
         label: "Two-factor sign-in for User Managers",
-        help: "0 off, 1 optional, 2 required. Required is recommended",
-        kind: Kind::Int { min: 0, max: 2 },
+        help: "Required is recommended",
+        kind: Kind::Choice(FACTOR_RULES),
         default: 1,
     },
     Descriptor {
         key: "second_factor_user",
         label: "Two-factor sign-in for Users",
-        help: "0 off, 1 optional, 2 required. Off only hides the set-up: a factor already set up is still asked",
-        kind: Kind::Int { min: 0, max: 2 },
+        help: "Off only hides the set-up: a factor already set up is still asked",
+        kind: Kind::Choice(FACTOR_RULES),
         default: 1,
     },
     Descriptor {
@@ -381,6 +389,16 @@ pub fn parse_value(d: &Descriptor, raw: Option<&str>) -> Result<i64, muster_doma
             raw.map(str::trim),
             Some("on" | "true" | "1" | "yes")
         ))),
+        Kind::Choice(options) => {
+            let raw = raw.unwrap_or("").trim();
+            raw.parse::<i64>()
+                .ok()
+                .filter(|n| options.iter().any(|(v, _)| v == n))
+                .ok_or_else(|| {
+                    let words: Vec<String> = options.iter().map(|(v, w)| format!("{v} ({w})")).collect();
+                    muster_domain::FieldError::new(d.key, format!("must be one of {} (got {raw:?})", words.join(", ")))
+                })
+        }
         Kind::Int { min, max } => {
             let raw = raw.unwrap_or("").trim();
             let n: i64 = raw

@@ -327,6 +327,15 @@ impl From<AppError> for ApiError {
                 e.retry_after = Some(crate::db_health::RETRY_AFTER_SECS);
                 e
             }
+            AppError::Store(e) => {
+                tracing::error!(error = %crate::error::chain(&e), "database error in the API");
+                ApiError::whole(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "The request failed on our side; it was logged. Nothing was changed.",
+                )
+            }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in the API");
                 ApiError::whole(

@@ -90,6 +90,14 @@ impl IntoResponse for PageError {
                 );
                 resp
             }
+            AppError::Store(e) => {
+                tracing::error!(error = %crate::error::chain(&e), "database error");
+                page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The request failed on our side; it was logged. Nothing was changed.",
+                )
+            }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 page(

@@ -50,6 +50,8 @@ struct SettingRow {
     d: &'static Descriptor,
     value: i64,
     is_bool: bool,
+    /// The values and their words, for a setting that is a choice.
+    choices: &'static [(i64, &'static str)],
     error: Option<String>,
 }
 
@@ -67,6 +69,10 @@ fn rows(s: &Settings, errors: &[muster_domain::FieldError]) -> Vec<SettingRow> {
             d,
             value: s.get(d.key),
             is_bool: d.kind == Kind::Bool,
+            choices: match d.kind {
+                Kind::Choice(options) => options,
+                _ => &[],
+            },
             error: errors.iter().find(|e| e.field == d.key).map(|e| e.message.clone()),
         })
         .collect()

@@ -226,6 +226,27 @@ async fn every_page_has_no_critical_or_serious_accessibility_violation() {
     b.find("#api-key-value").await;
     r.check(&b, "API key shown once").await;
     r.page(&b, &u("/profile/password"), "form", "own password page").await;
+    r.page(
+        &b,
+        &u("/profile/two-factor"),
+        "main form",
+        "two-factor set-up (QR code)",
+    )
+    .await;
+    // the confirmation pages a browser without script gets
+    for (path, name) in [
+        (
+            format!("/admin/users/{}/reset-password", jdoe.id),
+            "reset password confirmation",
+        ),
+        (format!("/admin/users/{}/delete", jdoe.id), "delete confirmation"),
+        (
+            format!("/admin/users/{}/sessions/end-all", jdoe.id),
+            "end all sessions confirmation",
+        ),
+    ] {
+        r.page(&b, &u(&path), "main", name).await;
+    }
     r.page(&b, &u("/admin/audit"), "main", "audit").await;
     r.page(&b, &u("/admin/login-attempts"), "main", "login attempts").await;
     r.page(&b, &u("/admin/exports"), "main", "exports").await;

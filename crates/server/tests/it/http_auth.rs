@@ -227,15 +227,30 @@ fn settings_form(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static st
 async fn settings_are_validated_and_saved_whole() {
     let app = TestApp::spawn().await;
     let c = app.signed_in("admin", ADMIN_PASSWORD).await;
-    let form = settings_form(&[("failed_login_limit", "abc"), ("password_min_length", "200")]);
+    // the second factor's rule per role is a choice, shown in words
+    let page = c.get_text("/admin/settings").await;
+    assert!(
+        page.contains(r#"<select name="second_factor_administrator" id="second_factor_administrator">"#)
+            && page.contains(r#"<option value="2" >Required</option>"#),
+        "{page}"
+    );
+    let form = settings_form(&[
+        ("failed_login_limit", "abc"),
+        ("password_min_length", "200"),
+        ("second_factor_user", "3"),
+    ]);
     let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = c.post("/admin/settings", "/admin/settings", &fields).await;
     assert_eq!(r.status(), 422);
     let body = r.text().await.unwrap();
     assert!(body.contains("must be a whole number"));
     assert!(body.contains("must be between 8 and 128"));
+    assert!(
+        body.contains("must be one of 0 (Off), 1 (Optional), 2 (Required)"),
+        "{body}"
+    );
 
-    let form = settings_form(&[("failed_login_limit", "3")]);
+    let form = settings_form(&[("failed_login_limit", "3"), ("second_factor_administrator", "2")]);
     let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = c.post("/admin/settings", "/admin/settings", &fields).await;
     assert_eq!(r.status(), 303);
@@ -244,6 +259,7 @@ async fn settings_are_validated_and_saved_whole() {
     let mut conn = app.store().conn().await.unwrap();
     let s = muster_server::settings::Settings::load(&mut conn).await.unwrap();
     assert_eq!(s.get("failed_login_limit"), 3);
+    assert_eq!(s.get("second_factor_administrator"), 2);
     let events = muster_store::audit::list(&mut conn, &Default::default(), 10, 0)
         .await
         .unwrap();
