@@ -2,6 +2,7 @@
 //! generator, and write the numbers to BENCHMARKS.md and a JSON file beside it.
 //! Run through `scripts/bench` (release build). Never part of the test suite.
 
+mod dashboard;
 mod load;
 mod proc_stats;
 mod report;
@@ -41,6 +42,13 @@ pub struct Args {
     /// database of the first `--users` size; prints the numbers, writes no report.
     #[arg(long)]
     pub forgot_timing: bool,
+    /// Login attempts to seed per user, for the dashboard's scenario (10: 10M at 1M users).
+    #[arg(long, default_value_t = 10)]
+    pub login_attempts_per_user: i64,
+    /// Only the dashboard: seed users and login attempts, measure GET /admin;
+    /// prints the numbers, writes no report.
+    #[arg(long)]
+    pub dashboard_only: bool,
     /// Where to keep the seeded databases.
     #[arg(long, default_value = "target/bench-data")]
     pub work_dir: PathBuf,
@@ -61,6 +69,23 @@ fn main() -> std::process::ExitCode {
                 for r in rows {
                     println!(
                         "{} {} users | {} | {:.3} {} | {} {}",
+                        r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
+                    );
+                }
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("muster-bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if args.dashboard_only {
+        return match rt.block_on(dashboard::only(&args)) {
+            Ok(rows) => {
+                for r in rows {
+                    println!(
+                        "{} {} users | {} | {:.3} {} | {} | {}",
                         r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
                     );
                 }

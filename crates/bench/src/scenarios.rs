@@ -101,7 +101,7 @@ impl Target {
 }
 
 /// A latency scenario's row: its p50 against `limit_ms`, the rest in the note.
-fn latency_row(t: &Target, scenario: &str, s: &load::Stats, text: &str, limit_ms: f64) -> Row {
+pub(crate) fn latency_row(t: &Target, scenario: &str, s: &load::Stats, text: &str, limit_ms: f64) -> Row {
     let mut r = target(t.row(scenario, s.p50_ms, "ms"), text, s.p50_ms <= limit_ms);
     r.note = format!("p99 {:.1} ms, {:.0} req/s, errors {}", s.p99_ms, s.rps(), s.errors);
     r
@@ -205,13 +205,18 @@ fn argon2_bound() -> f64 {
     total as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn get_latency(args: &Args, url: String, cookie: Option<String>, auth: Option<String>) -> load::Stats {
+pub(crate) async fn get_latency(args: &Args, url: String, cookie: Option<String>, auth: Option<String>) -> load::Stats {
     get_latency_with(args.seconds, args.concurrency, url, cookie, auth).await
 }
 
 /// One client alone: the latency of the request itself, without queueing
 /// behind others for the two cores.
-async fn get_latency_alone(args: &Args, url: String, cookie: Option<String>, auth: Option<String>) -> load::Stats {
+pub(crate) async fn get_latency_alone(
+    args: &Args,
+    url: String,
+    cookie: Option<String>,
+    auth: Option<String>,
+) -> load::Stats {
     get_latency_with(args.seconds, 1, url, cookie, auth).await
 }
 
@@ -296,6 +301,7 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
     }
     let secs = started.elapsed().as_secs_f64();
     rows.push(t.row("seed users (+10% records)", secs, "s"));
+    rows.push(crate::dashboard::seed_attempts(args, t).await?);
 
     let (server, ready) = start(args, t).await?;
     let ms = ready.as_secs_f64() * 1000.0;
@@ -352,6 +358,8 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
         "≤ 50 ms p50",
         50.0,
     ));
+
+    rows.extend(crate::dashboard::rows(args, t, &server.base, &cookie).await);
 
     // before `later`, whose mass disable leaves no enabled account to ask for
     let cmp = crate::timing::forgot_password(args, t, &server.base, args.forgot_samples).await?;

@@ -49,6 +49,9 @@ pub enum Command {
         /// The password every seeded user signs in with (hashed once).
         #[arg(long, env = "MUSTER_SEED_PASSWORD", default_value = "Seeded-Users-Password-1")]
         password: String,
+        /// How many login attempts to add, by the users in the database, over the last 30 days.
+        #[arg(long, default_value_t = 0)]
+        login_attempts: i64,
     },
     /// Export users to CSV.
     #[command(subcommand)]
@@ -292,8 +295,9 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             users,
             records,
             password,
+            login_attempts,
         } => {
-            if users < 0 || records < 0 {
+            if users < 0 || records < 0 || login_attempts < 0 {
                 return Err(muster_domain::Error::invalid("users", "must not be negative").into());
             }
             if records > 0 && users == 0 {
@@ -321,6 +325,11 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
                 report.records,
                 started.elapsed().as_secs_f64()
             );
+            if login_attempts > 0 {
+                let started = std::time::Instant::now();
+                let n = crate::seed_attempts::run(&store, login_attempts, show).await?;
+                println!("seeded {n} login attempts in {:.1} s", started.elapsed().as_secs_f64());
+            }
             Ok(())
         }
         Command::Export(cmd) => crate::cli_csv::export(cmd, &open_store(&config).await?).await,

@@ -24,6 +24,7 @@ pub mod progress;
 pub mod request_trace;
 pub mod security_headers;
 pub mod seed;
+pub mod seed_attempts;
 pub mod selection_query;
 pub mod services;
 pub mod settings;

@@ -117,7 +117,7 @@ const KINDS: &[&str] = &["contact", "task", "opportunity", "account", "lead"];
 const ORGS: &[&str] = &["Main", "Europe", "Americas", "Asia"];
 
 /// splitmix64: fast, deterministic, good enough for fake data (never for secrets).
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -128,7 +128,7 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 
@@ -137,7 +137,7 @@ impl Rng {
     }
 
     /// true with probability `per_mille`/1000
-    fn chance(&mut self, per_mille: u64) -> bool {
+    pub(crate) fn chance(&mut self, per_mille: u64) -> bool {
         self.below(1000) < per_mille
     }
 }

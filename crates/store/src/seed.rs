@@ -163,9 +163,14 @@ pub struct Deferred {
 }
 
 pub async fn defer_indexes(conn: &mut Conn, backend: Backend) -> Result<Deferred> {
+    defer_indexes_of(conn, backend, SEEDED).await
+}
+
+/// [`defer_indexes`] for other tables: `tables` is an SQL list of names, `('a', 'b')`.
+pub async fn defer_indexes_of(conn: &mut Conn, backend: Backend, tables: &str) -> Result<Deferred> {
     let list = match backend {
         Backend::Sqlite => format!(
-            "SELECT type, name, sql, tbl_name AS tbl FROM sqlite_master WHERE tbl_name IN {SEEDED} \
+            "SELECT type, name, sql, tbl_name AS tbl FROM sqlite_master WHERE tbl_name IN {tables} \
              AND type IN ('index', 'trigger') AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' \
              ORDER BY type, name"
         ),
@@ -176,12 +181,12 @@ pub async fn defer_indexes(conn: &mut Conn, backend: Backend) -> Result<Deferred
              t.relname::text AS tbl FROM pg_index x \
              JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
              JOIN pg_namespace s ON s.oid = t.relnamespace \
-             WHERE s.nspname = current_schema() AND t.relname IN {SEEDED} \
+             WHERE s.nspname = current_schema() AND t.relname IN {tables} \
              AND NOT x.indisunique AND NOT x.indisprimary \
              UNION ALL \
              SELECT 'trigger'::text, g.tgname::text, pg_get_triggerdef(g.oid), t.relname::text FROM pg_trigger g \
              JOIN pg_class t ON t.oid = g.tgrelid JOIN pg_namespace s ON s.oid = t.relnamespace \
-             WHERE s.nspname = current_schema() AND t.relname IN {SEEDED} AND NOT g.tgisinternal \
+             WHERE s.nspname = current_schema() AND t.relname IN {tables} AND NOT g.tgisinternal \
              ORDER BY 1, 2"
         ),
     };
@@ -209,10 +214,9 @@ pub async fn defer_indexes(conn: &mut Conn, backend: Backend) -> Result<Deferred
 /// Rebuild what [`defer_indexes`] dropped, then count from scratch what the
 /// triggers would have kept.
 pub async fn restore_indexes(conn: &mut Conn, deferred: Deferred) -> Result<()> {
-    for create in deferred.create {
-        sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut *conn).await?;
-    }
-    if deferred.backend == Backend::Sqlite {
+    let backend = deferred.backend;
+    recreate(conn, deferred).await?;
+    if backend == Backend::Sqlite {
         sqlx::query("INSERT INTO users_fts (users_fts) VALUES ('rebuild')")
             .execute(&mut *conn)
             .await?;
@@ -228,6 +232,14 @@ pub async fn restore_indexes(conn: &mut Conn, deferred: Deferred) -> Result<()> 
          GROUP BY m.organization_id, u.enabled, u.auth_status",
     ] {
         sqlx::query(sql).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Run again what [`defer_indexes_of`] dropped; what the triggers keep is the caller's to count.
+pub async fn recreate(conn: &mut Conn, deferred: Deferred) -> Result<()> {
+    for create in deferred.create {
+        sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod dashboard;
 pub mod exports;
 pub mod foreign_hashes;
 pub mod imports;

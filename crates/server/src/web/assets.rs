@@ -47,6 +47,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/user.css"),
     },
     Asset {
+        name: "dashboard.css",
+        content_type: CSS,
+        body: include_bytes!("../../static/dashboard.css"),
+    },
+    Asset {
         name: "error.css",
         content_type: CSS,
         body: include_bytes!("../../static/error.css"),

@@ -154,7 +154,7 @@ pub(super) async fn start_session(
 /// Where a signed-in user goes first, for a page that links on.
 pub(super) fn first_page(user: &muster_store::users::User, next: Option<&str>) -> String {
     let is_admin = user.roles.iter().any(|r| !r.permissions().is_empty());
-    let default = if is_admin { "/admin/users" } else { "/profile" };
+    let default = if is_admin { "/admin" } else { "/profile" };
     next.map_or_else(|| default.to_owned(), str::to_owned)
 }
 

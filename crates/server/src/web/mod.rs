@@ -6,8 +6,10 @@ pub mod assets;
 mod audit_pages;
 mod audit_view;
 mod auth;
+mod charts;
 mod confirm;
 mod confirmations;
+mod dashboard;
 pub mod error;
 mod exports;
 mod grid_state;
@@ -37,6 +39,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let ui = Router::new()
         .merge(api_keys::router())
         .merge(auth::router())
+        .merge(dashboard::router())
         .merge(pages::router())
         .merge(password_hashes::router())
         .merge(users_grid::router())

@@ -136,6 +136,7 @@ async fn every_page_has_no_critical_or_serious_accessibility_violation() {
 
     // an administrator
     b.login(&app.base, "admin", ADMIN_PASSWORD).await;
+    r.page(&b, &u("/admin"), "#chart-sign-ins svg", "dashboard").await;
     r.page(&b, &u("/admin/users"), "#users-grid", "users grid").await;
     r.page(
         &b,

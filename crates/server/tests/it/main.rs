@@ -16,6 +16,7 @@ mod backup;
 mod cli;
 mod cluster;
 mod csv_support;
+mod dashboard;
 mod db_outage;
 mod exports;
 mod exports_browser;

@@ -239,7 +239,7 @@ fn static_links(html: &str) -> Vec<String> {
 /// Inline code in a page: `<script>` with a body or without `src`, `<style>`,
 /// `style="…"`, `on…=` handlers and `javascript:` URLs. Tags are found by
 /// `<` and `>`, which askama escapes in text and attribute values.
-fn inline_code(html: &str) -> Vec<String> {
+pub(crate) fn inline_code(html: &str) -> Vec<String> {
     let lower = html.to_ascii_lowercase();
     let mut found = Vec::new();
     let mut rest = lower.as_str();
@@ -411,7 +411,7 @@ const COLLECT_VIOLATIONS: &str = "
     return true;";
 
 /// The CSP violations of the current page, less the probe.
-async fn violations(b: &Browser) -> Vec<String> {
+pub(crate) async fn violations(b: &Browser) -> Vec<String> {
     b.execute(COLLECT_VIOLATIONS, json!([])).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -5,6 +5,7 @@
 
 mod back_office;
 mod db;
+mod login_rollup;
 mod name_order;
 mod schema;
 mod stories;
