@@ -31,10 +31,11 @@ pub enum AuditAction {
     MailRetried,
     UserSecondFactorEnrolled,
     UserSecondFactorReset,
+    UserSecondFactorRemoved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::UserCreated,
         AuditAction::UserUpdated,
         AuditAction::UserImported,
@@ -62,6 +63,7 @@ impl AuditAction {
         AuditAction::MailRetried,
         AuditAction::UserSecondFactorEnrolled,
         AuditAction::UserSecondFactorReset,
+        AuditAction::UserSecondFactorRemoved,
     ];
 
     /// The code stored in `audit_events.action` and used by the audit page's filter.
@@ -95,6 +97,7 @@ impl AuditAction {
             MailRetried => "mail.retried",
             UserSecondFactorEnrolled => "user.second_factor_enrolled",
             UserSecondFactorReset => "user.second_factor_reset",
+            UserSecondFactorRemoved => "user.second_factor_removed",
         }
     }
 
@@ -133,6 +136,7 @@ impl AuditAction {
             MailRetried => "retried a mail",
             UserSecondFactorEnrolled => "set up two-factor sign-in for",
             UserSecondFactorReset => "reset the two-factor sign-in of",
+            UserSecondFactorRemoved => "removed a passkey of",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod login_attempts;
 pub mod metrics;
 pub mod organizations;
+pub mod passkeys;
 pub mod outbox;
 pub mod password_resets;
 pub mod password_schemes;

@@ -13,6 +13,7 @@ mod pages;
 mod password_hashes;
 pub mod passwords;
 mod redirect;
+mod passkeys;
 mod second_factor;
 pub mod session;
 mod user_pages;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(exports::router())
         .merge(passwords::router())
         .merge(second_factor::router())
+        .merge(passkeys::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }

@@ -27,6 +27,8 @@ mod mail;
 mod mailbox;
 mod mass_reset;
 mod metrics;
+mod passkeys;
+mod passkeys_browser;
 mod passwords;
 mod passwords_browser;
 mod second_factor;

@@ -1,0 +1,155 @@
+//! Passkeys in headless Chromium with its WebAuthn virtual authenticator: the
+//! server on `http://localhost:PORT` (a secure context, and a domain name for
+//! the relying party id). Register a passkey on /profile, sign in with the
+//! password and the passkey as the second step, with the passkey alone when
+//! `passkey_sign_in` is on (and not for a disabled account), a forged
+//! assertion counted toward the lockout, remove the passkey, and an
+//! administrator's *Reset two-factor* removing it.
+
+use muster_store::login_attempts;
+use serde_json::json;
+
+use crate::passkeys::{forged_assertion, post_json, spawn_localhost};
+use crate::support::webdriver::Browser;
+use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp, TestDb, location};
+
+fn localhost(app: &TestApp, path: &str) -> String {
+    format!("http://localhost:{}{path}", app.addr.port())
+}
+
+async fn passkey_rows(app: &TestApp, user_id: i64) -> Vec<muster_store::passkeys::StoredPasskey> {
+    let mut conn = app.store().conn().await.unwrap();
+    muster_store::passkeys::list(&mut conn, user_id).await.unwrap()
+}
+
+async fn last_attempt(app: &TestApp, user_id: i64) -> login_attempts::Attempt {
+    let mut conn = app.store().conn().await.unwrap();
+    let f = login_attempts::Filter {
+        user_id: Some(user_id),
+        ..Default::default()
+    };
+    login_attempts::list(&mut conn, &f, 1, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap()
+}
+
+async fn sign_out(b: &Browser) {
+    b.click("form[action='/logout'] button").await;
+    b.find("#sign-in").await;
+}
+
+/// Password, then the passkey on the second step.
+async fn sign_in_with_password_and_passkey(b: &Browser, app: &TestApp) {
+    b.goto(&localhost(app, "/login")).await;
+    b.type_into("#username", "jdoe").await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("#sign-in").await;
+    b.click("#passkey-step").await;
+    b.find("#profile-username").await;
+}
+
+async fn register(b: &Browser, app: &TestApp, name: &str) {
+    b.goto(&localhost(app, "/profile")).await;
+    b.type_into("#passkey-name", name).await;
+    b.click("#passkey-add").await;
+    b.wait_text(&format!("Passkey \u{201c}{name}\u{201d} added.")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_sign_in_remove_and_reset_passkeys() {
+    let app = spawn_localhost(TestDb::sqlite()).await;
+    let u = app.create_user("jdoe", &["User"]).await;
+    let b = Browser::start().await;
+    let authenticator = b.add_virtual_authenticator().await;
+
+    b.login(&localhost(&app, ""), "jdoe", PASSWORD).await;
+    register(&b, &app, "Laptop").await;
+    let rows = passkey_rows(&app, u.id).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].name, "Laptop");
+    assert_eq!(b.authenticator_credentials(&authenticator).await.len(), 1);
+    assert!(b.text("#two-factor-status").await.contains("a passkey"));
+    {
+        let mut conn = app.store().conn().await.unwrap();
+        let audit = muster_store::audit::list(&mut conn, &Default::default(), 50, 0).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "user.second_factor_enrolled"));
+    }
+
+    // the second step: no session after the password alone; the passkey signs in
+    sign_out(&b).await;
+    sign_in_with_password_and_passkey(&b, &app).await;
+    assert_eq!(b.text("#profile-username").await, "jdoe");
+    let attempt = last_attempt(&app, u.id).await;
+    assert!(attempt.success && attempt.step == "passkey", "{attempt:?}");
+
+    // a forged assertion of jdoe's passkey is a wrong code for the lockout
+    let c = app.client();
+    let resp = c.login("jdoe", PASSWORD).await;
+    assert_eq!(location(&resp), "/login/code");
+    let (status, _) = post_json(&c, "/login/code", "/login/passkey/options", json!({})).await;
+    assert_eq!(status, 200);
+    let (status, body) = post_json(&c, "/login/code", "/login/passkey", forged_assertion(&rows[0].credential_id)).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(app.user(u.id).await.failed_login_count, 1);
+    let attempt = last_attempt(&app, u.id).await;
+    assert!(!attempt.success && attempt.step == "passkey", "{attempt:?}");
+    // the ceremony was used: the same answer again finds none
+    let (status, _) = post_json(&c, "/login/code", "/login/passkey", forged_assertion(&rows[0].credential_id)).await;
+    assert_eq!(status, 400);
+
+    // a passkey alone, once the setting allows it
+    {
+        let mut conn = app.store().conn().await.unwrap();
+        muster_store::settings::put(&mut conn, "passkey_sign_in", "1", 0).await.unwrap();
+    }
+    sign_out(&b).await;
+    b.goto(&localhost(&app, "/login")).await;
+    b.click("#passkey-sign-in").await;
+    b.find("#profile-username").await;
+    assert_eq!(b.text("#profile-username").await, "jdoe");
+    assert_eq!(app.user(u.id).await.failed_login_count, 0, "a success resets the count");
+
+    // …but not for a disabled account: the wrong-password words
+    sign_out(&b).await;
+    {
+        let mut conn = app.store().conn().await.unwrap();
+        muster_store::users::set_enabled(&mut conn, u.id, false, 0).await.unwrap();
+    }
+    b.goto(&localhost(&app, "/login")).await;
+    b.click("#passkey-sign-in").await;
+    b.wait_text("Invalid username or password.").await;
+    assert!(b.try_find("#profile-username").await.is_none());
+    assert_eq!(last_attempt(&app, u.id).await.reason, "disabled");
+    {
+        let mut conn = app.store().conn().await.unwrap();
+        muster_store::users::set_enabled(&mut conn, u.id, true, 0).await.unwrap();
+    }
+
+    // remove it on the profile
+    sign_in_with_password_and_passkey(&b, &app).await;
+    b.goto(&localhost(&app, "/profile")).await;
+    b.click(&format!("#passkey-remove-{}", rows[0].id)).await;
+    b.wait_text("Passkey \u{201c}Laptop\u{201d} removed.").await;
+    b.find("#passkeys-none").await;
+    assert!(passkey_rows(&app, u.id).await.is_empty());
+    // without a factor, the password alone signs in again
+    assert_eq!(location(&app.client().login("jdoe", PASSWORD).await), "/profile");
+
+    // an administrator's Reset two-factor removes a passkey too
+    register(&b, &app, "Phone").await;
+    assert_eq!(location(&app.client().login("jdoe", PASSWORD).await), "/login/code");
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let resp = admin
+        .post(
+            &format!("/admin/users/{}/two-factor/reset", u.id),
+            &format!("/admin/users/{}/two-factor/reset", u.id),
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    assert!(passkey_rows(&app, u.id).await.is_empty());
+    assert_eq!(location(&app.client().login("jdoe", PASSWORD).await), "/profile");
+}
