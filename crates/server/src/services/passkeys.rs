@@ -127,7 +127,15 @@ fn encode<T: serde::Serialize>(value: &T) -> AppResult<String> {
 
 async fn put(store: &Store, owner: &str, purpose: &str, user_id: Option<i64>, state: String) -> AppResult<()> {
     let expires = clock::now() + CEREMONY_TTL_MS;
-    store::put_ceremony(&mut *store.conn().await?, &sha256_hex(owner), purpose, user_id, &state, expires).await?;
+    store::put_ceremony(
+        &mut *store.conn().await?,
+        &sha256_hex(owner),
+        purpose,
+        user_id,
+        &state,
+        expires,
+    )
+    .await?;
     Ok(())
 }
 
@@ -168,7 +176,14 @@ pub async fn start_registration(
     let (options, state) = rp
         .start_passkey_registration(user_handle(user.id), &user.username, display.trim(), Some(exclude))
         .map_err(|e| AppError::Internal(format!("passkey registration options: {e}")))?;
-    put(store, session, REGISTER, Some(user.id), encode::<PasskeyRegistration>(&state)?).await?;
+    put(
+        store,
+        session,
+        REGISTER,
+        Some(user.id),
+        encode::<PasskeyRegistration>(&state)?,
+    )
+    .await?;
     let mut options = serde_json::to_value(&options).map_err(|_| AppError::Internal("passkey options".into()))?;
     // webauthn-rs leaves the resident key to the authenticator; a passkey that
     // can sign in alone must be discoverable, so ask for one.
@@ -277,7 +292,14 @@ pub async fn start_second_step(
     let (options, state) = rp
         .start_passkey_authentication(&keys)
         .map_err(|e| AppError::Internal(format!("passkey options: {e}")))?;
-    put(store, pending_token, SECOND_STEP, Some(user.id), encode::<PasskeyAuthentication>(&state)?).await?;
+    put(
+        store,
+        pending_token,
+        SECOND_STEP,
+        Some(user.id),
+        encode::<PasskeyAuthentication>(&state)?,
+    )
+    .await?;
     serde_json::to_value(&options).map_err(|_| Refused::App(AppError::Internal("passkey options".into())))
 }
 
@@ -393,7 +415,14 @@ pub async fn start_sign_in(store: &Store, public_url: &str, browser: &str) -> Re
     let (options, state) = rp
         .start_discoverable_authentication()
         .map_err(|e| AppError::Internal(format!("passkey options: {e}")))?;
-    put(store, browser, SIGN_IN, None, encode::<DiscoverableAuthentication>(&state)?).await?;
+    put(
+        store,
+        browser,
+        SIGN_IN,
+        None,
+        encode::<DiscoverableAuthentication>(&state)?,
+    )
+    .await?;
     let mut options = serde_json::to_value(&options).map_err(|_| AppError::Internal("passkey options".into()))?;
     // webauthn-rs asks for conditional mediation (autofill); this is a button.
     if let Some(o) = options.as_object_mut() {

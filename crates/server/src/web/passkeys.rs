@@ -66,7 +66,13 @@ fn redirect_json(to: &str) -> Response {
 // ---- profile ------------------------------------------------------------------------------
 
 async fn register_options(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
-    match service::start_registration(&state.store, &state.config.public_url, &viewer.session_hash, &viewer.user).await
+    match service::start_registration(
+        &state.store,
+        &state.config.public_url,
+        &viewer.session_hash,
+        &viewer.user,
+    )
+    .await
     {
         Ok(options) => Ok(Json(options).into_response()),
         Err(e) => refused(e, StatusCode::UNPROCESSABLE_ENTITY),
@@ -94,8 +100,16 @@ async fn register_finish(
     };
     let answer = body.credential.to_string();
     let url = &state.config.public_url;
-    match service::finish_registration(&state.store, url, &ctx, &viewer.session_hash, &viewer.user, &body.name, &answer)
-        .await
+    match service::finish_registration(
+        &state.store,
+        url,
+        &ctx,
+        &viewer.session_hash,
+        &viewer.user,
+        &body.name,
+        &answer,
+    )
+    .await
     {
         Ok(added) => {
             let message = format!("Passkey \u{201c}{}\u{201d} added.", added.name);
@@ -187,7 +201,8 @@ async fn second_step_finish(
         Ok(user) => {
             let next = (!p.next.is_empty()).then_some(p.next.as_str());
             let to = super::auth::first_page(&user, next);
-            let mut resp = super::auth::start_session(&state, &headers, &ctx, &user, next, Some(redirect_json(&to))).await?;
+            let mut resp =
+                super::auth::start_session(&state, &headers, &ctx, &user, next, Some(redirect_json(&to))).await?;
             clear_pending(&state, &mut resp);
             Ok(resp)
         }
@@ -244,7 +259,8 @@ async fn sign_in_finish(
     match service::finish_sign_in(&state.store, &state.config.public_url, &ctx, browser, &answer).await {
         Ok(user) => {
             let to = super::auth::first_page(&user, None);
-            let mut resp = super::auth::start_session(&state, &headers, &ctx, &user, None, Some(redirect_json(&to))).await?;
+            let mut resp =
+                super::auth::start_session(&state, &headers, &ctx, &user, None, Some(redirect_json(&to))).await?;
             resp.headers_mut()
                 .append(SET_COOKIE, set_cookie(&state, BROWSER_COOKIE, "", Some(0)));
             Ok(resp)

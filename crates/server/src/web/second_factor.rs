@@ -270,7 +270,10 @@ async fn pending_enrol_submit(
 }
 
 async fn own_enrol_form(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<Response, PageError> {
-    if service::ways(&state.store, &state.config.public_url, viewer.user.id).await?.totp {
+    if service::ways(&state.store, &state.config.public_url, viewer.user.id)
+        .await?
+        .totp
+    {
         return Ok(redirect_with_flash(
             &state,
             "/profile",

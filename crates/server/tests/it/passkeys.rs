@@ -81,10 +81,21 @@ async fn deny_story(app: TestApp) {
     // the options: a challenge, a discoverable credential with user verification
     let (status, options) = post_json(&me, "/profile", "/profile/passkeys/options", json!({})).await;
     assert_eq!(status, 200, "{options}");
-    assert!(options["publicKey"]["challenge"].as_str().is_some_and(|c| c.len() >= 32), "{options}");
+    assert!(
+        options["publicKey"]["challenge"]
+            .as_str()
+            .is_some_and(|c| c.len() >= 32),
+        "{options}"
+    );
     assert_eq!(options["publicKey"]["rp"]["id"], "localhost");
-    assert_eq!(options["publicKey"]["authenticatorSelection"]["residentKey"], "required");
-    assert_eq!(options["publicKey"]["authenticatorSelection"]["userVerification"], "required");
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["residentKey"],
+        "required"
+    );
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["userVerification"],
+        "required"
+    );
 
     // not JSON, and JSON of another shape: 400, and the ceremony is still there
     let token = me.csrf("/profile").await;
@@ -100,7 +111,10 @@ async fn deny_story(app: TestApp) {
     // an answer of the right shape that does not verify: 422, and it used the ceremony
     let (status, body) = post_json(&me, "/profile", "/profile/passkeys", forged_registration()).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("could not be verified"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("could not be verified"),
+        "{body}"
+    );
     // answered again (a replay): the ceremony is gone
     let (status, body) = post_json(&me, "/profile", "/profile/passkeys", forged_registration()).await;
     assert_eq!(status, 400, "{body}");
@@ -115,7 +129,10 @@ async fn deny_story(app: TestApp) {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("not a WebAuthn answer"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("not a WebAuthn answer"),
+        "{body}"
+    );
 
     // an expired ceremony
     post_json(&me, "/profile", "/profile/passkeys/options", json!({})).await;
@@ -169,7 +186,12 @@ async fn deny_story(app: TestApp) {
     // options (no user is named: a discoverable credential), then an unknown passkey
     let (status, options) = post_json(&anon, "/login", "/login/passkey-only/options", json!({})).await;
     assert_eq!(status, 200, "{options}");
-    assert!(options["publicKey"]["allowCredentials"].as_array().is_none_or(Vec::is_empty), "{options}");
+    assert!(
+        options["publicKey"]["allowCredentials"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "{options}"
+    );
     assert!(options.get("mediation").is_none(), "{options}");
     let (status, body) = post_json(&anon, "/login", "/login/passkey-only", forged_assertion("AAAA")).await;
     assert_eq!(status, 401, "{body}");
@@ -185,8 +207,13 @@ async fn deny_story(app: TestApp) {
     assert!(location(&resp).starts_with("/login"), "no session");
 
     let mut conn = app.store().conn().await.unwrap();
-    let all = login_attempts::list(&mut conn, &Default::default(), 100, 0).await.unwrap();
-    let unknown = all.iter().find(|a| a.reason == "unknown passkey").expect("the unknown passkey is recorded");
+    let all = login_attempts::list(&mut conn, &Default::default(), 100, 0)
+        .await
+        .unwrap();
+    let unknown = all
+        .iter()
+        .find(|a| a.reason == "unknown passkey")
+        .expect("the unknown passkey is recorded");
     assert_eq!(unknown.step, "passkey");
     assert!(!unknown.success);
 }

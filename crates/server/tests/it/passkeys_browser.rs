@@ -74,7 +74,9 @@ async fn register_sign_in_remove_and_reset_passkeys() {
     assert!(b.text("#two-factor-status").await.contains("a passkey"));
     {
         let mut conn = app.store().conn().await.unwrap();
-        let audit = muster_store::audit::list(&mut conn, &Default::default(), 50, 0).await.unwrap();
+        let audit = muster_store::audit::list(&mut conn, &Default::default(), 50, 0)
+            .await
+            .unwrap();
         assert!(audit.iter().any(|e| e.action == "user.second_factor_enrolled"));
     }
 
@@ -91,19 +93,33 @@ async fn register_sign_in_remove_and_reset_passkeys() {
     assert_eq!(location(&resp), "/login/code");
     let (status, _) = post_json(&c, "/login/code", "/login/passkey/options", json!({})).await;
     assert_eq!(status, 200);
-    let (status, body) = post_json(&c, "/login/code", "/login/passkey", forged_assertion(&rows[0].credential_id)).await;
+    let (status, body) = post_json(
+        &c,
+        "/login/code",
+        "/login/passkey",
+        forged_assertion(&rows[0].credential_id),
+    )
+    .await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(app.user(u.id).await.failed_login_count, 1);
     let attempt = last_attempt(&app, u.id).await;
     assert!(!attempt.success && attempt.step == "passkey", "{attempt:?}");
     // the ceremony was used: the same answer again finds none
-    let (status, _) = post_json(&c, "/login/code", "/login/passkey", forged_assertion(&rows[0].credential_id)).await;
+    let (status, _) = post_json(
+        &c,
+        "/login/code",
+        "/login/passkey",
+        forged_assertion(&rows[0].credential_id),
+    )
+    .await;
     assert_eq!(status, 400);
 
     // a passkey alone, once the setting allows it
     {
         let mut conn = app.store().conn().await.unwrap();
-        muster_store::settings::put(&mut conn, "passkey_sign_in", "1", 0).await.unwrap();
+        muster_store::settings::put(&mut conn, "passkey_sign_in", "1", 0)
+            .await
+            .unwrap();
     }
     sign_out(&b).await;
     b.goto(&localhost(&app, "/login")).await;
@@ -116,7 +132,9 @@ async fn register_sign_in_remove_and_reset_passkeys() {
     sign_out(&b).await;
     {
         let mut conn = app.store().conn().await.unwrap();
-        muster_store::users::set_enabled(&mut conn, u.id, false, 0).await.unwrap();
+        muster_store::users::set_enabled(&mut conn, u.id, false, 0)
+            .await
+            .unwrap();
     }
     b.goto(&localhost(&app, "/login")).await;
     b.click("#passkey-sign-in").await;
@@ -125,7 +143,9 @@ async fn register_sign_in_remove_and_reset_passkeys() {
     assert_eq!(last_attempt(&app, u.id).await.reason, "disabled");
     {
         let mut conn = app.store().conn().await.unwrap();
-        muster_store::users::set_enabled(&mut conn, u.id, true, 0).await.unwrap();
+        muster_store::users::set_enabled(&mut conn, u.id, true, 0)
+            .await
+            .unwrap();
     }
 
     // remove it on the profile
