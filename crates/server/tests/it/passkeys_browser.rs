@@ -59,8 +59,16 @@ async fn register(b: &Browser, app: &TestApp, name: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn register_sign_in_remove_and_reset_passkeys() {
-    let app = spawn_localhost(TestDb::sqlite()).await;
+async fn register_sign_in_remove_and_reset_passkeys_sqlite() {
+    story(spawn_localhost(TestDb::sqlite()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_sign_in_remove_and_reset_passkeys_postgres() {
+    story(spawn_localhost(TestDb::postgres().await).await).await;
+}
+
+async fn story(app: TestApp) {
     let u = app.create_user("jdoe", &["User"]).await;
     let b = Browser::start().await;
     let authenticator = b.add_virtual_authenticator().await;

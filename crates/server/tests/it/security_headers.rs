@@ -389,8 +389,8 @@ async fn no_page_holds_inline_script_or_style() {
     }
     assert_eq!(
         checked.len(),
-        5,
-        "muster.css, muster.js, users.css, user.css, error.css: {checked:?}"
+        6,
+        "muster.css, muster.js, users.css, user.css, error.css, passkeys.js (the profile): {checked:?}"
     );
 }
 
