@@ -168,8 +168,25 @@ async fn story(app: TestApp) {
 
     // an administrator's Reset two-factor removes a passkey too
     register(&b, &app, "Phone").await;
+    // several per user: a second device (the first one is gone from the browser)
+    b.remove_virtual_authenticator(&authenticator).await;
+    let tablet = b.add_virtual_authenticator().await;
+    register(&b, &app, "Tablet").await;
+    assert_eq!(b.find_all("#passkeys li.passkey").await.len(), 2);
+    let names: Vec<String> = passkey_rows(&app, u.id).await.into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["Phone", "Tablet"]);
+    sign_out(&b).await;
+    sign_in_with_password_and_passkey(&b, &app).await;
+    // the Tablet signed: the sign-in used the second passkey
+    let signed = b.authenticator_credentials(&tablet).await[0]["signCount"]
+        .as_i64()
+        .unwrap_or(0);
+    assert!(signed >= 1, "{signed}");
     assert_eq!(location(&app.client().login("jdoe", PASSWORD).await), "/login/code");
     let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    // the login-attempt page names the step
+    let attempts = admin.get_text("/admin/login-attempts").await;
+    assert!(attempts.contains("<td class=\"step\">Passkey</td>"), "{attempts}");
     let resp = admin
         .post(
             &format!("/admin/users/{}/two-factor/reset", u.id),

@@ -347,6 +347,16 @@ impl Browser {
         v.as_str().expect("authenticator id").to_owned()
     }
 
+    /// Remove the virtual authenticator `id` (another device from now on).
+    pub async fn remove_virtual_authenticator(&self, id: &str) {
+        self.call(
+            reqwest::Method::DELETE,
+            &self.s(&format!("/webauthn/authenticator/{id}")),
+            None,
+        )
+        .await;
+    }
+
     /// The credentials the virtual authenticator `id` holds.
     pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
         let v = self
