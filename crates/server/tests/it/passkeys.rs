@@ -230,3 +230,28 @@ async fn an_ip_address_public_url_has_no_passkeys() {
     assert_eq!(status, 409, "{body}");
     assert!(body["error"].as_str().unwrap().contains("domain name"), "{body}");
 }
+
+/// webauthn-rs traces ceremony states (the challenge) at trace level: even an
+/// operator asking for exactly that gets nothing of it in the log.
+#[tokio::test]
+async fn ceremony_states_never_reach_the_log() {
+    use crate::support::serve_process::{ServeProcess, muster};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = muster(dir.path());
+    cmd.arg("--public-url")
+        .arg("http://localhost:1")
+        .env("MUSTER_LOG", "warn,webauthn_rs=trace,webauthn_rs_core=trace");
+    let serve = ServeProcess::start(cmd, dir.path());
+    let admin = Client::new(&serve.base);
+    let resp = admin.login("admin", crate::support::ADMIN_PASSWORD).await;
+    assert_eq!(resp.status(), 303);
+    let (status, options) = post_json(&admin, "/profile", "/profile/passkeys/options", json!({})).await;
+    assert_eq!(status, 200, "{options}");
+    let challenge = options["publicKey"]["challenge"].as_str().unwrap().to_owned();
+    // a forged answer reaches webauthn-rs's verification, which traces the state first
+    let (status, _) = post_json(&admin, "/profile", "/profile/passkeys", forged_registration()).await;
+    assert_eq!(status, 422);
+    let log = serve.stderr();
+    assert!(!log.contains("webauthn_rs"), "webauthn-rs wrote to the log:\n{log}");
+    assert!(!log.contains(&challenge), "the challenge reached the log:\n{log}");
+}
