@@ -36,6 +36,11 @@ async fn last_attempt(app: &TestApp, user_id: i64) -> login_attempts::Attempt {
         .unwrap()
 }
 
+async fn set_setting(app: &TestApp, key: &str, value: &str) {
+    let mut conn = app.store().conn().await.unwrap();
+    muster_store::settings::put(&mut conn, key, value, 0).await.unwrap();
+}
+
 async fn sign_out(b: &Browser) {
     b.click("form[action='/logout'] button").await;
     b.find("#sign-in").await;
@@ -95,6 +100,23 @@ async fn story(app: TestApp) {
     let attempt = last_attempt(&app, u.id).await;
     assert!(attempt.success && attempt.step == "passkey", "{attempt:?}");
 
+    // a passkey is a factor: the grid's filter, and a role that requires one asks no enrolment
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let row = "data-username=\"jdoe\"";
+    assert!(
+        admin
+            .get_text("/admin/users?view=all&two_factor=yes")
+            .await
+            .contains(row)
+    );
+    assert!(
+        !admin
+            .get_text("/admin/users?view=all&two_factor=no")
+            .await
+            .contains(row)
+    );
+    set_setting(&app, "second_factor_user", "2").await;
+
     // a forged assertion of jdoe's passkey is a wrong code for the lockout
     let c = app.client();
     let resp = c.login("jdoe", PASSWORD).await;
@@ -121,14 +143,10 @@ async fn story(app: TestApp) {
     )
     .await;
     assert_eq!(status, 400);
+    set_setting(&app, "second_factor_user", "1").await;
 
     // a passkey alone, once the setting allows it
-    {
-        let mut conn = app.store().conn().await.unwrap();
-        muster_store::settings::put(&mut conn, "passkey_sign_in", "1", 0)
-            .await
-            .unwrap();
-    }
+    set_setting(&app, "passkey_sign_in", "1").await;
     sign_out(&b).await;
     b.goto(&localhost(&app, "/login")).await;
     b.click("#passkey-sign-in").await;
@@ -183,7 +201,6 @@ async fn story(app: TestApp) {
         .unwrap_or(0);
     assert!(signed >= 1, "{signed}");
     assert_eq!(location(&app.client().login("jdoe", PASSWORD).await), "/login/code");
-    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
     // the login-attempt page names the step
     let attempts = admin.get_text("/admin/login-attempts").await;
     assert!(attempts.contains("<td class=\"step\">Passkey</td>"), "{attempts}");
