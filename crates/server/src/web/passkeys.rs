@@ -22,7 +22,7 @@ use crate::app::AppState;
 use crate::crypto::random_token;
 use crate::error::AppError;
 use crate::services::passkeys::{self as service, PasskeyStep, Refused};
-use crate::services::second_factor::{CodeRefused, STAGE_CODE};
+use crate::services::second_factor::{CodeRefused, STAGE_CODE, STAGE_ENROL};
 
 /// The anonymous cookie a passkey-only sign-in's ceremony is bound to.
 const BROWSER_COOKIE: &str = "muster_passkey";
@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/profile/passkeys/options", post(register_options))
         .route("/profile/passkeys", post(register_finish))
         .route("/profile/passkeys/{id}/remove", post(remove))
+        .route("/login/enrol/passkey/options", post(enrol_options))
+        .route("/login/enrol/passkey", post(enrol_finish))
         .route("/login/passkey/options", post(second_step_options))
         .route("/login/passkey", post(second_step_finish))
         .route("/login/passkey-only/options", post(sign_in_options))
@@ -162,12 +164,21 @@ async fn pending_code(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Result<(String, muster_store::second_factor::Pending, muster_store::users::User), Response>, PageError> {
+    pending_json(state, headers, STAGE_CODE).await
+}
+
+/// This browser's pending sign-in at `stage`, or a JSON answer sending it to sign in again.
+async fn pending_json(
+    state: &AppState,
+    headers: &HeaderMap,
+    stage: &str,
+) -> Result<Result<(String, muster_store::second_factor::Pending, muster_store::users::User), Response>, PageError> {
     let expired = || error(StatusCode::UNAUTHORIZED, "Your sign-in expired. Sign in again.");
     let Some(token) = cookie(headers, PENDING_COOKIE) else {
         return Ok(Err(expired()));
     };
     match crate::services::second_factor::pending(&state.store, token).await? {
-        Some((p, u)) if p.stage == STAGE_CODE => Ok(Ok((token.to_owned(), p, u))),
+        Some((p, u)) if p.stage == stage => Ok(Ok((token.to_owned(), p, u))),
         _ => Ok(Err(expired())),
     }
 }
@@ -222,6 +233,50 @@ async fn second_step_finish(
         }
         Err(PasskeyStep::Code(CodeRefused::App(e))) => Err(e.into()),
         Err(PasskeyStep::Answer(e)) => refused(e, StatusCode::UNAUTHORIZED),
+    }
+}
+
+// ---- enrolment during sign-in (a role that requires a factor) ---------------------------
+
+async fn enrol_options(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    let (token, _, user) = match pending_json(&state, &headers, STAGE_ENROL).await? {
+        Ok(found) => found,
+        Err(resp) => return Ok(resp),
+    };
+    match service::start_registration(&state.store, &state.config.public_url, &token, &user).await {
+        Ok(options) => Ok(Json(options).into_response()),
+        Err(e) => refused(e, StatusCode::UNPROCESSABLE_ENTITY),
+    }
+}
+
+async fn enrol_finish(
+    State(state): State<AppState>,
+    ReqCtx(ctx): ReqCtx,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, PageError> {
+    let (token, p, user) = match pending_json(&state, &headers, STAGE_ENROL).await? {
+        Ok(found) => found,
+        Err(resp) => return Ok(resp),
+    };
+    let Ok(body) = serde_json::from_str::<RegisterBody>(&body) else {
+        return refused(
+            Refused::Malformed("expected {\"name\": …, \"credential\": …}".into()),
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let answer = body.credential.to_string();
+    let url = &state.config.public_url;
+    match service::finish_pending_registration(&state.store, url, &ctx, &p, &token, &user, &body.name, &answer).await {
+        Ok(user) => {
+            let next = (!p.next.is_empty()).then_some(p.next.as_str());
+            let to = super::auth::first_page(&user, next);
+            let mut resp =
+                super::auth::start_session(&state, &headers, &ctx, &user, next, Some(redirect_json(&to))).await?;
+            clear_pending(&state, &mut resp);
+            Ok(resp)
+        }
+        Err(e) => refused(e, StatusCode::UNPROCESSABLE_ENTITY),
     }
 }
 

@@ -70,7 +70,7 @@ pub(super) async fn end_pending(state: &AppState, headers: &HeaderMap, resp: &mu
 }
 
 /// The pending sign-in of this request at `stage`, or where to go instead.
-async fn pending_at(
+pub(super) async fn pending_at(
     state: &AppState,
     headers: &HeaderMap,
     stage: &str,
@@ -181,6 +181,8 @@ struct EnrolPage {
     action: &'static str,
     /// During sign-in: the role requires a factor before any page.
     during_sign_in: bool,
+    /// During sign-in, a passkey may be registered instead (`web::passkeys`).
+    passkey: bool,
     error: Option<String>,
 }
 
@@ -224,6 +226,7 @@ async fn pending_enrol_form(
         enrolment: service::enrolment(&state.store, &user).await?,
         action: "/login/enrol",
         during_sign_in: true,
+        passkey: crate::services::passkeys::available(&state.config.public_url),
         error: None,
     }
     .into_response())
@@ -262,6 +265,7 @@ async fn pending_enrol_submit(
                     enrolment,
                     action: "/login/enrol",
                     during_sign_in: true,
+                    passkey: crate::services::passkeys::available(&state.config.public_url),
                     error: None,
                 },
             )
@@ -286,6 +290,7 @@ async fn own_enrol_form(State(state): State<AppState>, layout: Layout, viewer: V
         enrolment: service::enrolment(&state.store, &viewer.user).await?,
         action: "/profile/two-factor",
         during_sign_in: false,
+        passkey: false,
         error: None,
     }
     .into_response())
@@ -314,6 +319,7 @@ async fn own_enrol_submit(
                     enrolment,
                     action: "/profile/two-factor",
                     during_sign_in: false,
+                    passkey: false,
                     error: None,
                 },
             )

@@ -206,6 +206,29 @@ async fn deny_story(app: TestApp) {
     let resp = anon.get("/profile").await;
     assert!(location(&resp).starts_with("/login"), "no session");
 
+    // enrolment during sign-in (the role requires a factor): the same refusals, no session
+    set_setting(&app, "second_factor_user", "2").await;
+    app.create_user("newbie", &["User"]).await;
+    let newbie = app.client();
+    assert_eq!(location(&newbie.login("newbie", PASSWORD).await), "/login/enrol");
+    let enrol = "/login/enrol";
+    assert!(newbie.get_text(enrol).await.contains("id=\"passkey-enrol\""));
+    let (status, _) = post_json(&newbie, enrol, "/login/enrol/passkey", forged_registration()).await;
+    assert_eq!(status, 400);
+    let (status, _) = post_json(&newbie, enrol, "/login/enrol/passkey/options", json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _) = post_json(&newbie, enrol, "/login/enrol/passkey", forged_registration()).await;
+    assert_eq!(status, 422);
+    assert!(
+        location(&newbie.get("/profile").await).starts_with("/login"),
+        "no session"
+    );
+    // a signed-in user's registration is not the pending sign-in's
+    let (status, _) = post_json(&me, "/profile", "/profile/passkeys/options", json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _) = post_json(&newbie, enrol, "/login/enrol/passkey", forged_registration()).await;
+    assert_eq!(status, 400);
+
     let mut conn = app.store().conn().await.unwrap();
     let all = login_attempts::list(&mut conn, &Default::default(), 100, 0)
         .await

@@ -215,3 +215,29 @@ async fn story(app: TestApp) {
     assert!(passkey_rows(&app, u.id).await.is_empty());
     assert_eq!(location(&app.client().login("jdoe", PASSWORD).await), "/profile");
 }
+
+/// A role that requires a factor: right after the password, a passkey may be
+/// registered instead of the authenticator app, and the sign-in completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_required_factor_can_be_a_passkey() {
+    let app = spawn_localhost(TestDb::sqlite()).await;
+    let u = app.create_user("jdoe", &["User"]).await;
+    set_setting(&app, "second_factor_user", "2").await;
+    let b = Browser::start().await;
+    b.add_virtual_authenticator().await;
+    b.goto(&localhost(&app, "/login")).await;
+    b.type_into("#username", "jdoe").await;
+    b.type_into("#password", PASSWORD).await;
+    b.click("#sign-in").await;
+    b.find("#enrol-required").await;
+    b.type_into("#passkey-name", "Laptop").await;
+    b.click("#passkey-enrol").await;
+    b.find("#profile-username").await;
+    assert_eq!(passkey_rows(&app, u.id).await.len(), 1);
+    let attempt = last_attempt(&app, u.id).await;
+    assert!(attempt.success && attempt.step == "passkey", "{attempt:?}");
+    assert_eq!(app.user(u.id).await.login_count, 1);
+    // from now on the second step asks for it
+    sign_out(&b).await;
+    sign_in_with_password_and_passkey(&b, &app).await;
+}

@@ -161,5 +161,5 @@ pub async fn list(store: &Store, user_id: i64) -> AppResult<Vec<StoredPasskey>> 
 mod register;
 mod sign_in;
 
-pub use register::{finish_registration, remove, start_registration};
+pub use register::{finish_pending_registration, finish_registration, remove, start_registration};
 pub use sign_in::{PasskeyStep, finish_second_step, finish_sign_in, sign_in_offered, start_second_step, start_sign_in};

@@ -1,14 +1,16 @@
 //! Registering a passkey on the profile, and removing one.
 
-use muster_domain::AuditAction;
+use muster_domain::{AuditAction, Error as DomainError};
 use muster_store::Store;
+use muster_store::login_attempts;
 use muster_store::passkeys::{self as store, StoredPasskey};
-use muster_store::users::User;
+use muster_store::second_factor::{self as factors, Pending};
+use muster_store::users::{self, User};
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
 
 use super::{
-    NAME_MAX_CHARS, REGISTER, Refused, credential_key, decode_passkey, encode, list, parse, put, relying_party, take,
-    user_handle,
+    NAME_MAX_CHARS, REGISTER, Refused, STEP, credential_key, decode_passkey, encode, list, parse, put, relying_party,
+    take, user_handle,
 };
 use crate::clock;
 use crate::error::AppError;
@@ -127,4 +129,47 @@ pub async fn remove(store: &Store, ctx: &Ctx, user: &User, id: i64) -> AppResult
     .await?;
     tx.commit().await?;
     Ok(removed)
+}
+
+/// Enrolment during sign-in, for a role that requires a factor: a passkey
+/// instead of the authenticator app. The registration is bound to the pending
+/// sign-in (`pending_token`); once stored, the sign-in is recorded and the
+/// pending sign-in ends, as after a first TOTP code.
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_pending_registration(
+    store: &Store,
+    public_url: &str,
+    ctx: &Ctx,
+    p: &Pending,
+    pending_token: &str,
+    user: &User,
+    name: &str,
+    answer: &str,
+) -> Result<User, Refused> {
+    finish_registration(store, public_url, ctx, pending_token, user, name, answer).await?;
+    let now = clock::now();
+    let mut tx = store.begin().await?;
+    if !factors::delete_pending(&mut tx, &p.id_hash).await?
+        || !users::record_successful_login(&mut tx, user.id, &user.password_hash, now).await?
+    {
+        return Err(DomainError::InvalidCredentials.into());
+    }
+    let attempt = login_attempts::Attempt {
+        at: now,
+        username: user.username.clone(),
+        user_id: Some(user.id),
+        source: "web".to_owned(),
+        ip: ctx.ip.clone(),
+        user_agent: ctx.user_agent.chars().take(500).collect(),
+        step: STEP.to_owned(),
+        success: true,
+        reason: "signed in after registering a passkey".to_owned(),
+        ..Default::default()
+    };
+    login_attempts::insert(&mut tx, &attempt).await?;
+    tx.commit().await?;
+    crate::metrics::sign_in("web", "success");
+    Ok(users::get(&mut *store.conn().await?, user.id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?)
 }
