@@ -33,10 +33,11 @@ pub enum AuditAction {
     UserSecondFactorReset,
     SessionEnded,
     SessionsEnded,
+    UserSecondFactorRemoved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::UserCreated,
         AuditAction::UserUpdated,
         AuditAction::UserImported,
@@ -66,6 +67,7 @@ impl AuditAction {
         AuditAction::UserSecondFactorReset,
         AuditAction::SessionEnded,
         AuditAction::SessionsEnded,
+        AuditAction::UserSecondFactorRemoved,
     ];
 
     /// The code stored in `audit_events.action` and used by the audit page's filter.
@@ -101,6 +103,7 @@ impl AuditAction {
             UserSecondFactorReset => "user.second_factor_reset",
             SessionEnded => "session.ended",
             SessionsEnded => "sessions.ended",
+            UserSecondFactorRemoved => "user.second_factor_removed",
         }
     }
 
@@ -141,6 +144,7 @@ impl AuditAction {
             UserSecondFactorReset => "reset the two-factor sign-in of",
             SessionEnded => "ended a session of",
             SessionsEnded => "ended every session of",
+            UserSecondFactorRemoved => "removed a passkey of",
         }
     }
 }

@@ -167,13 +167,22 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Crates whose debug output would put secrets in the log.
+const QUIET_TARGETS: &[&str] = &["webauthn_rs=warn", "webauthn_rs_core=warn"];
+
 /// Logs on standard error: `MUSTER_LOG` filters (default `info,sqlx=error`);
 /// `MUSTER_LOG_FORMAT=json` writes one JSON object per line (the request's span,
 /// with its id, under `span`), `text` (the default) lines for a person.
 fn init_logging() -> Result<(), String> {
     let filter = || {
-        tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=error"))
+        let f = tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=error"));
+        // webauthn-rs traces ceremony states (challenges) at debug and trace
+        // level: never below warn, whatever MUSTER_LOG asks for.
+        QUIET_TARGETS
+            .iter()
+            .filter_map(|d| d.parse().ok())
+            .fold(f, tracing_subscriber::EnvFilter::add_directive)
     };
     let format = std::env::var("MUSTER_LOG_FORMAT").unwrap_or_default();
     match format.trim().to_ascii_lowercase().as_str() {

@@ -16,7 +16,7 @@ pub enum AppError {
     Internal(String),
     /// A database failure that is neither the client's fault nor an outage,
     /// kept whole: its source chain (the driver's error) goes to the log.
-    #[error("database error: {0}")]
+    #[error("{0}")]
     Store(#[source] muster_store::Error),
     /// The database cannot be reached right now (see `db_health`): 503, try again soon.
     #[error("the database is unreachable right now")]

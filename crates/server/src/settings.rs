@@ -281,6 +281,13 @@ pub const DESCRIPTORS: &[Descriptor] = &[
         default: 1,
     },
     Descriptor {
+        key: "passkey_sign_in",
+        label: "Sign in with a passkey alone",
+        help: "the sign-in page offers a passkey instead of username and password (a passkey checks its holder itself); off, a passkey is only a second factor",
+        kind: Kind::Bool,
+        default: 0,
+    },
+    Descriptor {
         key: "mail_max_attempts",
         label: "Mail delivery attempts before it is marked failed",
         help: "failed mail is listed under Mail, with a Retry button",

@@ -15,6 +15,7 @@ pub mod login_rollup;
 pub mod metrics;
 pub mod organizations;
 pub mod outbox;
+pub mod passkeys;
 pub mod password_resets;
 pub mod password_schemes;
 pub mod records;

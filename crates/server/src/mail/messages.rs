@@ -120,7 +120,7 @@ pub fn account_locked(u: &User, failed: i64) -> Outgoing {
 pub fn second_factor_reset(u: &User, by: &str) -> Outgoing {
     let subject = "Your muster two-factor sign-in was reset".to_owned();
     let line1 = format!(
-        "The administrator {by} removed the two-factor sign-in (authenticator app and recovery codes) of your muster account {}.",
+        "The administrator {by} removed the two-factor sign-in (authenticator app, passkeys and recovery codes) of your muster account {}.",
         u.username
     );
     let line2 = "Your next sign-in asks for your password only, or, if your role requires it, for a new authenticator set-up. Set it up again on your profile.";

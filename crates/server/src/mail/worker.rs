@@ -27,6 +27,7 @@ async fn cleanup(store: &Store) -> AppResult<()> {
     let mut conn = store.conn().await?;
     muster_store::password_resets::delete_expired(&mut conn, clock::now()).await?;
     muster_store::second_factor::delete_expired_pending(&mut conn, clock::now()).await?;
+    muster_store::passkeys::delete_expired_ceremonies(&mut conn, clock::now()).await?;
     Ok(())
 }
 

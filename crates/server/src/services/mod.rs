@@ -11,6 +11,7 @@ pub mod exports;
 pub mod foreign_hashes;
 pub mod imports;
 pub mod organizations;
+pub mod passkeys;
 pub mod passwords;
 pub mod records;
 pub mod saved_views;

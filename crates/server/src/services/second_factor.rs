@@ -44,9 +44,14 @@ pub struct Status {
     pub offered: bool,
     pub required: bool,
     pub recovery_codes_left: i64,
+    /// An authenticator app is set up (`enrolled` also counts passkeys).
+    pub totp: bool,
+    pub passkeys: Vec<muster_store::passkeys::StoredPasskey>,
+    /// Whether passkeys work with this installation's public URL.
+    pub passkeys_available: bool,
 }
 
-pub async fn status(store: &Store, user: &User) -> AppResult<Status> {
+pub async fn status(store: &Store, public_url: &str, user: &User) -> AppResult<Status> {
     let mut conn = store.conn().await?;
     let rule = Settings::load(&mut conn).await?.second_factor_rule(&user.roles);
     Ok(Status {
@@ -54,6 +59,29 @@ pub async fn status(store: &Store, user: &User) -> AppResult<Status> {
         offered: rule.offers_enrolment(),
         required: rule == muster_domain::second_factor::FactorRule::Required,
         recovery_codes_left: store::recovery_codes_left(&mut conn, user.id).await?,
+        totp: store::totp(&mut conn, user.id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some()),
+        passkeys: muster_store::passkeys::list(&mut conn, user.id).await?,
+        passkeys_available: super::passkeys::available(public_url),
+    })
+}
+
+/// The ways a user can pass the second step.
+#[derive(Debug, Clone, Copy)]
+pub struct Ways {
+    pub totp: bool,
+    pub passkey: bool,
+}
+
+pub async fn ways(store: &Store, public_url: &str, user_id: i64) -> AppResult<Ways> {
+    let mut conn = store.conn().await?;
+    Ok(Ways {
+        totp: store::totp(&mut conn, user_id)
+            .await?
+            .is_some_and(|t| t.confirmed_at.is_some()),
+        passkey: super::passkeys::available(public_url)
+            && !muster_store::passkeys::list(&mut conn, user_id).await?.is_empty(),
     })
 }
 

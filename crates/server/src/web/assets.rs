@@ -71,6 +71,11 @@ const ASSETS: &[Asset] = &[
         content_type: JS,
         body: include_bytes!("../../static/confirm.js"),
     },
+    Asset {
+        name: "passkeys.js",
+        content_type: JS,
+        body: include_bytes!("../../static/passkeys.js"),
+    },
 ];
 
 /// An asset with its content hash, computed once.

@@ -34,6 +34,8 @@ struct LoginPage {
     username: String,
     next: String,
     error: Option<String>,
+    /// Setting `passkey_sign_in`: the page offers a passkey alone.
+    passkey_sign_in: bool,
 }
 
 #[derive(Deserialize)]
@@ -54,17 +56,27 @@ async fn home(viewer: Option<Viewer>) -> Redirect {
     }
 }
 
-async fn login_form(layout: Layout, viewer: Option<Viewer>, Query(q): Query<NextQuery>) -> Response {
+async fn login_form(
+    State(state): State<AppState>,
+    layout: Layout,
+    viewer: Option<Viewer>,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, PageError> {
     if viewer.is_some() {
-        return Redirect::to(&safe_next(q.next.as_deref()).unwrap_or_else(|| "/".into())).into_response();
+        return Ok(Redirect::to(&safe_next(q.next.as_deref()).unwrap_or_else(|| "/".into())).into_response());
     }
-    LoginPage {
+    Ok(LoginPage {
         layout,
         username: String::new(),
         next: safe_next(q.next.as_deref()).unwrap_or_default(),
         error: None,
+        passkey_sign_in: passkey_sign_in(&state).await?,
     }
-    .into_response()
+    .into_response())
+}
+
+async fn passkey_sign_in(state: &AppState) -> Result<bool, PageError> {
+    Ok(crate::services::passkeys::sign_in_offered(&state.store, &state.config.public_url).await?)
 }
 
 #[derive(Deserialize)]
@@ -104,6 +116,7 @@ async fn login(
                 username: form.username.clone(),
                 next: next.unwrap_or_default(),
                 error: Some("Invalid username or password.".into()),
+                passkey_sign_in: passkey_sign_in(&state).await?,
             };
             return Ok((axum::http::StatusCode::UNAUTHORIZED, page).into_response());
         }

@@ -16,6 +16,7 @@ mod grid_state;
 mod health;
 mod imports;
 mod pages;
+mod passkeys;
 mod password_hashes;
 pub mod passwords;
 mod redirect;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(second_factor::router())
         .merge(confirmations::router())
         .merge(sessions::router())
+        .merge(passkeys::router())
         .layer(middleware::from_fn_with_state(state, session::layer));
     Router::new().merge(health::router()).merge(ui)
 }

@@ -36,7 +36,7 @@ async fn profile(State(state): State<AppState>, layout: Layout, viewer: Viewer) 
     let api_keys = super::ApiKeySection::load(&state, &viewer.actor, viewer.user.id, true).await?;
     let policy = Settings::load(&mut *state.store.conn().await?).await?.password_policy();
     let pw = super::passwords::PasswordDialog::for_self(&layout.csrf, &policy);
-    let second_factor = services::second_factor::status(&state.store, &viewer.user).await?;
+    let second_factor = services::second_factor::status(&state.store, &state.config.public_url, &viewer.user).await?;
     Ok(ProfilePage {
         layout,
         user: viewer.user,

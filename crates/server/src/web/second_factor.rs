@@ -70,7 +70,7 @@ pub(super) async fn end_pending(state: &AppState, headers: &HeaderMap, resp: &mu
 }
 
 /// The pending sign-in of this request at `stage`, or where to go instead.
-async fn pending_at(
+pub(super) async fn pending_at(
     state: &AppState,
     headers: &HeaderMap,
     stage: &str,
@@ -92,7 +92,7 @@ async fn pending_at(
 }
 
 /// Drop the `muster_pending` cookie with this response.
-fn clear_pending(state: &AppState, resp: &mut Response) {
+pub(super) fn clear_pending(state: &AppState, resp: &mut Response) {
     resp.headers_mut()
         .append(SET_COOKIE, set_cookie(state, PENDING_COOKIE, "", Some(0)));
 }
@@ -102,6 +102,22 @@ fn clear_pending(state: &AppState, resp: &mut Response) {
 struct CodePage {
     layout: Layout,
     error: Option<String>,
+    /// The user has an authenticator app (else only recovery codes are typed).
+    totp: bool,
+    /// The user has a passkey: the page offers it beside the code.
+    passkey: bool,
+}
+
+impl CodePage {
+    async fn of(state: &AppState, layout: Layout, user: &User, error: Option<String>) -> Result<Self, PageError> {
+        let ways = service::ways(&state.store, &state.config.public_url, user.id).await?;
+        Ok(CodePage {
+            layout,
+            error,
+            totp: ways.totp,
+            passkey: ways.passkey,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -112,7 +128,7 @@ struct CodeForm {
 
 async fn code_form(State(state): State<AppState>, layout: Layout, headers: HeaderMap) -> Result<Response, PageError> {
     Ok(match pending_at(&state, &headers, STAGE_CODE).await? {
-        Ok(_) => CodePage { layout, error: None }.into_response(),
+        Ok((_, user)) => CodePage::of(&state, layout, &user, None).await?.into_response(),
         Err(to) => to,
     })
 }
@@ -137,10 +153,7 @@ async fn code_submit(
         }
         Err(CodeRefused::Wrong) => Ok((
             StatusCode::UNAUTHORIZED,
-            CodePage {
-                layout,
-                error: Some("Invalid code.".into()),
-            },
+            CodePage::of(&state, layout, &user, Some("Invalid code.".into())).await?,
         )
             .into_response()),
         // the same words as a wrong password: a locked account is not told apart
@@ -168,6 +181,8 @@ struct EnrolPage {
     action: &'static str,
     /// During sign-in: the role requires a factor before any page.
     during_sign_in: bool,
+    /// During sign-in, a passkey may be registered instead (`web::passkeys`).
+    passkey: bool,
     error: Option<String>,
 }
 
@@ -211,6 +226,7 @@ async fn pending_enrol_form(
         enrolment: service::enrolment(&state.store, &user).await?,
         action: "/login/enrol",
         during_sign_in: true,
+        passkey: crate::services::passkeys::available(&state.config.public_url),
         error: None,
     }
     .into_response())
@@ -249,6 +265,7 @@ async fn pending_enrol_submit(
                     enrolment,
                     action: "/login/enrol",
                     during_sign_in: true,
+                    passkey: crate::services::passkeys::available(&state.config.public_url),
                     error: None,
                 },
             )
@@ -257,7 +274,10 @@ async fn pending_enrol_submit(
 }
 
 async fn own_enrol_form(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<Response, PageError> {
-    if service::has_factor(&state.store, viewer.user.id).await? {
+    if service::ways(&state.store, &state.config.public_url, viewer.user.id)
+        .await?
+        .totp
+    {
         return Ok(redirect_with_flash(
             &state,
             "/profile",
@@ -270,6 +290,7 @@ async fn own_enrol_form(State(state): State<AppState>, layout: Layout, viewer: V
         enrolment: service::enrolment(&state.store, &viewer.user).await?,
         action: "/profile/two-factor",
         during_sign_in: false,
+        passkey: false,
         error: None,
     }
     .into_response())
@@ -298,6 +319,7 @@ async fn own_enrol_submit(
                     enrolment,
                     action: "/profile/two-factor",
                     during_sign_in: false,
+                    passkey: false,
                     error: None,
                 },
             )

@@ -32,6 +32,8 @@ mod metrics;
 mod pages;
 mod pages_browser;
 mod pages_import;
+mod passkeys;
+mod passkeys_browser;
 mod passwords;
 mod passwords_browser;
 mod second_factor;

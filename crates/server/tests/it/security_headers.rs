@@ -393,8 +393,8 @@ async fn no_page_holds_inline_script_or_style() {
     }
     assert_eq!(
         checked.len(),
-        7,
-        "muster.css, muster.js, confirm.js, grid.js, users.css, user.css, error.css: {checked:?}"
+        8,
+        "muster.css, muster.js, confirm.js, grid.js, users.css, user.css, error.css, passkeys.js (the profile): {checked:?}"
     );
 }
 

@@ -337,6 +337,49 @@ impl Browser {
         std::fs::write(path, bytes).expect("write screenshot");
     }
 
+    /// Add a WebAuthn virtual authenticator to this session (Chromium's
+    /// WebDriver extension): a platform authenticator with resident keys and
+    /// user verification that always succeeds, so passkeys work headless.
+    /// Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                &self.s("/webauthn/authenticator"),
+                Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true
+                })),
+            )
+            .await;
+        v.as_str().expect("authenticator id").to_owned()
+    }
+
+    /// Remove the virtual authenticator `id` (another device from now on).
+    pub async fn remove_virtual_authenticator(&self, id: &str) {
+        self.call(
+            reqwest::Method::DELETE,
+            &self.s(&format!("/webauthn/authenticator/{id}")),
+            None,
+        )
+        .await;
+    }
+
+    /// The credentials the virtual authenticator `id` holds.
+    pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &self.s(&format!("/webauthn/authenticator/{id}/credentials")),
+                None,
+            )
+            .await;
+        v.as_array().cloned().unwrap_or_default()
+    }
+
     /// Sign in through the form.
     pub async fn login(&self, base: &str, username: &str, password: &str) {
         self.goto(&format!("{base}/login")).await;
