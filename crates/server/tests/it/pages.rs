@@ -105,6 +105,18 @@ async fn confirmations_and_landing_back(app: &TestApp) {
         .await;
     assert_eq!(location(&r), format!("/admin/users/{}", kim.id));
 
+    // the grid's name links carry it to the user page, as its row menu's View does
+    let page = admin.get_text(grid).await;
+    let to_kim = format!(
+        "href=\"/admin/users/{}?back={}\"",
+        kim.id,
+        urlencode(grid).replace("%2F", "/")
+    );
+    assert!(
+        page.matches(&to_kim).count() >= 2,
+        "names and View carry the grid: {page}"
+    );
+
     // the user page keeps the grid it was opened from, and only a grid
     let html = admin
         .get_text(&format!("/admin/users/{}?back={}", kim.id, urlencode(grid)))
