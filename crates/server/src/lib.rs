@@ -2,13 +2,8 @@
 //! the API over shared service functions, and the background workers.
 
 pub mod api;
-pub mod api_exports;
 pub mod app;
 pub mod cli;
-pub mod cli_apikey;
-pub mod cli_backup;
-pub mod cli_csv;
-pub mod cli_import_foreign;
 pub mod clock;
 pub mod config;
 pub mod crypto;

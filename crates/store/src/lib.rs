@@ -25,8 +25,8 @@ pub mod seed;
 pub mod seed_attempts;
 pub mod sessions;
 pub mod settings;
+pub mod user_cursor;
 pub mod user_import;
-pub mod user_pages;
 pub mod users;
 
 use std::str::FromStr;

@@ -8,6 +8,7 @@
 mod auth;
 mod documents;
 pub mod error;
+pub mod exports;
 mod extract;
 mod limiter;
 mod organizations;

@@ -579,7 +579,7 @@ async fn mass_reset_password(
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-#[allow(dead_code)] // documents `api_exports::resource`
+#[allow(dead_code)] // documents `api::exports::resource`
 enum ExportStatus {
     Queued,
     Running,
@@ -675,7 +675,7 @@ async fn export_users(
     }
     parse_list_query(&pairs)?;
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-    Ok(crate::api_exports::create(&state, &who.actor, &who.ctx, Some(&query)).await?)
+    Ok(crate::api::exports::create(&state, &who.actor, &who.ctx, Some(&query)).await?)
 }
 
 /// An export job: `status` queued, running, done or failed; `processed` of `total`.
@@ -688,7 +688,7 @@ async fn export_users(
     responses((status = 200, description = "The export job", body = ExportDocument, content_type = "application/vnd.api+json"))
 )]
 async fn export_show(State(state): State<AppState>, who: ApiActor, IdPath(id): IdPath) -> Result<Response, ApiError> {
-    Ok(crate::api_exports::show(&state, &who.actor, id).await?)
+    Ok(crate::api::exports::show(&state, &who.actor, id).await?)
 }
 
 /// The CSV of a finished export (409 until it is done).
@@ -705,5 +705,5 @@ async fn export_download(
     who: ApiActor,
     IdPath(id): IdPath,
 ) -> Result<Response, ApiError> {
-    Ok(crate::api_exports::download(&state, &who.actor, &who.ctx, id).await?)
+    Ok(crate::api::exports::download(&state, &who.actor, &who.ctx, id).await?)
 }

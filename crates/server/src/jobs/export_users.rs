@@ -12,7 +12,7 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
 use muster_store::jobs::{self, Job};
-use muster_store::user_pages::Cursor;
+use muster_store::user_cursor::Cursor;
 use muster_store::users::{self, Scope};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};

@@ -264,7 +264,7 @@ pub async fn mass_reset_password(
         let now = clock::now();
         let mut tx = state.store.begin().await?;
         let settings = Settings::load(&mut tx).await?;
-        let batch = muster_store::user_pages::page_after(&mut tx, &scope, filter, after_id, BATCH).await?;
+        let batch = muster_store::user_cursor::page_after(&mut tx, &scope, filter, after_id, BATCH).await?;
         let Some(last) = batch.last() else {
             break;
         };

@@ -2,7 +2,7 @@
 //! bytes are all that is ever in memory, whatever the number of users.
 
 use muster_store::Store;
-use muster_store::user_pages::Cursor;
+use muster_store::user_cursor::Cursor;
 use muster_store::users::User;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncWrite, AsyncWriteExt};

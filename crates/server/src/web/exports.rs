@@ -136,5 +136,5 @@ async fn download(
 ) -> Result<Response, PageError> {
     let grant = viewer.actor.allow::<perm::ExportUsers>()?;
     let (_, path) = exports::download(&state.store, &grant, &ctx, &state.config.data_dir, id).await?;
-    Ok(crate::api_exports::csv_file(&path, id).await?)
+    Ok(crate::api::exports::csv_file(&path, id).await?)
 }

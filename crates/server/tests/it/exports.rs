@@ -212,7 +212,7 @@ async fn takeover_story(app: TestApp) {
         .expect("claimed");
     assert_eq!(claimed.id, id);
     let columns = Column::ALL.to_vec();
-    let first = muster_store::user_pages::page_after(
+    let first = muster_store::user_cursor::page_after(
         &mut app.store().conn().await.unwrap(),
         &Scope::Organizations(vec![main]),
         &Default::default(),
@@ -578,7 +578,9 @@ async fn benchmark_export_100k() {
     seed_bulk(app.store(), 100_000, main_org(&app).await).await;
     let out = app.data_dir().join("bench.csv");
     let started = std::time::Instant::now();
-    let rows = muster_server::cli_csv::export_users(app.store(), &out).await.unwrap();
+    let rows = muster_server::cli::csv_commands::export_users(app.store(), &out)
+        .await
+        .unwrap();
     let secs = started.elapsed().as_secs_f64();
     println!("exported {rows} rows in {secs:.2} s: {:.0} rows/s", rows as f64 / secs);
 }
@@ -669,7 +671,7 @@ async fn the_api_handlers_answer_json_api_and_csv() {
         .await
         .unwrap();
     let ctx = muster_server::services::Ctx::default();
-    let resp = muster_server::api_exports::create(&app.state, &actor, &ctx, Some("filter[view]=all"))
+    let resp = muster_server::api::exports::create(&app.state, &actor, &ctx, Some("filter[view]=all"))
         .await
         .unwrap();
     assert_eq!(resp.status(), 202);
@@ -679,18 +681,18 @@ async fn the_api_handlers_answer_json_api_and_csv() {
     assert_eq!(doc["data"]["attributes"]["status"], "queued");
     assert_eq!(doc["data"]["attributes"]["filtered"], true);
     let id: i64 = doc["data"]["id"].as_str().unwrap().parse().unwrap();
-    let early = muster_server::api_exports::download(&app.state, &actor, &ctx, id).await;
+    let early = muster_server::api::exports::download(&app.state, &actor, &ctx, id).await;
     assert!(matches!(
         early,
         Err(muster_server::error::AppError::Domain(muster_domain::Error::Refused(_)))
     ));
     run_jobs(&app).await;
-    let resp = muster_server::api_exports::show(&app.state, &actor, id).await.unwrap();
+    let resp = muster_server::api::exports::show(&app.state, &actor, id).await.unwrap();
     let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(doc["data"]["attributes"]["status"], "done");
     assert_eq!(doc["data"]["attributes"]["processed"], 1);
-    let resp = muster_server::api_exports::download(&app.state, &actor, &ctx, id)
+    let resp = muster_server::api::exports::download(&app.state, &actor, &ctx, id)
         .await
         .unwrap();
     assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
@@ -699,7 +701,7 @@ async fn the_api_handlers_answer_json_api_and_csv() {
         ..actor.clone()
     };
     assert!(matches!(
-        muster_server::api_exports::download(&app.state, &um, &ctx, id).await,
+        muster_server::api::exports::download(&app.state, &um, &ctx, id).await,
         Err(muster_server::error::AppError::Domain(muster_domain::Error::Forbidden(
             _
         )))

@@ -1,4 +1,10 @@
-//! The `muster` command line.
+//! The `muster` command line: the commands and `serve` here, the longer
+//! commands in their own files.
+
+pub mod apikey;
+pub mod backup;
+pub mod csv_commands;
+pub mod import_foreign;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -33,7 +39,7 @@ pub enum Command {
     User(UserCommand),
     /// Manage API keys.
     #[command(subcommand)]
-    Apikey(crate::cli_apikey::ApiKeyCommand),
+    Apikey(crate::cli::apikey::ApiKeyCommand),
     /// Add realistic fake users (and records they own), for demos and benchmarks.
     ///
     /// On an empty database it first creates the organization Main and the administrator
@@ -55,10 +61,10 @@ pub enum Command {
     },
     /// Export users to CSV.
     #[command(subcommand)]
-    Export(crate::cli_csv::ExportCommand),
+    Export(crate::cli::csv_commands::ExportCommand),
     /// Import users: from CSV, a Django `dumpdata auth.user` file or a Keycloak realm export.
     #[command(subcommand)]
-    Import(crate::cli_csv::ImportCommand),
+    Import(crate::cli::csv_commands::ImportCommand),
     /// Copy the SQLite database to FILE, consistently, while `muster serve` runs
     /// (for PostgreSQL it prints the pg_dump line to use).
     Backup {
@@ -299,7 +305,7 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             Ok(())
         }
         Command::User(cmd) => user_command(cmd, config).await,
-        Command::Apikey(cmd) => crate::cli_apikey::run(cmd, config).await,
+        Command::Apikey(cmd) => crate::cli::apikey::run(cmd, config).await,
         Command::Seed {
             users,
             records,
@@ -341,13 +347,13 @@ async fn run_command(command: Command, config: Config) -> Result<(), AppError> {
             }
             Ok(())
         }
-        Command::Export(cmd) => crate::cli_csv::export(cmd, &open_store(&config).await?).await,
+        Command::Export(cmd) => crate::cli::csv_commands::export(cmd, &open_store(&config).await?).await,
         Command::Import(cmd) => {
             let store = open_store(&config).await?;
-            crate::cli_csv::import(cmd, &store, &cli_actor(&store).await?, &config).await
+            crate::cli::csv_commands::import(cmd, &store, &cli_actor(&store).await?, &config).await
         }
-        Command::Backup { out } => crate::cli_backup::backup(&config, &out).await,
-        Command::Restore { file } => crate::cli_backup::restore(&config, &file).await,
+        Command::Backup { out } => crate::cli::backup::backup(&config, &out).await,
+        Command::Restore { file } => crate::cli::backup::restore(&config, &file).await,
         Command::SendTestEmail { to } => send_test_email(&to, config).await,
     }
 }

@@ -8,7 +8,7 @@ use indicatif::ProgressBar;
 use muster_domain::permission::perm;
 use muster_domain::{Error as DomainError, UserFilter};
 use muster_store::Store;
-use muster_store::user_pages::Cursor;
+use muster_store::user_cursor::Cursor;
 use muster_store::users::{self, Scope};
 use tokio::io::AsyncWriteExt;
 
@@ -43,9 +43,9 @@ pub enum ImportCommand {
         allow_weak_hashes: bool,
     },
     /// Create or update users from `manage.py dumpdata auth.user` (JSON).
-    Django(crate::cli_import_foreign::DjangoArgs),
+    Django(crate::cli::import_foreign::DjangoArgs),
     /// Create or update users from a Keycloak realm export (JSON).
-    Keycloak(crate::cli_import_foreign::KeycloakArgs),
+    Keycloak(crate::cli::import_foreign::KeycloakArgs),
 }
 
 pub(crate) use crate::progress::{Counting, bar};
@@ -132,8 +132,8 @@ pub async fn import(
             dry_run,
             allow_weak_hashes,
         } => (file, dry_run, allow_weak_hashes),
-        ImportCommand::Django(args) => return crate::cli_import_foreign::django(args, store, actor, config).await,
-        ImportCommand::Keycloak(args) => return crate::cli_import_foreign::keycloak(args, store, actor, config).await,
+        ImportCommand::Django(args) => return crate::cli::import_foreign::django(args, store, actor, config).await,
+        ImportCommand::Keycloak(args) => return crate::cli::import_foreign::keycloak(args, store, actor, config).await,
     };
     let grant = actor.allow::<perm::ImportUsers>()?;
     let f = std::fs::File::open(&file).map_err(|e| io("opening", &file, e))?;

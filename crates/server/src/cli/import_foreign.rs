@@ -9,7 +9,7 @@ use clap::Args;
 use muster_domain::permission::perm;
 use muster_store::{Store, organizations};
 
-use crate::cli_csv::{bar, finish, io};
+use crate::cli::csv_commands::{bar, finish, io};
 use crate::config::Config;
 use crate::error::AppResult;
 use crate::import_formats::{self, ImportUser, NameMap};
