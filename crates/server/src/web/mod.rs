@@ -15,14 +15,16 @@ mod exports;
 mod grid_state;
 mod health;
 mod imports;
-mod pages;
+mod mail_admin;
 mod passkeys;
 mod password_hashes;
 pub mod passwords;
+mod profile;
 mod redirect;
 mod second_factor;
 pub mod session;
 mod sessions;
+mod settings;
 mod user_pages;
 mod users_grid;
 mod users_mass;
@@ -41,7 +43,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(api_keys::router())
         .merge(auth::router())
         .merge(dashboard::router())
-        .merge(pages::router())
+        .merge(profile::router())
+        .merge(mail_admin::router())
+        .merge(settings::router())
         .merge(password_hashes::router())
         .merge(users_grid::router())
         .merge(users_mass::router())

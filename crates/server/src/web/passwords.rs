@@ -1,6 +1,6 @@
 //! Password pages: Change Password (an administrator's, and one's own on
 //! the profile), Reset Password for one user and as a mass action, forgot
-//! password, the reset link, and the outbox page for administrators.
+//! password and the reset link.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -10,15 +10,13 @@ use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use muster_domain::AuditAction;
 use muster_domain::permission::perm;
 use muster_domain::{Error as DomainError, FieldError, PasswordPolicy, Selection, UserFilter};
-use muster_store::outbox;
 use muster_store::users::User;
 use serde::Deserialize;
 
+use super::PageError;
 use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
-use super::{PageError, TimeFmt};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::services::passwords::{self, CompleteError};
@@ -33,8 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/profile/password", get(own_form).post(own_change))
         .route("/forgot-password", get(forgot_form).post(forgot))
         .route("/reset-password", get(reset_form).post(reset))
-        .route("/admin/mail", get(mail_page))
-        .route("/admin/mail/{id}/retry", post(mail_retry))
 }
 
 /// The Change Password dialog (`templates/partials/change_password_dialog.html`):
@@ -556,59 +552,4 @@ async fn reset(
         }
         Err(CompleteError::App(e)) => Err(e.into()),
     }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "passwords/admin_mail.html")]
-struct MailPage {
-    layout: Layout,
-    transport: String,
-    counts: Vec<(String, i64)>,
-    mails: Vec<outbox::Mail>,
-}
-
-/// Failed and waiting mail, for administrators. Bodies are never shown: they may hold reset links.
-async fn mail_page(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<MailPage, PageError> {
-    viewer.actor.allow::<perm::ManageSettings>()?;
-    let mut conn = state.store.conn().await?;
-    let transport = crate::mail::transport::Transport::describe_config(&state.config);
-    Ok(MailPage {
-        layout,
-        transport,
-        counts: outbox::counts(&mut conn).await?,
-        mails: outbox::list(&mut conn, &["failed", "pending"], 200).await?,
-    })
-}
-
-async fn mail_retry(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    ReqCtx(ctx): ReqCtx,
-    Path(id): Path<i64>,
-) -> Result<Response, PageError> {
-    let grant = viewer.actor.allow::<perm::ManageSettings>()?;
-    let mut tx = state.store.begin().await?;
-    if !outbox::retry(&mut tx, id, crate::clock::now()).await? {
-        return Err(AppError::not_found("mail waiting for delivery").into());
-    }
-    crate::services::audit::record(
-        &mut tx,
-        &ctx,
-        crate::services::audit::Entry {
-            action: AuditAction::MailRetried,
-            actor: Some(grant.actor()),
-            target: None,
-            before: None,
-            after: Some(serde_json::json!({ "mailId": id })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    crate::mail::wake();
-    Ok(redirect_with_flash(
-        &state,
-        "/admin/mail",
-        "success",
-        "The mail is queued again.",
-    ))
 }

@@ -1,4 +1,4 @@
-//! Signed-in pages: profile and settings.
+//! `/admin/settings`: every setting on one form, saved whole or not at all.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -8,42 +8,15 @@ use axum::routing::get;
 use axum::{Form, Router};
 use muster_domain::Error as DomainError;
 use muster_domain::permission::perm;
-use muster_store::users::User;
 
+use super::PageError;
 use super::session::{Layout, ReqCtx, Viewer, redirect_with_flash};
-use super::{PageError, TimeFmt};
 use crate::app::AppState;
 use crate::services;
 use crate::settings::{DESCRIPTORS, Descriptor, Kind, Settings};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/profile", get(profile))
-        .route("/admin/settings", get(settings_form).post(settings_save))
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "profile.html")]
-struct ProfilePage {
-    layout: Layout,
-    user: User,
-    api_keys: super::ApiKeySection,
-    pw: super::passwords::PasswordDialog,
-    second_factor: services::second_factor::Status,
-}
-
-async fn profile(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> Result<ProfilePage, PageError> {
-    let api_keys = super::ApiKeySection::load(&state, &viewer.actor, viewer.user.id, true).await?;
-    let policy = Settings::load(&mut *state.store.conn().await?).await?.password_policy();
-    let pw = super::passwords::PasswordDialog::for_self(&layout.csrf, &policy);
-    let second_factor = services::second_factor::status(&state.store, &state.config.public_url, &viewer.user).await?;
-    Ok(ProfilePage {
-        layout,
-        user: viewer.user,
-        api_keys,
-        pw,
-        second_factor,
-    })
+    Router::new().route("/admin/settings", get(settings_form).post(settings_save))
 }
 
 struct SettingRow {
