@@ -96,49 +96,56 @@ pub fn password_reset(u: &User, link: &str, expires: &str, by_admin: bool) -> Ou
 
 /// The lockout locked the account.
 pub fn account_locked(u: &User, failed: i64) -> Outgoing {
-    let subject = "Your muster account was locked".to_owned();
     let line1 = format!(
         "Your muster account {} was locked after {failed} failed sign-in attempts.",
         u.username
     );
-    let line2 = "To sign in again, ask an administrator to activate your account, or set a new password with \"Forgot your password?\" on the sign-in page.";
-    let line3 = "If these attempts were not yours, someone may be guessing your password: tell your administrator.";
-    let text = format!("{}\n\n{line1}\n\n{line2}\n\n{line3}\n", greeting(u));
-    let html = html_page(
-        &subject,
-        &[escape(&greeting(u)), escape(&line1), escape(line2), escape(line3)],
-    );
-    Outgoing {
-        to: u.email.clone(),
-        subject,
-        text,
-        html,
-    }
+    notice(
+        u,
+        "Your muster account was locked",
+        &[
+            &line1,
+            "To sign in again, ask an administrator to activate your account, or set a new password with \"Forgot your password?\" on the sign-in page.",
+            "If these attempts were not yours, someone may be guessing your password: tell your administrator.",
+        ],
+    )
 }
 
 /// An administrator removed the user's second factor (*Reset two-factor*).
 pub fn second_factor_reset(u: &User, by: &str) -> Outgoing {
-    let subject = "Your muster two-factor sign-in was reset".to_owned();
     let line1 = format!(
         "The administrator {by} removed the two-factor sign-in (authenticator app, passkeys and recovery codes) of your muster account {}.",
         u.username
     );
-    let line2 = "Your next sign-in asks for your password only, or, if your role requires it, for a new authenticator set-up. Set it up again on your profile.";
-    let line3 = "If you did not ask for this, contact your administrator at once.";
-    let text = format!("{}\n\n{line1}\n\n{line2}\n\n{line3}\n", greeting(u));
-    let html = html_page(
-        &subject,
-        &[escape(&greeting(u)), escape(&line1), escape(line2), escape(line3)],
-    );
+    notice(
+        u,
+        "Your muster two-factor sign-in was reset",
+        &[
+            &line1,
+            "Your next sign-in asks for your password only, or, if your role requires it, for a new authenticator set-up. Set it up again on your profile.",
+            "If you did not ask for this, contact your administrator at once.",
+        ],
+    )
+}
+
+/// A notice to `u`: the greeting, then each paragraph, in text and in HTML.
+fn notice(u: &User, subject: &str, paragraphs: &[&str]) -> Outgoing {
+    let mut text = greeting(u);
+    let mut html_paragraphs = vec![escape(&text)];
+    for p in paragraphs {
+        text.push_str("\n\n");
+        text.push_str(p);
+        html_paragraphs.push(escape(p));
+    }
+    text.push('\n');
     Outgoing {
         to: u.email.clone(),
-        subject,
+        html: html_page(subject, &html_paragraphs),
+        subject: subject.to_owned(),
         text,
-        html,
     }
 }
 
-/// `muster send-test-email`.
 pub fn test_email(to: &str, transport: &str) -> Outgoing {
     let subject = "muster test email".to_owned();
     let line = format!("This is a test email from muster, sent through {transport}. Mail works.");
