@@ -46,7 +46,11 @@ impl Target {
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
         let database_url = match pg {
-            Some(base) => Some(fresh_pg_database(&base, &format!("muster_bench_{}", name.replace('-', "_"))).await?),
+            Some(base) => {
+                // several benches may share one PostgreSQL server: MUSTER_BENCH_DB_PREFIX keeps them apart
+                let prefix = std::env::var("MUSTER_BENCH_DB_PREFIX").unwrap_or_else(|_| "muster_bench".into());
+                Some(fresh_pg_database(&base, &format!("{prefix}_{}", name.replace('-', "_"))).await?)
+            }
             None => None,
         };
         Ok(Target {
