@@ -12,8 +12,17 @@ pub enum AppError {
     /// Too many failed sign-ins from this address lately: wait, the password was not checked.
     #[error("too many failed attempts; retry in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// A fault of ours with nothing under it ("unknown job kind").
     #[error("internal error: {0}")]
     Internal(String),
+    /// A fault of ours caused by another error (a file, a serializer, a
+    /// library), kept whole: the log line names both (`chain`).
+    #[error("{context}")]
+    Fault {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// A database failure that is neither the client's fault nor an outage,
     /// kept whole: its source chain (the driver's error) goes to the log.
     #[error("{0}")]
@@ -50,6 +59,17 @@ impl AppError {
     pub fn forbidden(why: impl Into<String>) -> Self {
         AppError::Domain(DomainError::Forbidden(why.into()))
     }
+
+    /// `context` failed because of `source`: "writing the export file" + the I/O error.
+    pub fn fault(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        AppError::Fault {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -80,5 +100,16 @@ mod tests {
         assert!(matches!(e, AppError::Store(_)), "{e:?}");
         assert!(std::error::Error::source(&e).is_some());
         assert!(chain(&e).contains("job status"), "{}", chain(&e));
+    }
+
+    #[test]
+    fn a_fault_keeps_the_error_under_it() {
+        let e = AppError::fault(
+            "writing the export file",
+            std::io::Error::other("no space left on device"),
+        );
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("no space left on device"));
+        assert_eq!(chain(&e), "writing the export file: no space left on device");
     }
 }

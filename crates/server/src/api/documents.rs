@@ -386,7 +386,7 @@ impl Shape {
 }
 
 fn to_value<T: Serialize>(v: &T) -> Result<Value, ApiError> {
-    serde_json::to_value(v).map_err(|e| AppError::Internal(format!("cannot render a resource: {e}")).into())
+    serde_json::to_value(v).map_err(|e| AppError::fault("cannot render a resource", e).into())
 }
 
 /// A user resource as sent: `base` is the typed resource, shaped by `fields[users]`.

@@ -327,8 +327,8 @@ impl From<AppError> for ApiError {
                 e.retry_after = Some(crate::db_health::RETRY_AFTER_SECS);
                 e
             }
-            AppError::Store(e) => {
-                tracing::error!(error = %crate::error::chain(&e), "database error in the API");
+            e @ (AppError::Store(_) | AppError::Fault { .. }) => {
+                tracing::error!(error = %crate::error::chain(&e), "internal error in the API");
                 ApiError::whole(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",

@@ -38,8 +38,8 @@ pub fn pg_dump_line(config: &Config, out: &Path) -> String {
     )
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(format!("{what}: {e}"))
+fn internal(what: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> AppError {
+    AppError::fault(what, e)
 }
 
 async fn open_file(path: &Path, mode: &str) -> Result<sqlx::AnyConnection, AppError> {

@@ -60,7 +60,7 @@ impl BeforePage for Progress {
 }
 
 pub(crate) fn io(what: &str, path: &Path, e: std::io::Error) -> AppError {
-    AppError::Internal(format!("{what} {}: {e}", path.display()))
+    AppError::fault(format!("{what} {}", path.display()), e)
 }
 
 /// Every user, synchronously, to `out` (through `out.partial`, renamed when complete).

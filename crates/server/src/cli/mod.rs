@@ -220,7 +220,7 @@ fn describe(e: &AppError) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         AppError::Internal(detail) => detail.clone(),
-        other => other.to_string(),
+        other => crate::error::chain(other),
     }
 }
 
@@ -276,7 +276,7 @@ fn with_values(e: AppError, values: &[(&str, &str)]) -> AppError {
 pub async fn open_store(config: &Config) -> Result<Store, AppError> {
     if config.is_sqlite() {
         std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", config.data_dir.display())))?;
+            .map_err(|e| AppError::fault(format!("cannot create {}", config.data_dir.display()), e))?;
     }
     let max = if config.is_sqlite() { 8 } else { 16 };
     let store = Store::connect(config.database_url.expose(), max).await?;
@@ -376,8 +376,10 @@ async fn serve(config: Config) -> Result<(), AppError> {
     services::foreign_hashes::spawn_recalibration(state.store.clone(), state.hasher.clone());
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
-        .map_err(|e| AppError::Internal(format!("cannot listen on {}: {e}", config.bind)))?;
-    let addr = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::fault(format!("cannot listen on {}", config.bind), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::fault("reading the listening address", e))?;
     // A bad SMTP URL stops the start here rather than leave mail silently undelivered.
     let transport = crate::mail::transport::Transport::from_config(&config).map_err(AppError::Internal)?;
     tracing::info!(transport = %transport.describe(), "mail");
@@ -385,10 +387,10 @@ async fn serve(config: Config) -> Result<(), AppError> {
     if let Some(metrics_bind) = &config.metrics_bind {
         let metrics_listener = tokio::net::TcpListener::bind(metrics_bind)
             .await
-            .map_err(|e| AppError::Internal(format!("cannot listen on {metrics_bind} for metrics: {e}")))?;
+            .map_err(|e| AppError::fault(format!("cannot listen on {metrics_bind} for metrics"), e))?;
         let metrics_addr = metrics_listener
             .local_addr()
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            .map_err(|e| AppError::fault("reading the metrics address", e))?;
         println!("muster metrics on http://{metrics_addr}/metrics");
         let metrics_state = state.clone();
         tokio::spawn(async move {
@@ -403,7 +405,7 @@ async fn serve(config: Config) -> Result<(), AppError> {
     tracing::info!(%addr, database = ?config.database_url, "muster started");
     crate::app::run(listener, state, shutdown)
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::fault("serving", e))?;
     tracing::info!("muster stopped");
     Ok(())
 }
@@ -459,7 +461,7 @@ async fn user_command(cmd: UserCommand, config: Config) -> Result<(), AppError> 
                 let mut s = String::new();
                 std::io::stdin()
                     .read_to_string(&mut s)
-                    .map_err(|e| AppError::Internal(format!("reading the password: {e}")))?;
+                    .map_err(|e| AppError::fault("reading the password", e))?;
                 (s.trim_end_matches(['\n', '\r']).to_owned(), false)
             } else {
                 let mut conn = store.conn().await?;

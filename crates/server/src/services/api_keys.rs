@@ -79,6 +79,7 @@ fn pick_org(shared: &[i64], wanted: Option<i64>) -> AppResult<i64> {
 
 /// Generate (or replace) the target's key in `organization` (default: the
 /// first organization the actor and the target share).
+#[tracing::instrument(skip_all, fields(target_id = target_id), err(level = "debug"))]
 pub async fn generate(
     store: &Store,
     actor: &Actor,
@@ -123,6 +124,7 @@ pub async fn generate(
 
 /// Revoke the target's key in `organization`, or in every organization the
 /// actor shares with them. No key to revoke is "not found".
+#[tracing::instrument(skip_all, fields(target_id = target_id), err(level = "debug"))]
 pub async fn revoke(
     store: &Store,
     actor: &Actor,
@@ -169,6 +171,7 @@ pub async fn revoke(
 }
 
 /// The target's key slots the actor may see: one per shared organization.
+#[tracing::instrument(skip_all, fields(target_id = target_id), err(level = "debug"))]
 pub async fn slots(store: &Store, actor: &Actor, target_id: i64) -> AppResult<Vec<KeySlot>> {
     let mut conn = store.conn().await?;
     let target = key_owner(&mut conn, actor, target_id).await?;
@@ -212,6 +215,7 @@ impl Refusal {
 }
 
 /// The actor a key stands for, scoped to the key's organization.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn authenticate(store: &Store, presented: &str, now: Millis) -> AppResult<Result<(Actor, User), Refusal>> {
     if presented.len() != KEY_LENGTH || !presented.starts_with(KEY_PREFIX) {
         return Ok(Err(Refusal::Malformed));
@@ -256,6 +260,7 @@ pub async fn authenticate(store: &Store, presented: &str, now: Millis) -> AppRes
 }
 
 /// A refused key, as a failed login attempt with source `api`.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn record_refusal(store: &Store, ctx: &Ctx, presented: &str, refusal: &Refusal) -> AppResult<()> {
     let (user_id, username) = match refusal {
         Refusal::UserRefused { user_id, username, .. } => (Some(*user_id), username.clone()),

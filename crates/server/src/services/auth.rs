@@ -27,6 +27,7 @@ impl Source {
     }
 }
 
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn actor_for(conn: &mut Conn, user: &users::User) -> AppResult<Actor> {
     Ok(Actor {
         user_id: user.id,
@@ -51,6 +52,7 @@ pub enum SignIn {
 
 /// Check a username (or email) and password. Every failure is the same
 /// `InvalidCredentials`; the reason is kept in the login attempt row only.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn sign_in(
     store: &Store,
     hasher: &Hasher,

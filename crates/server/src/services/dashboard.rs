@@ -83,6 +83,7 @@ pub fn status_filters() -> Vec<(&'static str, UserFilter)> {
     ]
 }
 
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn load(store: &Store, grant: &Allowed<perm::ViewUsers>, now: Millis) -> AppResult<Dashboard> {
     let actor = grant.actor();
     let scope = super::users::scope_of(actor);

@@ -12,6 +12,7 @@ use crate::clock;
 use crate::error::AppResult;
 
 /// The organizations the actor's user belongs to.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list_mine(store: &Store, actor: &Actor) -> AppResult<Vec<Organization>> {
     let mut conn = store.conn().await?;
     let mine = users::organization_ids(&mut conn, actor.user_id).await?;
@@ -20,6 +21,7 @@ pub async fn list_mine(store: &Store, actor: &Actor) -> AppResult<Vec<Organizati
 }
 
 /// Create an organization; its creator becomes a member, so they can act in it.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create(
     store: &Store,
     grant: &Allowed<perm::ManageOrganizations>,

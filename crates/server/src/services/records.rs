@@ -29,6 +29,7 @@ pub struct RecordPage {
     pub has_more: bool,
 }
 
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(
     store: &Store,
     grant: &Allowed<perm::ManageRecords>,
@@ -56,6 +57,7 @@ async fn load(conn: &mut Conn, actor: &Actor, id: i64) -> AppResult<Record> {
     }
 }
 
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn get(store: &Store, grant: &Allowed<perm::ManageRecords>, id: i64) -> AppResult<Record> {
     let mut conn = store.conn().await?;
     load(&mut conn, grant.actor(), id).await
@@ -80,6 +82,7 @@ fn snapshot(r: &Record) -> serde_json::Value {
     serde_json::json!({"id": r.id, "kind": r.kind, "title": r.title, "ownerId": r.owner_id})
 }
 
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create(
     store: &Store,
     grant: &Allowed<perm::ManageRecords>,
@@ -112,6 +115,7 @@ pub async fn create(
     Ok(record)
 }
 
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn update(
     store: &Store,
     grant: &Allowed<perm::ManageRecords>,

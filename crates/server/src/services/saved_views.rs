@@ -20,11 +20,13 @@ fn parse_name(raw: &str) -> AppResult<String> {
     Ok(name.to_owned())
 }
 
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(store: &Store, grant: &Allowed<perm::ViewUsers>) -> AppResult<Vec<SavedView>> {
     let mut conn = store.conn().await?;
     Ok(saved_views::list(&mut conn, grant.actor().user_id).await?)
 }
 
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn get(store: &Store, grant: &Allowed<perm::ViewUsers>, id: i64) -> AppResult<SavedView> {
     let mut conn = store.conn().await?;
     saved_views::get(&mut conn, grant.actor().user_id, id)
@@ -32,12 +34,14 @@ pub async fn get(store: &Store, grant: &Allowed<perm::ViewUsers>, id: i64) -> Ap
         .ok_or_else(|| AppError::not_found("saved view"))
 }
 
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn default_view(store: &Store, grant: &Allowed<perm::ViewUsers>) -> AppResult<Option<SavedView>> {
     let mut conn = store.conn().await?;
     Ok(saved_views::get_default(&mut conn, grant.actor().user_id).await?)
 }
 
 /// Save `query` (the grid's canonical query string) under a new name.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn save(store: &Store, grant: &Allowed<perm::ViewUsers>, name: &str, query: &str) -> AppResult<i64> {
     let owner = grant.actor().user_id;
     let name = parse_name(name)?;
@@ -50,6 +54,7 @@ pub async fn save(store: &Store, grant: &Allowed<perm::ViewUsers>, name: &str, q
     Ok(id)
 }
 
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn rename(store: &Store, grant: &Allowed<perm::ViewUsers>, id: i64, name: &str) -> AppResult<()> {
     let owner = grant.actor().user_id;
     let name = parse_name(name)?;
@@ -64,6 +69,7 @@ pub async fn rename(store: &Store, grant: &Allowed<perm::ViewUsers>, id: i64, na
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn delete(store: &Store, grant: &Allowed<perm::ViewUsers>, id: i64) -> AppResult<()> {
     let mut conn = store.conn().await?;
     if !saved_views::delete(&mut conn, grant.actor().user_id, id).await? {
@@ -73,6 +79,7 @@ pub async fn delete(store: &Store, grant: &Allowed<perm::ViewUsers>, id: i64) ->
 }
 
 /// Make a view the default (`None`: back to the built-in *Active users*).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn set_default(store: &Store, grant: &Allowed<perm::ViewUsers>, id: Option<i64>) -> AppResult<()> {
     let owner = grant.actor().user_id;
     let mut tx = store.begin().await?;

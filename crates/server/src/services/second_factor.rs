@@ -31,6 +31,7 @@ pub const STAGE_CODE: &str = "code";
 pub const STAGE_ENROL: &str = "enrol";
 
 /// What comes after `user`'s right password.
+#[tracing::instrument(skip_all, fields(user_id = user.id), err(level = "debug"))]
 pub async fn after_password(conn: &mut Conn, settings: &Settings, user: &User) -> AppResult<AfterPassword> {
     let rule = settings.second_factor_rule(&user.roles);
     Ok(rule_after_password(rule, store::has_factor(conn, user.id).await?))
@@ -51,6 +52,7 @@ pub struct Status {
     pub passkeys_available: bool,
 }
 
+#[tracing::instrument(skip_all, fields(user_id = user.id), err(level = "debug"))]
 pub async fn status(store: &Store, public_url: &str, user: &User) -> AppResult<Status> {
     let mut conn = store.conn().await?;
     let rule = Settings::load(&mut conn).await?.second_factor_rule(&user.roles);
@@ -74,6 +76,7 @@ pub struct Ways {
     pub passkey: bool,
 }
 
+#[tracing::instrument(skip_all, fields(user_id = user_id), err(level = "debug"))]
 pub async fn ways(store: &Store, public_url: &str, user_id: i64) -> AppResult<Ways> {
     let mut conn = store.conn().await?;
     Ok(Ways {
@@ -85,11 +88,13 @@ pub async fn ways(store: &Store, public_url: &str, user_id: i64) -> AppResult<Wa
     })
 }
 
+#[tracing::instrument(skip_all, fields(user_id = user_id), err(level = "debug"))]
 pub async fn has_factor(store: &Store, user_id: i64) -> AppResult<bool> {
     Ok(store::has_factor(&mut *store.conn().await?, user_id).await?)
 }
 
 /// Which of these users have a second factor (the grid's column).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn with_factor(store: &Store, user_ids: &[i64]) -> AppResult<Vec<i64>> {
     Ok(store::with_factor(&mut *store.conn().await?, user_ids).await?)
 }
@@ -103,6 +108,7 @@ pub struct Enrolment {
 
 /// Start (or show again) the enrolment of `user`: the unconfirmed secret is
 /// kept, so a reload or a wrong first code shows the same QR code.
+#[tracing::instrument(skip_all, fields(user_id = user.id), err(level = "debug"))]
 pub async fn enrolment(store: &Store, user: &User) -> AppResult<Enrolment> {
     let mut tx = store.begin().await?;
     let rule = Settings::load(&mut tx).await?.second_factor_rule(&user.roles);
@@ -133,6 +139,7 @@ pub async fn enrolment(store: &Store, user: &User) -> AppResult<Enrolment> {
 
 /// Confirm the enrolment with a first code. Returns the ten recovery codes,
 /// in clear for the one page that shows them; only their hashes are stored.
+#[tracing::instrument(skip_all, fields(user_id = user.id), err(level = "debug"))]
 pub async fn confirm(store: &Store, ctx: &Ctx, user: &User, code: &str) -> AppResult<Vec<String>> {
     let now = clock::now();
     let mut tx = store.begin().await?;
@@ -174,6 +181,7 @@ pub async fn confirm(store: &Store, ctx: &Ctx, user: &User, code: &str) -> AppRe
 
 /// Start the second step after the right password: a pending sign-in row and
 /// the raw id for its cookie.
+#[tracing::instrument(skip_all, fields(user_id = user.id), err(level = "debug"))]
 pub async fn begin_pending(store: &Store, user: &User, next: AfterPassword, to: &str) -> AppResult<String> {
     let token = random_token(32);
     let now = clock::now();
@@ -202,6 +210,7 @@ pub async fn begin_pending(store: &Store, user: &User, next: AfterPassword, to: 
 
 /// The pending sign-in of a cookie and its user, if both still stand: not
 /// expired, the user still allowed to sign in, the password unchanged.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn pending(store: &Store, token: &str) -> AppResult<Option<(Pending, User)>> {
     let mut conn = store.conn().await?;
     let Some(p) = store::pending(&mut conn, &sha256_hex(token), clock::now()).await? else {
@@ -217,6 +226,7 @@ pub async fn pending(store: &Store, token: &str) -> AppResult<Option<(Pending, U
     }
 }
 
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn cancel(store: &Store, token: &str) -> AppResult<()> {
     store::delete_pending(&mut *store.conn().await?, &sha256_hex(token)).await?;
     Ok(())
@@ -331,6 +341,7 @@ pub async fn verify_code(store: &Store, ctx: &Ctx, p: &Pending, user: &User, cod
 /// Enrolment during sign-in, for a role that requires a factor: confirm the
 /// first code, record the sign-in, end the pending sign-in. Returns the user
 /// and their recovery codes.
+#[tracing::instrument(skip_all, fields(user_id = user.id), err(level = "debug"))]
 pub async fn confirm_pending(
     store: &Store,
     ctx: &Ctx,
@@ -361,6 +372,7 @@ pub async fn confirm_pending(
 /// *Reset two-factor*: remove every factor and recovery code of a user (and
 /// any sign-in waiting for a code), audited, and mail the user. The next
 /// sign-in asks for enrolment if their role requires a factor.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn reset(store: &Store, grant: &Allowed<perm::ResetPasswords>, ctx: &Ctx, id: i64) -> AppResult<User> {
     let mut tx = store.begin().await?;
     let Target { user, proof } = load_target(&mut tx, grant, Action::ResetSecondFactor, id).await?;

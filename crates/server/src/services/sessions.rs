@@ -23,6 +23,7 @@ pub fn may_manage(actor: &Actor, user: &User) -> bool {
 }
 
 /// The live sessions of a user the actor may manage.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn list(store: &Store, grant: &Allowed<perm::EnableDisable>, id: i64) -> AppResult<Vec<SessionInfo>> {
     let mut conn = store.conn().await?;
     let target = load_target(&mut conn, grant, Action::Disable, id).await?;
@@ -40,6 +41,7 @@ pub fn parse_public_id(raw: &str) -> AppResult<String> {
 }
 
 /// End one session of user `id`; a session that is already gone is "not found".
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn end_one(
     store: &Store,
     grant: &Allowed<perm::EnableDisable>,
@@ -70,6 +72,7 @@ pub async fn end_one(
 }
 
 /// End every session of user `id`; how many ended.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn end_all(
     store: &Store,
     grant: &Allowed<perm::EnableDisable>,

@@ -9,6 +9,7 @@ use crate::error::AppResult;
 use crate::settings::{DESCRIPTORS, check_consistency, parse_value};
 
 /// Save every setting from `form` (key → raw value); all or nothing.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn update(
     store: &Store,
     grant: &Allowed<perm::ManageSettings>,

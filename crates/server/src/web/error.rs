@@ -90,8 +90,8 @@ impl IntoResponse for PageError {
                 );
                 resp
             }
-            AppError::Store(e) => {
-                tracing::error!(error = %crate::error::chain(&e), "database error");
+            e @ (AppError::Store(_) | AppError::Fault { .. }) => {
+                tracing::error!(error = %crate::error::chain(&e), "internal error");
                 page(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Something went wrong",

@@ -110,11 +110,11 @@ pub(super) fn parse<T: DeserializeOwned>(json: &str) -> Result<T, Refused> {
 }
 
 pub(super) fn decode_passkey(row: &StoredPasskey) -> AppResult<Passkey> {
-    serde_json::from_str(&row.credential).map_err(|_| AppError::Internal(format!("passkey {} is unreadable", row.id)))
+    serde_json::from_str(&row.credential).map_err(|e| AppError::fault(format!("passkey {} is unreadable", row.id), e))
 }
 
 pub(super) fn encode<T: serde::Serialize>(value: &T) -> AppResult<String> {
-    serde_json::to_string(value).map_err(|_| AppError::Internal("passkey state".into()))
+    serde_json::to_string(value).map_err(|e| AppError::fault("passkey state", e))
 }
 
 pub(super) async fn put(
@@ -146,7 +146,7 @@ pub(super) async fn take<T: DeserializeOwned>(
     let taken = store::take_ceremony(&mut *store.conn().await?, &sha256_hex(owner), purpose).await?;
     match taken {
         Some(c) if c.expires_at > clock::now() => {
-            let state = serde_json::from_str(&c.state).map_err(|_| AppError::Internal("passkey state".into()))?;
+            let state = serde_json::from_str(&c.state).map_err(|e| AppError::fault("passkey state", e))?;
             Ok((c.user_id, state))
         }
         _ => Err(Refused::NoCeremony),
@@ -154,6 +154,7 @@ pub(super) async fn take<T: DeserializeOwned>(
 }
 
 /// A user's passkeys, as the profile lists them.
+#[tracing::instrument(skip_all, fields(user_id = user_id), err(level = "debug"))]
 pub async fn list(store: &Store, user_id: i64) -> AppResult<Vec<StoredPasskey>> {
     Ok(store::list(&mut *store.conn().await?, user_id).await?)
 }

@@ -34,7 +34,7 @@ pub async fn start_registration(
     let display = format!("{} {}", user.first_name, user.last_name);
     let (options, state) = rp
         .start_passkey_registration(user_handle(user.id), &user.username, display.trim(), Some(exclude))
-        .map_err(|e| AppError::Internal(format!("passkey registration options: {e}")))?;
+        .map_err(|e| AppError::fault("passkey registration options", e))?;
     put(
         store,
         session,
@@ -43,7 +43,7 @@ pub async fn start_registration(
         encode::<PasskeyRegistration>(&state)?,
     )
     .await?;
-    let mut options = serde_json::to_value(&options).map_err(|_| AppError::Internal("passkey options".into()))?;
+    let mut options = serde_json::to_value(&options).map_err(|e| AppError::fault("passkey options", e))?;
     // webauthn-rs leaves the resident key to the authenticator; a passkey that
     // can sign in alone must be discoverable, so ask for one.
     if let Some(sel) = options
@@ -109,6 +109,7 @@ pub async fn finish_registration(
 }
 
 /// Remove one of the user's own passkeys, audited. Not found if it is not theirs.
+#[tracing::instrument(skip_all, fields(id = id, user_id = user.id), err(level = "debug"))]
 pub async fn remove(store: &Store, ctx: &Ctx, user: &User, id: i64) -> AppResult<StoredPasskey> {
     let mut tx = store.begin().await?;
     let Some(removed) = store::delete(&mut tx, user.id, id).await? else {

@@ -35,7 +35,7 @@ pub async fn start_second_step(
     }
     let (options, state) = rp
         .start_passkey_authentication(&keys)
-        .map_err(|e| AppError::Internal(format!("passkey options: {e}")))?;
+        .map_err(|e| AppError::fault("passkey options", e))?;
     put(
         store,
         pending_token,
@@ -44,7 +44,7 @@ pub async fn start_second_step(
         encode::<PasskeyAuthentication>(&state)?,
     )
     .await?;
-    serde_json::to_value(&options).map_err(|_| Refused::App(AppError::Internal("passkey options".into())))
+    serde_json::to_value(&options).map_err(|e| Refused::App(AppError::fault("passkey options", e)))
 }
 
 /// The row of the passkey an assertion names, if it is one of `user_id`'s.
@@ -142,6 +142,7 @@ impl From<sqlx::Error> for PasskeyStep {
 // ---- sign-in with a passkey alone ---------------------------------------------------------
 
 /// Whether the sign-in page offers a passkey alone.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn sign_in_offered(store: &Store, public_url: &str) -> AppResult<bool> {
     if !available(public_url) {
         return Ok(false);
@@ -158,7 +159,7 @@ pub async fn start_sign_in(store: &Store, public_url: &str, browser: &str) -> Re
     }
     let (options, state) = rp
         .start_discoverable_authentication()
-        .map_err(|e| AppError::Internal(format!("passkey options: {e}")))?;
+        .map_err(|e| AppError::fault("passkey options", e))?;
     put(
         store,
         browser,
@@ -167,7 +168,7 @@ pub async fn start_sign_in(store: &Store, public_url: &str, browser: &str) -> Re
         encode::<DiscoverableAuthentication>(&state)?,
     )
     .await?;
-    let mut options = serde_json::to_value(&options).map_err(|_| AppError::Internal("passkey options".into()))?;
+    let mut options = serde_json::to_value(&options).map_err(|e| AppError::fault("passkey options", e))?;
     // webauthn-rs asks for conditional mediation (autofill); this is a button.
     if let Some(o) = options.as_object_mut() {
         o.remove("mediation");
