@@ -22,6 +22,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Stop the background work: the workers and the health monitor end at
+    /// their next step, quietly (their database may be about to go away).
+    pub fn shut_down(&self) {
+        self.store.close_now();
+        self.db_health.stop();
+    }
+
     pub async fn new(store: Store, config: Config) -> Result<Self, crate::error::AppError> {
         let hasher = Hasher::new();
         let mut conn = store.conn().await?;

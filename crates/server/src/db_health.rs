@@ -43,6 +43,8 @@ pub struct DbHealth {
 struct Inner {
     url: SecretUrl,
     up: AtomicBool,
+    /// Set by [`DbHealth::stop`]: the monitor ends, and an outage is not reported.
+    stopped: AtomicBool,
     back: Notify,
     conn: Mutex<Option<sqlx::AnyConnection>>,
 }
@@ -55,6 +57,7 @@ impl DbHealth {
             inner: Arc::new(Inner {
                 url,
                 up: AtomicBool::new(true),
+                stopped: AtomicBool::new(false),
                 back: Notify::new(),
                 conn: Mutex::new(None),
             }),
@@ -66,7 +69,15 @@ impl DbHealth {
         self.inner.up.load(Ordering::Acquire)
     }
 
+    /// The process is shutting down (or a test drops its database): stop checking.
+    pub fn stop(&self) {
+        self.inner.stopped.store(true, Ordering::Release);
+    }
+
     fn set(&self, up: bool) {
+        if self.inner.stopped.load(Ordering::Acquire) {
+            return;
+        }
         let was = self.inner.up.swap(up, Ordering::AcqRel);
         if was != up {
             if up {
@@ -118,7 +129,7 @@ impl DbHealth {
     pub fn spawn_monitor(&self) -> tokio::task::JoinHandle<()> {
         let health = self.clone();
         tokio::spawn(async move {
-            loop {
+            while !health.inner.stopped.load(Ordering::Acquire) {
                 health.check().await;
                 tokio::time::sleep(MONITOR_EVERY).await;
             }

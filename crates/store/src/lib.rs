@@ -143,6 +143,19 @@ impl Store {
         })
     }
 
+    /// Take no more work from now on: the pool refuses new connections, and the
+    /// background loops (job and mail workers) see [`Store::is_closed`] and end
+    /// without logging the errors their last step may meet.
+    pub fn close_now(&self) {
+        // `close` marks the pool closed when called; its future only waits for
+        // the connections in use to come back, which nobody here needs
+        drop(self.pool.close());
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

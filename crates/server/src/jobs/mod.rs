@@ -46,7 +46,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         tracing::info!(%owner, "job worker started");
         let mut last_sweep: Option<tokio::time::Instant> = None;
         let mut failures: u32 = 0;
-        loop {
+        while !state.store.is_closed() {
             if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) {
                 if let Err(e) = sweep(&state).await {
                     tracing::warn!(error = %e, "deleting expired exports failed");
@@ -59,6 +59,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                     failures = 0;
                     tokio::time::sleep(IDLE_POLL).await;
                 }
+                Err(_) if state.store.is_closed() => return,
                 Err(e) => {
                     // the database is away: back off up to half a minute instead of logging every second,
                     // but start again as soon as the health monitor sees it back

@@ -44,7 +44,7 @@ pub fn spawn(store: Store, config: Arc<Config>) -> tokio::task::JoinHandle<()> {
         };
         tracing::info!(transport = %transport.describe(), "mail worker started");
         let mut last_cleanup: Option<std::time::Instant> = None;
-        loop {
+        while !store.is_closed() {
             if last_cleanup.is_none_or(|t| t.elapsed() > CLEANUP_EVERY) {
                 last_cleanup = Some(std::time::Instant::now());
                 if let Err(e) = cleanup(&store).await {
@@ -61,6 +61,7 @@ pub fn spawn(store: Store, config: Arc<Config>) -> tokio::task::JoinHandle<()> {
                         tracing::error!(error = %e, "checkpointing the WAL");
                     }
                 }
+                Err(_) if store.is_closed() => return,
                 Err(e) => tracing::error!(error = %e, "mail worker"),
             }
             let _ = tokio::time::timeout(IDLE_POLL, woken).await;

@@ -96,6 +96,9 @@ pub fn spawn_recalibration(store: Store, hasher: Hasher) -> tokio::task::JoinHan
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(CALIBRATE_EVERY).await;
+            if store.is_closed() {
+                return;
+            }
             match calibrate_failure_floor(&store, &hasher).await {
                 Ok((floor, classes)) => {
                     tracing::info!(

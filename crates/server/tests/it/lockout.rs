@@ -92,11 +92,11 @@ fn serve(db_url: &str, data_dir: &std::path::Path) -> Server {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_on_one_postgres_lock_exactly_at_the_limit() {
-    let db = TestDb::postgres().await;
-    let a = serve(&db.url, db.dir.path());
-    let b = serve(&db.url, db.dir.path());
-    // the user is made through the services, on the same database
-    let app = TestApp::spawn_on(db).await;
+    // the user is made through the services, on the same database; the
+    // instances are declared after `app`, so they stop before its database goes
+    let app = TestApp::spawn_on(TestDb::postgres().await).await;
+    let a = serve(&app.db.url, app.db.dir.path());
+    let b = serve(&app.db.url, app.db.dir.path());
     let u = app.create_user("target", &["User"]).await;
     // 51 attempts from one address: the per-address pause (tested in security_edges) is off here
     muster_store::settings::put(

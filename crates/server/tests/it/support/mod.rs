@@ -241,6 +241,8 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // before `db` drops the database under them
+        self.state.shut_down();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
