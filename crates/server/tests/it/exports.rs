@@ -11,6 +11,7 @@ use muster_store::jobs::{self, Status};
 use muster_store::users::Scope;
 
 use crate::csv_support::*;
+use crate::support::serve_process::{ServeProcess, muster};
 use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp, TestDb};
 
 fn parse_csv(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
@@ -592,14 +593,9 @@ async fn benchmark_export_100k() {
 async fn an_export_survives_the_process_being_killed() {
     let app = TestApp::spawn().await;
     seed_bulk(app.store(), 30_000, main_org(&app).await).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_muster"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &app.db.url])
-        .arg("--data-dir")
-        .arg(app.data_dir())
-        .env("MUSTER_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("muster serve");
+    let mut cmd = muster(&app.data_dir());
+    cmd.args(["--database-url", &app.db.url]);
+    let mut serve = ServeProcess::start(cmd, &app.data_dir());
     let actor = muster_server::services::auth::actor_for(
         &mut app.store().conn().await.unwrap(),
         &app.user_by_name("admin").await,
@@ -628,8 +624,8 @@ async fn an_export_survives_the_process_being_killed() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    serve.child.kill().unwrap();
+    serve.child.wait().unwrap();
 
     let j = job(&app, id).await;
     assert_eq!(j.status, Status::Running);

@@ -1,12 +1,10 @@
 //! The lockout is exact under concurrency: on one instance, and on two
 //! `muster serve` processes sharing one PostgreSQL database.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use futures::future::join_all;
 use muster_domain::AuthStatus;
 
+use crate::support::serve_process::{ServeProcess, muster};
 use crate::support::{PASSWORD, TestApp, TestDb};
 
 const TOKEN: &str = "lockout-test-token-lockout-test-token-xyz1";
@@ -52,51 +50,19 @@ async fn concurrent_wrong_passwords_lock_exactly_at_the_limit_sqlite() {
     assert_eq!(events.iter().filter(|e| e.action == "user.locked").count(), 1);
 }
 
-/// A `muster serve` process; killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db_url: &str, data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_muster"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("MUSTER_ADMIN_PASSWORD", crate::support::ADMIN_PASSWORD)
-        .env("MUSTER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start muster serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("muster serve exited before listening")
-            .expect("read stdout");
-        if let Some(rest) = line.strip_prefix("muster listening on ") {
-            break rest.trim().to_owned();
-        }
-    };
-    Server { child, base }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_on_one_postgres_lock_exactly_at_the_limit() {
     // the user is made through the services, on the same database; the
     // instances are declared after `app`, so they stop before its database goes
     let app = TestApp::spawn_on(TestDb::postgres().await).await;
-    let a = serve(&app.db.url, app.db.dir.path());
-    let b = serve(&app.db.url, app.db.dir.path());
+    let serve = |name: &str| {
+        let dir = app.db.dir.path().join(name);
+        let mut cmd = muster(&dir);
+        cmd.args(["--database-url", &app.db.url]);
+        ServeProcess::start(cmd, &dir)
+    };
+    let a = serve("a");
+    let b = serve("b");
     let u = app.create_user("target", &["User"]).await;
     // 51 attempts from one address: the per-address pause (tested in security_edges) is off here
     muster_store::settings::put(
