@@ -20,9 +20,9 @@ use super::documents::{
 use super::error::ApiError;
 use super::extract::{IdPath, JsonBody};
 use super::user_changes::apply_changes;
-use crate::services::users::UserChanges;
 use crate::app::AppState;
 use crate::services;
+use crate::services::users::UserChanges;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -373,9 +373,7 @@ async fn insert_parsed(
         organization_ids: parsed.org_ids,
     };
     let id = users::insert(conn, &new, clock::now()).await?;
-    let user = users::get(conn, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
+    let user = users::get(conn, id).await?.ok_or_else(|| AppError::not_found("user"))?;
     let mut after = audit::snapshot(&user);
     origin.mark(&mut after, true);
     audit::record(
@@ -875,10 +873,7 @@ pub async fn update_in(
     if let Some(to) = status {
         errors.extend(status_refusal(actor, id, to));
     }
-    let hash = changes
-        .password_hash
-        .as_ref()
-        .filter(|h| **h != before.password_hash);
+    let hash = changes.password_hash.as_ref().filter(|h| **h != before.password_hash);
     if hash.is_some() {
         let facts = TargetFacts {
             id,
@@ -895,23 +890,24 @@ pub async fn update_in(
         *r != had
     });
     let org_ids = org_ids.filter(|o| *o != before_orgs);
-    let (Some(username), Some(email), Some(first_name), Some(last_name)) = (username, email, first_name, last_name)
-    else {
-        return Err(DomainError::Invalid(errors).into());
-    };
-    let profile_changes = username.as_str() != before.username
-        || email.as_str() != before.email
-        || first_name.as_str() != before.first_name
-        || last_name.as_str() != before.last_name;
-    let changed = profile_changes
+    // a value that did not parse differs from the stored one, which did
+    let differs = |given: Option<&str>, current: &str| given.is_none_or(|v| v != current);
+    let changed = differs(username.as_ref().map(Username::as_str), &before.username)
+        || differs(email.as_ref().map(EmailAddress::as_str), &before.email)
+        || differs(first_name.as_ref().map(PersonName::as_str), &before.first_name)
+        || differs(last_name.as_ref().map(PersonName::as_str), &before.last_name)
         || roles.is_some()
         || org_ids.is_some()
         || enabled.is_some()
         || status.is_some()
         || hash.is_some();
     if changed {
-        collect_taken(tx, Some(&username), Some(&email), Some(id), &mut errors).await?;
+        collect_taken(tx, username.as_ref(), email.as_ref(), Some(id), &mut errors).await?;
     }
+    let (Some(username), Some(email), Some(first_name), Some(last_name)) = (username, email, first_name, last_name)
+    else {
+        return Err(DomainError::Invalid(errors).into());
+    };
     if !errors.is_empty() {
         return Err(DomainError::Invalid(errors).into());
     }
@@ -957,9 +953,7 @@ pub async fn update_in(
     if end_sessions {
         sessions::delete_for_user(tx, id, None).await?;
     }
-    let after = users::get(tx, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
+    let after = users::get(tx, id).await?.ok_or_else(|| AppError::not_found("user"))?;
     if hash.is_some() {
         let by = match origin {
             Origin::Import => format!("{} (an import of users)", actor.username),

@@ -190,11 +190,15 @@ async fn matrix(app: TestApp) {
         ));
     }
     // oneself: a user manages their own key; nobody disables themself
-    let r = apis[1].post_empty(&format!("/api/users/{}/api-key", user.user.id)).await;
+    let r = apis[1]
+        .post_empty(&format!("/api/users/{}/api-key", user.user.id))
+        .await;
     if r.status != 201 {
         failures.push(format!("own key as user: {} {}", r.status, r.text));
     }
-    let r = apis[4].post_empty(&format!("/api/users/{}/disable", admin.user.id)).await;
+    let r = apis[4]
+        .post_empty(&format!("/api/users/{}/disable", admin.user.id))
+        .await;
     if r.status != 403 {
         failures.push(format!("disable oneself: {} {}", r.status, r.text));
     }
