@@ -19,9 +19,10 @@ use super::documents::{
 };
 use super::error::ApiError;
 use super::extract::{IdPath, JsonBody};
-use super::user_changes::{UserChanges, apply_changes};
+use super::user_changes::apply_changes;
 use crate::app::AppState;
 use crate::services;
+use crate::services::users::UserChanges;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -92,13 +93,11 @@ async fn replace_roles(
 ) -> Result<Response, ApiError> {
     who.actor.allow::<perm::EditUsers>()?;
     let _ = (doc.meta, doc.jsonapi, doc.links);
-    let view = who.actor.allow::<perm::ViewUsers>()?;
-    let current = services::users::get(&state.store, &view, id).await?;
     let changes = UserChanges {
         roles: Some(role_names(&doc.data)),
         ..Default::default()
     };
-    let user = apply_changes(&state, &who, id, &current, changes)
+    let user = apply_changes(&state, &who, id, changes)
         .await
         .map_err(at_data("roles"))?;
     Ok(document(StatusCode::OK, &roles_relationship(&user)))
@@ -145,15 +144,13 @@ async fn replace_organizations(
 ) -> Result<Response, ApiError> {
     who.actor.allow::<perm::EditUsers>()?;
     let _ = (doc.meta, doc.jsonapi, doc.links);
-    let view = who.actor.allow::<perm::ViewUsers>()?;
-    let current = services::users::get(&state.store, &view, id).await?;
     let orgs = OrgIndex::load(&state).await?;
     let names = organization_names(&doc.data, &orgs, "/data")?;
     let changes = UserChanges {
         organizations: Some(names),
         ..Default::default()
     };
-    let user = apply_changes(&state, &who, id, &current, changes)
+    let user = apply_changes(&state, &who, id, changes)
         .await
         .map_err(at_data("organizations"))?;
     Ok(document(StatusCode::OK, &organizations_relationship(&user, &orgs)))

@@ -23,6 +23,7 @@ use super::users::{RoleName, UserDocument, UsersType, attributes_value, one_of, 
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::services;
+use crate::services::users::UserChanges;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -146,71 +147,15 @@ struct UserPatchDocument {
     links: Option<Members>,
 }
 
-/// What a change of a user names; `None` keeps the value.
-#[derive(Default)]
-pub(super) struct UserChanges {
-    pub username: Option<String>,
-    pub email: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub enabled: Option<bool>,
-    /// Role names.
-    pub roles: Option<Vec<String>>,
-    /// Organization names.
-    pub organizations: Option<Vec<String>>,
-}
-
-/// Change user `id` (as read in `current`) through the one service that edits users.
+/// Change user `id` through the one service that edits users; it merges what is left out.
 pub(super) async fn apply_changes(
     state: &AppState,
     who: &ApiActor,
     id: i64,
-    current: &User,
-    c: UserChanges,
+    changes: UserChanges,
 ) -> Result<User, ApiError> {
     let grant = who.actor.allow::<perm::EditUsers>()?;
-    // organizations left out: the ones in the key's scope stay (the service keeps the others)
-    let in_scope = services::organizations::list_mine(&state.store, &who.actor).await?;
-    // the key acts in its organization: leaving it would lock the caller's own key out (401 from then on)
-    if id == who.actor.user_id
-        && let Some(names) = &c.organizations
-        && !in_scope
-            .iter()
-            .any(|o| who.actor.organization_ids.contains(&o.id) && names.contains(&o.name))
-    {
-        return Err(muster_domain::Error::ForbiddenField(muster_domain::FieldError::new(
-            "organizations",
-            "you cannot leave the organization your API key acts in",
-        ))
-        .into());
-    }
-    let organizations = match c.organizations {
-        Some(o) => o,
-        None => current
-            .organizations
-            .iter()
-            .filter(|name| {
-                in_scope
-                    .iter()
-                    .any(|o| &o.name == *name && who.actor.organization_ids.contains(&o.id))
-            })
-            .cloned()
-            .collect(),
-    };
-    let input = services::users::UserInput {
-        username: c.username.unwrap_or(current.username.clone()),
-        email: c.email.unwrap_or(current.email.clone()),
-        first_name: c.first_name.unwrap_or(current.first_name.clone()),
-        last_name: c.last_name.unwrap_or(current.last_name.clone()),
-        password: None,
-        enabled: c.enabled.unwrap_or(current.enabled),
-        roles: match c.roles {
-            Some(r) => r,
-            None => current.roles.iter().map(|r| r.name().to_owned()).collect(),
-        },
-        organizations,
-    };
-    Ok(services::users::update(&state.store, &grant, &who.ctx, id, &input).await?)
+    Ok(services::users::update(&state.store, &grant, &who.ctx, id, &changes).await?)
 }
 
 /// Change a user; attributes left out keep their value. The password is changed with `POST /users/{id}/password`.
@@ -266,8 +211,9 @@ async fn update(
         enabled: a.enabled,
         roles: one_of(attr_roles, rel_roles, "roles")?,
         organizations: one_of(a.organizations, rel_orgs, "organizations")?,
+        ..Default::default()
     };
-    let user = apply_changes(&state, &who, id, &current, changes).await?;
+    let user = apply_changes(&state, &who, id, changes).await?;
     user_response(&state, StatusCode::OK, &user).await
 }
 

@@ -148,6 +148,45 @@ async fn collect_taken(
     }
 }
 
+/// The ids of organizations named by a form, the API or an import, looked up
+/// as their names are stored (any case); a name outside the actor's
+/// organizations is "unknown", as if it did not exist.
+async fn resolve_organizations(
+    conn: &mut Conn,
+    actor: &Actor,
+    names: &[String],
+    errors: &mut Vec<FieldError>,
+) -> AppResult<Vec<i64>> {
+    let mut ids = Vec::new();
+    for name in names {
+        match organizations::find_by_name(conn, name).await? {
+            Some(o) if actor.organization_ids.contains(&o.id) => ids.push(o.id),
+            _ => errors.push(FieldError::new(
+                "organizations",
+                format!("unknown organization {name:?}"),
+            )),
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The problems of a list of organization names, for a caller that reports
+/// every reason at once even when other fields did not parse (an import row).
+pub async fn organization_errors(conn: &mut Conn, actor: &Actor, names: &[String]) -> AppResult<Vec<FieldError>> {
+    let mut errors = Vec::new();
+    resolve_organizations(conn, actor, names, &mut errors).await?;
+    Ok(errors)
+}
+
+fn field_errors_of(e: DomainError) -> Vec<FieldError> {
+    match e {
+        DomainError::Invalid(f) => f,
+        other => vec![FieldError::new("", other.to_string())],
+    }
+}
+
 async fn parse_input(conn: &mut Conn, actor: &Actor, input: &UserInput) -> AppResult<Parsed> {
     let mut errors: Vec<FieldError> = Vec::new();
     let mut take = |e: DomainError| match e {
@@ -170,19 +209,10 @@ async fn parse_input(conn: &mut Conn, actor: &Actor, input: &UserInput) -> AppRe
     if roles.is_empty() {
         errors.push(FieldError::new("roles", "choose at least one role"));
     }
-    let mut org_ids = Vec::new();
     if input.organizations.is_empty() {
         errors.push(FieldError::new("organizations", "choose at least one organization"));
     }
-    for name in &input.organizations {
-        match organizations::find_by_name(conn, name).await? {
-            Some(o) if actor.organization_ids.contains(&o.id) => org_ids.push(o.id),
-            _ => errors.push(FieldError::new(
-                "organizations",
-                format!("unknown organization {name:?}"),
-            )),
-        }
-    }
+    let org_ids = resolve_organizations(conn, actor, &input.organizations, &mut errors).await?;
     collect_taken(conn, username.as_ref(), email.as_ref(), None, &mut errors).await?;
     match (username, email, first_name, last_name) {
         (Some(username), Some(email), Some(first_name), Some(last_name)) if errors.is_empty() => Ok(Parsed {
@@ -195,6 +225,41 @@ async fn parse_input(conn: &mut Conn, actor: &Actor, input: &UserInput) -> AppRe
         }),
         _ => Err(DomainError::Invalid(errors).into()),
     }
+}
+
+/// How the audit trail names a write: by the surface a person used, or as
+/// part of an import (which keeps its own action and an `"import"` marker the
+/// audit page shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Direct,
+    Import,
+}
+
+impl Origin {
+    fn audit_action(self, created: bool) -> AuditAction {
+        match (self, created) {
+            (Origin::Import, _) => AuditAction::UserImported,
+            (Origin::Direct, true) => AuditAction::UserCreated,
+            (Origin::Direct, false) => AuditAction::UserUpdated,
+        }
+    }
+
+    fn mark(self, after: &mut serde_json::Value, created: bool) {
+        if self == Origin::Import {
+            after["import"] = serde_json::json!(if created { "created" } else { "updated" });
+        }
+    }
+}
+
+/// The credential a new user starts with, already resolved: hashing is slow and
+/// must not happen inside the transaction that writes the user.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A hash (made here, or taken as it is from an import or `passwordHash`) and the status to start in.
+    Hash { hash: String, status: AuthStatus },
+    /// Nobody can sign in as this user until a reset link is used.
+    None,
 }
 
 pub async fn create(
@@ -222,7 +287,7 @@ pub async fn create_with_hash(
     let settings = Settings::load(&mut conn).await?;
     let parsed = parse_input(&mut conn, actor, input).await?;
     drop(conn);
-    let (hash, status) = match (&input.password, imported_hash) {
+    let credential = match (&input.password, imported_hash) {
         (Some(_), Some(_)) => {
             return Err(DomainError::invalid("password_hash", "give a password or a password hash, not both").into());
         }
@@ -233,7 +298,10 @@ pub async fn create_with_hash(
                     // a wrong password against it must not answer faster than against this one
                     hasher.learn_failure_time(h.stored.clone()).await?;
                 }
-                (h.stored.clone(), AuthStatus::Active)
+                Credential::Hash {
+                    hash: h.stored.clone(),
+                    status: AuthStatus::Active,
+                }
             }
         },
         (Some(p), None) => {
@@ -244,46 +312,82 @@ pub async fn create_with_hash(
                 parsed.last_name.as_str(),
             ];
             let pw = settings.password_policy().check(p, &inputs)?;
-            (
-                hasher.hash(pw.expose().to_owned(), settings.argon2()).await?,
-                AuthStatus::Active,
-            )
+            Credential::Hash {
+                hash: hasher.hash(pw.expose().to_owned(), settings.argon2()).await?,
+                status: AuthStatus::Active,
+            }
         }
-        // No password: nobody can sign in as this user until a reset link is used.
-        (None, None) => (
+        (None, None) => Credential::None,
+    };
+    let mut tx = store.begin().await?;
+    let user = insert_parsed(&mut tx, actor, ctx, parsed, input.enabled, credential, Origin::Direct).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Create a user inside the caller's transaction (the import's savepoint):
+/// the same parse, organization and uniqueness rules and audit as
+/// [`create`], with a credential already resolved (no password policy: a
+/// hash was checked where it was read).
+pub async fn create_in(
+    conn: &mut Conn,
+    grant: &Allowed<perm::CreateUsers>,
+    ctx: &Ctx,
+    input: &UserInput,
+    credential: Credential,
+    origin: Origin,
+) -> AppResult<User> {
+    let actor = grant.actor();
+    if input.password.is_some() {
+        return Err(DomainError::invalid("password", "is hashed before the transaction; give a credential").into());
+    }
+    let parsed = parse_input(conn, actor, input).await?;
+    insert_parsed(conn, actor, ctx, parsed, input.enabled, credential, origin).await
+}
+
+async fn insert_parsed(
+    conn: &mut Conn,
+    actor: &Actor,
+    ctx: &Ctx,
+    parsed: Parsed,
+    enabled: bool,
+    credential: Credential,
+    origin: Origin,
+) -> AppResult<User> {
+    let (password_hash, auth_status) = match credential {
+        Credential::Hash { hash, status } => (hash, status),
+        Credential::None => (
             format!("!unusable-{}", crate::crypto::random_token(16)),
             AuthStatus::PasswordReset,
         ),
     };
-    let mut tx = store.begin().await?;
     let new = NewUser {
         username: parsed.username,
         email: parsed.email,
         first_name: parsed.first_name,
         last_name: parsed.last_name,
-        enabled: input.enabled,
-        auth_status: status,
-        password_hash: hash,
+        enabled,
+        auth_status,
+        password_hash,
         roles: parsed.roles,
         organization_ids: parsed.org_ids,
     };
-    let id = users::insert(&mut tx, &new, clock::now()).await?;
-    let user = users::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
+    let id = users::insert(conn, &new, clock::now()).await?;
+    let user = users::get(conn, id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let mut after = audit::snapshot(&user);
+    origin.mark(&mut after, true);
     audit::record(
-        &mut tx,
+        conn,
         ctx,
         audit::Entry {
-            action: AuditAction::UserCreated,
+            action: origin.audit_action(true),
             actor: Some(actor),
             target: Some(&user),
             before: None,
-            after: Some(audit::snapshot(&user)),
+            after: Some(after),
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(user)
 }
 
@@ -371,7 +475,13 @@ pub async fn on_locked(tx: &mut Conn, user: &User) -> AppResult<()> {
 /// ignored, when an edit asks for other ones than the user has. The
 /// comparison is within the actor's organizations; memberships elsewhere
 /// that the user already has may be named unchanged.
-async fn refuse_assignment_change(conn: &mut Conn, actor: &Actor, before: &User, input: &UserInput) -> AppResult<()> {
+async fn refuse_assignment_change(
+    conn: &mut Conn,
+    actor: &Actor,
+    before: &User,
+    member_of: &[i64],
+    changes: &UserChanges,
+) -> AppResult<()> {
     let refuse = |field: &str, what: &str| -> AppResult<()> {
         Err(DomainError::ForbiddenField(FieldError::new(
             field,
@@ -379,38 +489,42 @@ async fn refuse_assignment_change(conn: &mut Conn, actor: &Actor, before: &User,
         ))
         .into())
     };
-    let mut asked = Vec::new();
-    for r in &input.roles {
-        match Role::parse(r) {
-            Ok(role) => asked.push(role),
-            Err(_) => return refuse("roles", "roles"),
-        }
-    }
-    let mut current = before.roles.clone();
-    for set in [&mut asked, &mut current] {
-        set.sort_unstable();
-        set.dedup();
-    }
-    if asked != current {
-        return refuse("roles", "roles");
-    }
-    let member_of = users::organization_ids(conn, before.id).await?;
-    let mut asked = std::collections::BTreeSet::new();
-    for name in &input.organizations {
-        match organizations::find_by_name(conn, name).await? {
-            Some(o) if actor.organization_ids.contains(&o.id) => {
-                asked.insert(o.id);
+    if let Some(names) = &changes.roles {
+        let mut asked = Vec::new();
+        for r in names {
+            match Role::parse(r) {
+                Ok(role) => asked.push(role),
+                Err(_) => return refuse("roles", "roles"),
             }
-            Some(o) if member_of.contains(&o.id) => {}
-            _ => return refuse("organizations", "organizations"),
+        }
+        let mut current = before.roles.clone();
+        for set in [&mut asked, &mut current] {
+            set.sort_unstable();
+            set.dedup();
+        }
+        if asked != current {
+            return refuse("roles", "roles");
         }
     }
-    let current: std::collections::BTreeSet<i64> = member_of
-        .into_iter()
-        .filter(|o| actor.organization_ids.contains(o))
-        .collect();
-    if asked != current {
-        return refuse("organizations", "organizations");
+    if let Some(names) = &changes.organizations {
+        let mut asked = std::collections::BTreeSet::new();
+        for name in names {
+            match organizations::find_by_name(conn, name).await? {
+                Some(o) if actor.organization_ids.contains(&o.id) => {
+                    asked.insert(o.id);
+                }
+                Some(o) if member_of.contains(&o.id) => {}
+                _ => return refuse("organizations", "organizations"),
+            }
+        }
+        let current: std::collections::BTreeSet<i64> = member_of
+            .iter()
+            .copied()
+            .filter(|o| actor.organization_ids.contains(o))
+            .collect();
+        if asked != current {
+            return refuse("organizations", "organizations");
+        }
     }
     Ok(())
 }
@@ -595,81 +709,200 @@ pub async fn mass_set_enabled(
     Ok(MassChange { affected, refused })
 }
 
-/// Edit a user. Username, email and names need `EditUsers`; roles and
-/// organizations change only when the actor may assign them, and only within
-/// the actor's organizations (memberships elsewhere are kept).
+/// What a surface asks to change on a user: `None` keeps the current value.
+/// The API's PATCH names only what it changes; the UI form names what it
+/// offers; an import row names its non-empty cells.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Needs the right to enable and disable users; nobody disables themself.
+    pub enabled: Option<bool>,
+    /// Role names; only an actor who may assign roles changes them.
+    pub roles: Option<Vec<String>>,
+    /// Organization names within the actor's organizations; memberships elsewhere are kept.
+    pub organizations: Option<Vec<String>>,
+    /// The status as another system recorded it (an import): `active` needs
+    /// the right to activate, `locked` and `password_reset` the right to reset passwords.
+    pub auth_status: Option<AuthStatus>,
+    /// A password hash taken as it is (an import; parsed and checked where it
+    /// was read): as a password set by an admin, it ends the sessions and mails the user.
+    pub password_hash: Option<String>,
+}
+
+/// What [`update_in`] did.
+#[derive(Debug)]
+pub struct Updated {
+    pub user: User,
+    /// Whether anything was written (and audited).
+    pub changed: bool,
+}
+
+/// Edit a user: fields left out keep their value (the merge of a PATCH is here).
 pub async fn update(
     store: &Store,
     grant: &Allowed<perm::EditUsers>,
     ctx: &Ctx,
     id: i64,
-    input: &UserInput,
+    changes: &UserChanges,
 ) -> AppResult<User> {
-    let actor = grant.actor();
     let mut tx = store.begin().await?;
-    let Target { user: before, proof } = load_target(&mut tx, grant, Action::Edit, id).await?;
+    let target = load_target(&mut tx, grant, Action::Edit, id).await?;
+    let updated = update_in(&mut tx, grant, ctx, target, changes, Origin::Direct).await?;
+    tx.commit().await?;
+    Ok(updated.user)
+}
+
+/// Why `actor` may not change the status of `id` to `to`, if they may not.
+fn status_refusal(actor: &Actor, id: i64, to: AuthStatus) -> Option<FieldError> {
+    if id == actor.user_id {
+        return Some(FieldError::new(
+            "auth_status",
+            "you cannot lock yourself or reset your own password",
+        ));
+    }
+    let needs = if to == AuthStatus::Active {
+        Permission::Activate
+    } else {
+        Permission::ResetPasswords
+    };
+    (!actor.has(needs)).then(|| FieldError::new("auth_status", format!("you may not {}", needs.describe())))
+}
+
+/// Apply `changes` to `target` inside the caller's transaction: every rule of
+/// editing a user (parse, uniqueness, roles and organizations only by an
+/// actor who may assign them and only within their organizations,
+/// self-protection), then only the writes that change something, the end of
+/// sessions and the mail they call for, and one audit event.
+pub async fn update_in(
+    tx: &mut Conn,
+    grant: &Allowed<perm::EditUsers>,
+    ctx: &Ctx,
+    target: Target<perm::EditUsers>,
+    changes: &UserChanges,
+    origin: Origin,
+) -> AppResult<Updated> {
+    let actor = grant.actor();
+    let Target { user: before, proof } = target;
     let id = proof.target_id();
-    let assign = may_assign_roles(actor);
+    let is_self = id == actor.user_id;
     let mut errors: Vec<FieldError> = Vec::new();
     let mut take = |e: DomainError| match e {
         DomainError::Invalid(f) => errors.extend(f),
         other => errors.push(FieldError::new("", other.to_string())),
     };
-    let username = Username::parse(&input.username).map_err(&mut take).ok();
-    let email = EmailAddress::parse(&input.email).map_err(&mut take).ok();
-    let first_name = PersonName::parse("first_name", &input.first_name)
+    let pick = |given: &Option<String>, current: &str| given.clone().unwrap_or_else(|| current.to_owned());
+    let username = Username::parse(&pick(&changes.username, &before.username))
         .map_err(&mut take)
         .ok();
-    let last_name = PersonName::parse("last_name", &input.last_name).map_err(&mut take).ok();
-    let mut roles = Vec::new();
-    let mut org_ids = Vec::new();
-    if assign {
-        for r in &input.roles {
-            match Role::parse(r) {
-                Ok(role) => roles.push(role),
-                Err(e) => take(e),
-            }
-        }
-        if roles.is_empty() {
-            errors.push(FieldError::new("roles", "choose at least one role"));
-        }
-        if id == actor.user_id && before.roles.contains(&Role::Administrator) && !roles.contains(&Role::Administrator) {
-            errors.push(FieldError::new(
-                "roles",
-                "you cannot remove your own Administrator role",
-            ));
-        }
-        let current = users::organization_ids(&mut tx, id).await?;
-        org_ids = current
-            .into_iter()
-            .filter(|o| !actor.organization_ids.contains(o))
-            .collect();
-        let mut chosen = 0;
-        for name in &input.organizations {
-            match organizations::find_by_name(&mut tx, name).await? {
-                Some(o) if actor.organization_ids.contains(&o.id) => {
-                    org_ids.push(o.id);
-                    chosen += 1;
+    let email = EmailAddress::parse(&pick(&changes.email, &before.email))
+        .map_err(&mut take)
+        .ok();
+    let first_name = PersonName::parse("first_name", &pick(&changes.first_name, &before.first_name))
+        .map_err(&mut take)
+        .ok();
+    let last_name = PersonName::parse("last_name", &pick(&changes.last_name, &before.last_name))
+        .map_err(&mut take)
+        .ok();
+    let before_orgs = users::organization_ids(tx, id).await?;
+    let mut roles = None;
+    let mut org_ids = None;
+    if changes.roles.is_some() || changes.organizations.is_some() {
+        if !may_assign_roles(actor) {
+            refuse_assignment_change(tx, actor, &before, &before_orgs, changes).await?;
+        } else {
+            if let Some(names) = &changes.roles {
+                let mut asked = Vec::new();
+                for r in names {
+                    match Role::parse(r) {
+                        Ok(role) => asked.push(role),
+                        Err(e) => errors.extend(field_errors_of(e)),
+                    }
                 }
-                _ => errors.push(FieldError::new(
-                    "organizations",
-                    format!("unknown organization {name:?}"),
-                )),
+                if asked.is_empty() {
+                    errors.push(FieldError::new("roles", "choose at least one role"));
+                }
+                if is_self && before.roles.contains(&Role::Administrator) && !asked.contains(&Role::Administrator) {
+                    errors.push(FieldError::new(
+                        "roles",
+                        "you cannot remove your own Administrator role",
+                    ));
+                }
+                asked.sort_unstable();
+                asked.dedup();
+                roles = Some(asked);
+            }
+            if let Some(names) = &changes.organizations {
+                let chosen = resolve_organizations(tx, actor, names, &mut errors).await?;
+                // the actor acts in these: leaving all of them would lock their own session or key out
+                if is_self && chosen.is_empty() {
+                    return Err(DomainError::ForbiddenField(FieldError::new(
+                        "organizations",
+                        "you cannot leave every organization you act in: you would lock yourself out",
+                    ))
+                    .into());
+                }
+                // memberships outside the actor's organizations are kept: they cannot see them to drop them
+                let mut ids: Vec<i64> = before_orgs
+                    .iter()
+                    .copied()
+                    .filter(|o| !actor.organization_ids.contains(o))
+                    .collect();
+                if chosen.is_empty() && ids.is_empty() {
+                    errors.push(FieldError::new("organizations", "choose at least one organization"));
+                }
+                ids.extend(chosen);
+                ids.sort_unstable();
+                ids.dedup();
+                org_ids = Some(ids);
             }
         }
-        if chosen == 0 && org_ids.is_empty() {
-            errors.push(FieldError::new("organizations", "choose at least one organization"));
+    }
+    let enabled = changes.enabled.filter(|e| *e != before.enabled);
+    if let Some(on) = enabled {
+        if !on && is_self {
+            errors.push(FieldError::new("enabled", "you cannot disable yourself"));
         }
-    } else {
-        refuse_assignment_change(&mut tx, actor, &before, input).await?;
+        if !actor.has(Permission::EnableDisable) {
+            errors.push(FieldError::new("enabled", "you may not enable or disable users"));
+        }
     }
-    collect_taken(&mut tx, username.as_ref(), email.as_ref(), Some(id), &mut errors).await?;
-    let enabled_changes = input.enabled != before.enabled;
-    if enabled_changes && !input.enabled && id == actor.user_id {
-        errors.push(FieldError::new("enabled", "you cannot disable yourself"));
+    let status = changes.auth_status.filter(|s| *s != before.auth_status);
+    if let Some(to) = status {
+        errors.extend(status_refusal(actor, id, to));
     }
-    if enabled_changes && !actor.has(Permission::EnableDisable) {
-        errors.push(FieldError::new("enabled", "you may not enable or disable users"));
+    let hash = changes.password_hash.as_ref().filter(|h| **h != before.password_hash);
+    if hash.is_some() {
+        let facts = TargetFacts {
+            id,
+            roles: &before.roles,
+            organization_ids: Some(&before_orgs),
+        };
+        if let Err(e) = actor.may(Action::SetPassword, &facts) {
+            errors.push(FieldError::new("password_hash", e.to_string()));
+        }
+    }
+    let roles = roles.filter(|r| {
+        let mut had = before.roles.clone();
+        had.sort_unstable();
+        *r != had
+    });
+    let org_ids = org_ids.filter(|o| *o != before_orgs);
+    // a value that did not parse differs from the stored one, which did
+    let differs = |given: Option<&str>, current: &str| given.is_none_or(|v| v != current);
+    let changed = differs(username.as_ref().map(Username::as_str), &before.username)
+        || differs(email.as_ref().map(EmailAddress::as_str), &before.email)
+        || differs(first_name.as_ref().map(PersonName::as_str), &before.first_name)
+        || differs(last_name.as_ref().map(PersonName::as_str), &before.last_name)
+        || roles.is_some()
+        || org_ids.is_some()
+        || enabled.is_some()
+        || status.is_some()
+        || hash.is_some();
+    if changed {
+        collect_taken(tx, username.as_ref(), email.as_ref(), Some(id), &mut errors).await?;
     }
     let (Some(username), Some(email), Some(first_name), Some(last_name)) = (username, email, first_name, last_name)
     else {
@@ -678,9 +911,16 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(DomainError::Invalid(errors).into());
     }
+    if !changed {
+        return Ok(Updated {
+            user: before,
+            changed: false,
+        });
+    }
     let now = clock::now();
+    // also when only roles or organizations change: it moves `updated_at`
     users::update_profile(
-        &mut tx,
+        tx,
         id,
         &users::ProfileChange {
             username,
@@ -691,37 +931,55 @@ pub async fn update(
         now,
     )
     .await?;
-    if assign {
-        users::set_roles(&mut tx, id, &roles).await?;
-        org_ids.sort_unstable();
-        org_ids.dedup();
-        users::set_organizations(&mut tx, id, &org_ids).await?;
+    if let Some(roles) = &roles {
+        users::set_roles(tx, id, roles).await?;
     }
-    if enabled_changes {
-        users::set_enabled(&mut tx, id, input.enabled, now).await?;
-        if !input.enabled {
-            sessions::delete_for_user(&mut tx, id, None).await?;
-        }
+    if let Some(ids) = &org_ids {
+        users::set_organizations(tx, id, ids).await?;
     }
-    let after = users::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
-    if audit::snapshot(&before) != audit::snapshot(&after) {
-        audit::record(
-            &mut tx,
-            ctx,
-            audit::Entry {
-                action: AuditAction::UserUpdated,
-                actor: Some(actor),
-                target: Some(&after),
-                before: Some(audit::snapshot(&before)),
-                after: Some(audit::snapshot(&after)),
-            },
-        )
-        .await?;
+    let mut end_sessions = false;
+    if let Some(on) = enabled {
+        users::set_enabled(tx, id, on, now).await?;
+        end_sessions |= !on;
     }
-    tx.commit().await?;
-    Ok(after)
+    if let Some(to) = status {
+        users::set_auth_status(tx, id, to, now).await?;
+        end_sessions |= to != AuthStatus::Active;
+    }
+    if let Some(hash) = hash {
+        muster_store::user_import::set_hash(tx, id, hash, now).await?;
+        end_sessions = true;
+    }
+    if end_sessions {
+        sessions::delete_for_user(tx, id, None).await?;
+    }
+    let after = users::get(tx, id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    if hash.is_some() {
+        let by = match origin {
+            Origin::Import => format!("{} (an import of users)", actor.username),
+            Origin::Direct => actor.username.clone(),
+        };
+        let mail = crate::mail::messages::password_changed(&after, Some(&by), &clock::format(now));
+        crate::mail::queue(tx, mail, now).await?;
+    }
+    let mut after_json = audit::snapshot(&after);
+    origin.mark(&mut after_json, false);
+    audit::record(
+        tx,
+        ctx,
+        audit::Entry {
+            action: origin.audit_action(false),
+            actor: Some(actor),
+            target: Some(&after),
+            before: Some(audit::snapshot(&before)),
+            after: Some(after_json),
+        },
+    )
+    .await?;
+    Ok(Updated {
+        user: after,
+        changed: true,
+    })
 }
 
 /// The audit events about one user, newest first.

@@ -397,6 +397,8 @@ fn input_from(form: &[(String, String)], with_password: bool) -> UserInput {
 fn field_errors(e: AppError) -> Result<Vec<FieldError>, PageError> {
     match e {
         AppError::Domain(DomainError::Invalid(f)) => Ok(f),
+        // a field the rule keeps this actor from changing so (leaving every organization one acts in)
+        AppError::Domain(DomainError::ForbiddenField(f)) => Ok(vec![f]),
         AppError::Domain(DomainError::Conflict { field }) => {
             Ok(vec![FieldError::new("", format!("{field} is already taken"))])
         }
@@ -472,17 +474,20 @@ async fn update(
 ) -> Result<Response, PageError> {
     let grant = viewer.actor.allow::<perm::EditUsers>()?;
     let user = services::users::get_for(&state.store, &grant, Action::Edit, id).await?;
-    let mut input = input_from(&form, false);
-    if !viewer.actor.has(Permission::EnableDisable) {
-        // the checkbox is not offered: keep the state as it is
-        input.enabled = user.enabled;
-    }
-    if !services::users::may_assign_roles(&viewer.actor) {
-        // the role and organization boxes are not offered: the user keeps theirs
-        input.roles = user.roles.iter().map(|r| r.name().to_owned()).collect();
-        input.organizations = user.organizations.clone();
-    }
-    match services::users::update(&state.store, &grant, &ctx, id, &input).await {
+    let input = input_from(&form, false);
+    let assign = services::users::may_assign_roles(&viewer.actor);
+    // what the form does not offer is left out, and the user keeps it
+    let changes = services::users::UserChanges {
+        username: Some(input.username.clone()),
+        email: Some(input.email.clone()),
+        first_name: Some(input.first_name.clone()),
+        last_name: Some(input.last_name.clone()),
+        enabled: viewer.actor.has(Permission::EnableDisable).then_some(input.enabled),
+        roles: assign.then(|| input.roles.clone()),
+        organizations: assign.then(|| input.organizations.clone()),
+        ..Default::default()
+    };
+    match services::users::update(&state.store, &grant, &ctx, id, &changes).await {
         Ok(u) => Ok(redirect_with_flash(
             &state,
             &user_href(id),

@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::api_client::{Api, key_for};
+use crate::api_client::Api;
+use crate::support::roles;
 use crate::support::{TestApp, TestDb};
 
 const WHO: [&str; 5] = ["anonymous", "user", "manager", "other-admin", "admin"];
@@ -36,27 +37,18 @@ fn new_org(who: &str) -> Option<Value> {
 
 async fn matrix(app: TestApp) {
     app.create_org("Acme").await;
-    let user = app.create_user("plain-user", &["User"]).await;
-    let manager = app.create_user("manager", &["User Manager"]).await;
-    let other = app.create_user_in("other-admin", &["Administrator"], &["Acme"]).await;
-    let admin = app.user_by_name("admin").await;
+    let actors = roles::actors(&app, "actor").await;
+    let other = roles::actor_in(&app, "other-admin", "Administrator", &["Acme"]).await;
+    let (user, manager, admin) = (
+        roles::by_role(&actors, "User"),
+        roles::by_role(&actors, "User Manager"),
+        roles::by_role(&actors, "Administrator"),
+    );
     let target = app.create_user("zed-target", &["User"]).await;
     let acme_user = app.create_user_in("acme-user", &["User"], &["Acme"]).await;
-    let acme = {
-        let mut c = app.store().conn().await.unwrap();
-        muster_store::organizations::find_by_name(&mut c, "Acme")
-            .await
-            .unwrap()
-            .unwrap()
-            .id
-    };
-    let apis = [
-        Api::new(&app, None),
-        Api::new(&app, Some(&key_for(&app, user.id, None).await)),
-        Api::new(&app, Some(&key_for(&app, manager.id, None).await)),
-        Api::new(&app, Some(&key_for(&app, other.id, Some(acme)).await)),
-        Api::new(&app, Some(&key_for(&app, admin.id, None).await)),
-    ];
+    let anonymous = Api::new(&app, None);
+    // in the order of WHO
+    let apis = [&anonymous, &user.api, &manager.api, &other.api, &admin.api];
     // a record in Main, made by the admin
     let r = apis[4]
         .post(
@@ -198,11 +190,15 @@ async fn matrix(app: TestApp) {
         ));
     }
     // oneself: a user manages their own key; nobody disables themself
-    let r = apis[1].post_empty(&format!("/api/users/{}/api-key", user.id)).await;
+    let r = apis[1]
+        .post_empty(&format!("/api/users/{}/api-key", user.user.id))
+        .await;
     if r.status != 201 {
         failures.push(format!("own key as user: {} {}", r.status, r.text));
     }
-    let r = apis[4].post_empty(&format!("/api/users/{}/disable", admin.id)).await;
+    let r = apis[4]
+        .post_empty(&format!("/api/users/{}/disable", admin.user.id))
+        .await;
     if r.status != 403 {
         failures.push(format!("disable oneself: {} {}", r.status, r.text));
     }

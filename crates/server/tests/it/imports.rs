@@ -203,3 +203,138 @@ async fn only_administrators_may_import() {
             .is_none()
     );
 }
+
+/// The import writes users through the same service as the form and the API,
+/// so a row is refused for what they refuse, with the same words: one's own
+/// row may not disable, lock or demote oneself, nor replace one's own password
+/// (the form asks for the current one); every reason of the row is listed and
+/// nothing of it is applied.
+async fn own_row_refused_as_the_form_refuses(app: TestApp) {
+    let admin_before = app.user_by_name("admin").await;
+    let web = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let hash = muster_server::hashing::hash_now(
+        "Someone-Elses-Phrase-19",
+        muster_server::hashing::Params {
+            memory_kib: 8192,
+            iterations: 1,
+            parallelism: 1,
+        },
+    )
+    .unwrap();
+    let csv = format!("username,enabled,auth_status,roles,password_hash\nadmin,false,locked,User,\"{hash}\"\n");
+    let resp = upload(&web, &csv, false).await;
+    assert_eq!(resp.status(), 422);
+    let rows = rejected_rows(&resp.text().await.unwrap());
+    let expect = [
+        ("enabled", "you cannot disable yourself"),
+        ("auth_status", "you cannot lock yourself"),
+        ("roles", "you cannot remove your own Administrator role"),
+        ("password_hash", "your own password on your profile"),
+    ];
+    for (field, reason) in expect {
+        assert!(
+            rows.iter().any(|(l, f, r)| *l == 2 && f == field && r.contains(reason)),
+            "{field}: {reason:?} not in {rows:#?}"
+        );
+    }
+    assert_eq!(rows.len(), expect.len(), "{rows:#?}");
+    let after = app.user_by_name("admin").await;
+    assert!(after.enabled);
+    assert_eq!(after.auth_status, AuthStatus::Active);
+    assert_eq!(after.roles, admin_before.roles);
+    assert_eq!(
+        after.password_hash, admin_before.password_hash,
+        "the row changed nothing"
+    );
+    // the form refuses the first with the same words
+    let resp = web
+        .post(
+            &format!("/admin/users/{}/edit", after.id),
+            &format!("/admin/users/{}/edit", after.id),
+            &[
+                ("username", "admin"),
+                ("email", after.email.as_str()),
+                ("first_name", after.first_name.as_str()),
+                ("last_name", after.last_name.as_str()),
+                ("roles", "Administrator"),
+                ("organizations", "Main"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 422);
+    assert!(resp.text().await.unwrap().contains("you cannot disable yourself"));
+    assert!(app.user_by_name("admin").await.enabled);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_refuses_ones_own_row_as_the_form_does() {
+    own_row_refused_as_the_form_refuses(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_refuses_ones_own_row_as_the_form_does_postgres() {
+    own_row_refused_as_the_form_refuses(TestApp::spawn_on(crate::support::TestDb::postgres().await).await).await;
+}
+
+/// Giving someone the Administrator role: the User Manager may not by the
+/// form, the API or the import; an Administrator's row that does it is one
+/// `user.imported` event marked `updated`, and a row that changes nothing is none.
+async fn administrator_role_only_by_administrators(app: TestApp) {
+    let plain = app.create_user("plain", &["User"]).await;
+    let manager = app.create_user("manager", &["User Manager"]).await;
+    let um_web = app.signed_in("manager", PASSWORD).await;
+    let um_api = crate::api_client::Api::new(&app, Some(&crate::api_client::key_for(&app, manager.id, None).await));
+    let csv = "username,roles\nplain,Administrator\n";
+    // the User Manager: the import is refused as a whole, the API's PATCH names the field
+    let token = um_web.csrf("/profile").await;
+    let resp = um_web
+        .http
+        .post(format!("{}/admin/import", um_web.base))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .body(format!(
+            "--x\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n\
+             --x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n{csv}\r\n--x--\r\n"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let r = um_api
+        .send(
+            "PATCH",
+            &format!("/api/users/{}", plain.id),
+            Some(serde_json::json!({"data": {"type": "users", "id": plain.id.to_string(),
+                "attributes": {"roles": ["Administrator"]}}})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.pointer(), "/data/attributes/roles");
+    assert_eq!(app.user(plain.id).await.roles, vec![muster_domain::Role::User]);
+    // the Administrator: one event, marked as an import
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let html = upload(&admin, csv, false).await.text().await.unwrap();
+    assert!(html.contains("id=\"updated\">1<"), "{html}");
+    assert_eq!(app.user(plain.id).await.roles, vec![muster_domain::Role::Administrator]);
+    let html = upload(&admin, csv, false).await.text().await.unwrap();
+    assert!(html.contains("id=\"unchanged\">1<"), "{html}");
+    let mut conn = app.store().conn().await.unwrap();
+    let filter = muster_store::audit::Filter {
+        target_id: Some(plain.id),
+        ..Default::default()
+    };
+    let events = muster_store::audit::list(&mut conn, &filter, 50, 0).await.unwrap();
+    let imported: Vec<_> = events.iter().filter(|e| e.action == "user.imported").collect();
+    assert_eq!(imported.len(), 1, "{events:#?}");
+    let after = imported[0].after_json.as_deref().unwrap_or("");
+    assert!(after.contains(r#""import":"updated""#), "{after}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_administrator_role_is_given_by_administrators_only_on_every_path() {
+    administrator_role_only_by_administrators(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_administrator_role_is_given_by_administrators_only_on_every_path_postgres() {
+    administrator_role_only_by_administrators(TestApp::spawn_on(crate::support::TestDb::postgres().await).await).await;
+}

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::api_client::{Api, key_for};
+use crate::support::roles::{self, TARGET_ROLES};
 use crate::support::{Client, PASSWORD, TestApp, TestDb};
 use muster_domain::AuthStatus;
 use muster_store::users::User;
@@ -37,11 +38,6 @@ const ACTS: [Act; 9] = [
     Act::RevokeKey,
     Act::Edit,
 ];
-
-/// The actors, by their one role.
-const ACTORS: [&str; 3] = ["Administrator", "User Manager", "User"];
-/// The targets: a user holding this role, or the actor themself.
-const TARGETS: [&str; 4] = ["Administrator", "User Manager", "User", "self"];
 
 /// The contract (DESIGN §3 and issue 18), cell by cell.
 fn allowed(actor: &str, target: &str, act: Act) -> bool {
@@ -207,30 +203,23 @@ fn ok_status(surface: &str, act: Act, status: u16) -> bool {
 }
 
 async fn matrix(app: TestApp) {
-    let mut actors = Vec::new();
-    for (i, role) in ACTORS.iter().enumerate() {
-        let u = app.create_user(&format!("actor{i}"), &[role]).await;
-        let key = key_for(&app, u.id, None).await;
-        let client = app.signed_in(&u.username, PASSWORD).await;
-        actors.push((*role, u, Api::new(&app, Some(&key)), client));
-    }
+    let actors = roles::actors(&app, "actor").await;
     let mut failures = Vec::new();
     let mut n = 0;
     for surface in ["api", "ui"] {
-        for (role, actor, api, client) in &actors {
-            for target_role in TARGETS {
+        for a in &actors {
+            let (role, api, client) = (a.role, &a.api, &a.ui);
+            for target_role in TARGET_ROLES {
                 for act in ACTS {
                     let is_self = target_role == "self";
                     if is_self && matches!(act, Act::GenerateKey | Act::RevokeKey) {
                         // one's own key is managed on /profile; replacing it here would end this client
                         continue;
                     }
-                    let target = if is_self {
-                        actor.clone()
-                    } else {
+                    if !is_self {
                         n += 1;
-                        app.create_user(&format!("t{n}"), &[target_role]).await
-                    };
+                    }
+                    let target = roles::target(&app, a, &format!("t{n}"), target_role).await;
                     if !is_self {
                         prepare(&app, &target, act).await;
                     }

@@ -1,16 +1,16 @@
-//! Applying one parsed row: create or update the user, in the caller's savepoint.
+//! Applying one parsed row, in the caller's savepoint, through the one writer
+//! of users (`services::users::{create_in, update_in}`): the import adds only
+//! what its syntax means (an empty cell keeps the value; a new user needs
+//! these cells) and its history fields; every rule is the writer's.
 
-use std::collections::HashMap;
-
-use muster_domain::AuditAction;
-use muster_domain::{Action, Actor, AuthStatus, Error as DomainError, FieldError, Millis, Role, TargetFacts};
-use muster_store::users::{self, NewUser, ProfileChange, User};
-use muster_store::{Conn, organizations, sessions, user_import};
+use muster_domain::permission::perm;
+use muster_domain::{Action, Actor, AuthStatus, Error as DomainError, FieldError};
+use muster_store::{Conn, user_import, users};
 
 use super::Tx;
-use crate::clock;
 use crate::error::{AppError, AppResult};
-use crate::services::{Ctx, audit};
+use crate::services::Ctx;
+use crate::services::users::{Credential, Origin, UserChanges, UserInput, create_in, load_target, update_in};
 use crate::user_csv::import::Row;
 
 pub(super) enum Applied {
@@ -19,81 +19,39 @@ pub(super) enum Applied {
     Unchanged,
 }
 
-/// Organizations by lower-cased name, only those the actor belongs to.
-pub(super) struct Orgs(HashMap<String, i64>);
-
-impl Orgs {
-    pub(super) async fn load(conn: &mut Conn, actor: &Actor) -> AppResult<Orgs> {
-        let all = organizations::list(conn).await?;
-        Ok(Orgs(
-            all.into_iter()
-                .filter(|o| actor.organization_ids.contains(&o.id))
-                .map(|o| (o.name.to_lowercase(), o.id))
-                .collect(),
-        ))
-    }
-
-    fn resolve(&self, names: &[String], errors: &mut Vec<FieldError>) -> Vec<i64> {
-        let mut ids = Vec::new();
-        for n in names {
-            match self.0.get(&n.to_lowercase()) {
-                Some(id) => ids.push(*id),
-                None => errors.push(FieldError::new("organizations", format!("unknown organization {n:?}"))),
-            }
+/// A rule's refusal becomes the row's errors; anything else is not the row's fault.
+fn rejected(e: AppError) -> Result<Vec<FieldError>, AppError> {
+    let mut fields = match e {
+        AppError::Domain(DomainError::Invalid(f)) => f,
+        AppError::Domain(DomainError::ForbiddenField(f)) => vec![f],
+        AppError::Domain(DomainError::Conflict { field }) => {
+            vec![FieldError::new("username", format!("{field} is already taken"))]
         }
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    }
-
-    /// The unknown organizations of a row whose cells did not all parse, so
-    /// that its report lists every reason at once.
-    pub(super) fn unknown_in(
-        &self,
-        header: &crate::user_csv::import::Header,
-        record: &csv::StringRecord,
-    ) -> Vec<FieldError> {
-        let cell = header
-            .position(crate::user_csv::Column::Organizations)
-            .and_then(|i| record.get(i))
-            .map(|c| crate::user_csv::columns::unguard(c).trim())
-            .unwrap_or("");
-        let mut errors = Vec::new();
-        if !cell.is_empty() {
-            self.resolve(&crate::user_csv::import::split_list(cell), &mut errors);
+        AppError::Domain(e @ (DomainError::Forbidden(_) | DomainError::Refused(_))) => {
+            vec![FieldError::new("row", e.to_string())]
         }
-        errors
-    }
-}
-
-/// Row problems found by the store (a taken email) become the row's errors.
-fn rejected(e: muster_store::Error) -> Result<Vec<FieldError>, AppError> {
-    match e {
-        muster_store::Error::Domain(DomainError::Invalid(f)) => Ok(f),
-        muster_store::Error::Domain(DomainError::Conflict { field }) => {
-            Ok(vec![FieldError::new("username", format!("{field} is already taken"))])
+        other => return Err(other),
+    };
+    for f in &mut fields {
+        if f.field.is_empty() {
+            "row".clone_into(&mut f.field);
         }
-        other => Err(other.into()),
     }
+    Ok(fields)
 }
 
 pub(super) async fn apply_in_savepoint(
     tx: &mut Tx,
     actor: &Actor,
     ctx: &Ctx,
-    orgs: &Orgs,
     row: &Row,
     dry_run: bool,
 ) -> AppResult<Result<Applied, Vec<FieldError>>> {
     // a transaction begun inside a transaction is a SAVEPOINT
     let mut tx = sqlx::Connection::begin(&mut **tx).await?;
-    let result = match apply(&mut tx, actor, ctx, orgs, row).await {
+    let result = match apply(&mut tx, actor, ctx, row).await {
         Ok(r) => r,
-        Err(AppError::Domain(d)) => match rejected(muster_store::Error::Domain(d)) {
-            Ok(errors) => Err(errors),
-            Err(e) => return Err(e),
-        },
-        Err(e) => return Err(e),
+        Err(e) => Err(rejected(e)?),
     };
     match (&result, dry_run) {
         (Ok(_), false) => tx.commit().await?,
@@ -102,57 +60,46 @@ pub(super) async fn apply_in_savepoint(
     Ok(result)
 }
 
-async fn apply(
-    tx: &mut Conn,
-    actor: &Actor,
-    ctx: &Ctx,
-    orgs: &Orgs,
-    row: &Row,
-) -> AppResult<Result<Applied, Vec<FieldError>>> {
-    let mut errors = Vec::new();
+async fn apply(tx: &mut Conn, actor: &Actor, ctx: &Ctx, row: &Row) -> AppResult<Result<Applied, Vec<FieldError>>> {
     let c = &row.cells;
-    let org_ids = c.organizations.as_ref().map(|names| {
-        let ids = orgs.resolve(names, &mut errors);
-        if names.is_empty() {
-            errors.push(FieldError::new("organizations", "choose at least one organization"));
-        }
-        ids
-    });
-    if c.roles.as_ref().is_some_and(Vec::is_empty) {
-        errors.push(FieldError::new("roles", "choose at least one role"));
-    }
-    let now = clock::now();
+    let roles = c
+        .roles
+        .as_ref()
+        .map(|r| r.iter().map(|r| r.name().to_owned()).collect::<Vec<_>>());
     match users::find_by_username(tx, row.username.as_str()).await? {
         Some(existing) => {
-            let existing_orgs = users::organization_ids(tx, existing.id).await?;
-            let facts = TargetFacts {
-                id: existing.id,
-                roles: &existing.roles,
-                organization_ids: Some(&existing_orgs),
+            let grant = actor.allow::<perm::EditUsers>()?;
+            let target = match load_target(tx, &grant, Action::Edit, existing.id).await {
+                Ok(t) => t,
+                Err(AppError::Domain(DomainError::NotFound(_))) => {
+                    return Ok(Err(vec![FieldError::new(
+                        "username",
+                        "is already taken by a user outside your organizations",
+                    )]));
+                }
+                Err(AppError::Domain(refused @ DomainError::Forbidden(_))) => {
+                    return Ok(Err(vec![FieldError::new("username", refused.to_string())]));
+                }
+                Err(e) => return Err(e),
             };
-            // the rule of acting on another user, as on every other path
-            match actor.may(Action::Edit, &facts) {
-                Ok(()) => {}
-                Err(DomainError::NotFound(_)) => errors.push(FieldError::new(
-                    "username",
-                    "is already taken by a user outside your organizations",
-                )),
-                Err(refused) => errors.push(FieldError::new("username", refused.to_string())),
-            }
-            if existing.id == actor.user_id {
-                check_own_row(row, &mut errors);
-            }
-            if !errors.is_empty() {
-                return Ok(Err(errors));
-            }
-            // organizations the actor does not belong to are kept: they cannot see them to drop them
-            let org_ids = org_ids.map(|mut ids| {
-                ids.extend(existing_orgs.iter().filter(|o| !actor.organization_ids.contains(o)));
-                ids.sort_unstable();
-                ids.dedup();
-                ids
-            });
-            update(tx, actor, ctx, row, &existing, &existing_orgs, org_ids, now).await
+            let changes = UserChanges {
+                // matched in any case: the file's spelling is kept
+                username: Some(row.username.as_str().to_owned()),
+                email: c.email.as_ref().map(|e| e.as_str().to_owned()),
+                first_name: c.first_name.as_ref().map(|n| n.as_str().to_owned()),
+                last_name: c.last_name.as_ref().map(|n| n.as_str().to_owned()),
+                enabled: c.enabled,
+                roles,
+                organizations: c.organizations.clone(),
+                auth_status: c.auth_status,
+                password_hash: c.password_hash.clone(),
+            };
+            let updated = update_in(tx, &grant, ctx, target, &changes, Origin::Import).await?;
+            Ok(Ok(if updated.changed {
+                Applied::Updated
+            } else {
+                Applied::Unchanged
+            }))
         }
         None => {
             let required = [
@@ -162,190 +109,39 @@ async fn apply(
                 ("organizations", c.organizations.is_none()),
                 ("roles", c.roles.is_none()),
             ];
-            for (key, missing) in required {
-                if missing {
-                    errors.push(FieldError::new(key, "is required for a new user"));
+            let mut errors: Vec<FieldError> = required
+                .into_iter()
+                .filter(|(_, missing)| *missing)
+                .map(|(key, _)| FieldError::new(key, "is required for a new user"))
+                .collect();
+            if !errors.is_empty() {
+                // every reason at once: the organizations given are checked too
+                if let Some(names) = &c.organizations {
+                    errors.extend(crate::services::users::organization_errors(tx, actor, names).await?);
                 }
-            }
-            let (Some(email), Some(first_name), Some(last_name), Some(org_ids), Some(roles), true) = (
-                c.email.clone(),
-                c.first_name.clone(),
-                c.last_name.clone(),
-                org_ids,
-                c.roles.clone(),
-                errors.is_empty(),
-            ) else {
                 return Ok(Err(errors));
-            };
-            let (password_hash, auth_status) = match &c.password_hash {
-                Some(h) => (h.clone(), c.auth_status.unwrap_or(AuthStatus::Active)),
-                // nobody can sign in until a reset link is used
-                None => (
-                    format!("!unusable-{}", crate::crypto::random_token(16)),
-                    AuthStatus::PasswordReset,
-                ),
-            };
-            let new = NewUser {
-                username: row.username.clone(),
-                email,
-                first_name,
-                last_name,
+            }
+            let grant = actor.allow::<perm::CreateUsers>()?;
+            let input = UserInput {
+                username: row.username.as_str().to_owned(),
+                email: c.email.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
+                first_name: c.first_name.as_ref().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                last_name: c.last_name.as_ref().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                password: None,
                 enabled: c.enabled.unwrap_or(true),
-                auth_status,
-                password_hash,
-                roles,
-                organization_ids: org_ids,
+                roles: roles.unwrap_or_default(),
+                organizations: c.organizations.clone().unwrap_or_default(),
             };
-            let id = match users::insert(tx, &new, now).await {
-                Ok(id) => id,
-                Err(e) => return Ok(Err(rejected(e)?)),
-            };
-            user_import::set_history(tx, id, c.created_at, c.last_login_at, c.login_count).await?;
-            let user = users::get(tx, id).await?.ok_or_else(|| AppError::not_found("user"))?;
-            let mut after = audit::snapshot(&user);
-            after["import"] = serde_json::json!("created");
-            audit::record(
-                tx,
-                ctx,
-                audit::Entry {
-                    action: AuditAction::UserImported,
-                    actor: Some(actor),
-                    target: Some(&user),
-                    before: None,
-                    after: Some(after),
+            let credential = match &c.password_hash {
+                Some(hash) => Credential::Hash {
+                    hash: hash.clone(),
+                    status: c.auth_status.unwrap_or(AuthStatus::Active),
                 },
-            )
-            .await?;
+                None => Credential::None,
+            };
+            let user = create_in(tx, &grant, ctx, &input, credential, Origin::Import).await?;
+            user_import::set_history(tx, user.id, c.created_at, c.last_login_at, c.login_count).await?;
             Ok(Ok(Applied::Created))
         }
     }
-}
-
-/// An administrator cannot lock themself out by importing their own row.
-fn check_own_row(row: &Row, errors: &mut Vec<FieldError>) {
-    let c = &row.cells;
-    if c.enabled == Some(false) {
-        errors.push(FieldError::new("enabled", "you cannot disable yourself"));
-    }
-    if c.auth_status.is_some_and(|s| s != AuthStatus::Active) {
-        errors.push(FieldError::new(
-            "auth_status",
-            "you cannot lock yourself or reset your own password",
-        ));
-    }
-    if c.roles.as_ref().is_some_and(|r| !r.contains(&Role::Administrator)) {
-        errors.push(FieldError::new(
-            "roles",
-            "you cannot remove your own Administrator role",
-        ));
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn update(
-    tx: &mut Conn,
-    actor: &Actor,
-    ctx: &Ctx,
-    row: &Row,
-    before: &User,
-    before_orgs: &[i64],
-    org_ids: Option<Vec<i64>>,
-    now: Millis,
-) -> AppResult<Result<Applied, Vec<FieldError>>> {
-    let c = &row.cells;
-    let id = before.id;
-    let mut changed = false;
-    let profile = ProfileChange {
-        username: row.username.clone(),
-        email: c
-            .email
-            .clone()
-            .map_or_else(|| muster_domain::EmailAddress::parse(&before.email), Ok)?,
-        first_name: c.first_name.clone().map_or_else(
-            || muster_domain::PersonName::parse("first_name", &before.first_name),
-            Ok,
-        )?,
-        last_name: c
-            .last_name
-            .clone()
-            .map_or_else(|| muster_domain::PersonName::parse("last_name", &before.last_name), Ok)?,
-    };
-    if profile.username.as_str() != before.username
-        || profile.email.as_str() != before.email
-        || profile.first_name.as_str() != before.first_name
-        || profile.last_name.as_str() != before.last_name
-    {
-        if let Err(e) = users::update_profile(tx, id, &profile, now).await {
-            return Ok(Err(rejected(e)?));
-        }
-        changed = true;
-    }
-    let mut end_sessions = false;
-    if let Some(enabled) = c.enabled
-        && enabled != before.enabled
-    {
-        users::set_enabled(tx, id, enabled, now).await?;
-        end_sessions |= !enabled;
-        changed = true;
-    }
-    if let Some(status) = c.auth_status
-        && status != before.auth_status
-    {
-        users::set_auth_status(tx, id, status, now).await?;
-        end_sessions |= status != AuthStatus::Active;
-        changed = true;
-    }
-    let mut password_changed = false;
-    if let Some(hash) = &c.password_hash
-        && *hash != before.password_hash
-    {
-        user_import::set_hash(tx, id, hash, now).await?;
-        end_sessions = true;
-        password_changed = true;
-        changed = true;
-    }
-    if let Some(roles) = &c.roles {
-        let mut wanted = roles.clone();
-        wanted.sort();
-        wanted.dedup();
-        let mut had = before.roles.clone();
-        had.sort();
-        if wanted != had {
-            users::set_roles(tx, id, &wanted).await?;
-            changed = true;
-        }
-    }
-    if let Some(ids) = &org_ids
-        && ids.as_slice() != before_orgs
-    {
-        users::set_organizations(tx, id, ids).await?;
-        changed = true;
-    }
-    if !changed {
-        return Ok(Ok(Applied::Unchanged));
-    }
-    if end_sessions {
-        sessions::delete_for_user(tx, id, None).await?;
-    }
-    let after = users::get(tx, id).await?.ok_or_else(|| AppError::not_found("user"))?;
-    if password_changed {
-        let by = format!("{} (an import of users)", actor.username);
-        let mail = crate::mail::messages::password_changed(&after, Some(&by), &clock::format(now));
-        crate::mail::queue(tx, mail, now).await?;
-    }
-    let mut after_json = audit::snapshot(&after);
-    after_json["import"] = serde_json::json!("updated");
-    audit::record(
-        tx,
-        ctx,
-        audit::Entry {
-            action: AuditAction::UserImported,
-            actor: Some(actor),
-            target: Some(&after),
-            before: Some(audit::snapshot(before)),
-            after: Some(after_json),
-        },
-    )
-    .await?;
-    Ok(Ok(Applied::Updated))
 }

@@ -32,7 +32,7 @@ use crate::user_csv::import::{Header, parse_row};
 
 mod apply;
 
-use apply::{Applied, Orgs, apply_in_savepoint};
+use apply::{Applied, apply_in_savepoint};
 
 /// Rows per transaction, at most.
 pub const BATCH_ROWS: usize = 200;
@@ -165,7 +165,6 @@ pub async fn import_users_with<R: Read + Send>(
         Ok(false) => return Err(DomainError::invalid("file", "is empty: expected a header row").into()),
         Err(e) => return Err(DomainError::invalid("file", format!("header row {}", csv_problem(&e))).into()),
     };
-    let orgs = Orgs::load(&mut *store.conn().await?, actor).await?;
     let mut report = Report {
         dry_run,
         ignored_columns: header.ignored().to_vec(),
@@ -203,7 +202,11 @@ pub async fn import_users_with<R: Read + Send>(
         let outcome = match parse_row(&header, &record) {
             // every reason, not just the cells': the organizations are checked too
             Err(mut errors) => {
-                errors.extend(orgs.unknown_in(&header, &record));
+                let names = organizations_cell(&header, &record);
+                if !names.is_empty() {
+                    let tx = batch.tx(store).await?;
+                    errors.extend(crate::services::users::organization_errors(tx, actor, &names).await?);
+                }
                 Err(errors)
             }
             Ok(row) if row.cells.weak_password_hash.is_some() && !options.allow_weak_hashes => {
@@ -235,7 +238,7 @@ pub async fn import_users_with<R: Read + Send>(
                     )]),
                     _ => {
                         let tx = batch.tx(store).await?;
-                        let applied = apply_in_savepoint(tx, actor, ctx, &orgs, &row, dry_run).await?;
+                        let applied = apply_in_savepoint(tx, actor, ctx, &row, dry_run).await?;
                         if dry_run
                             && applied.is_ok()
                             && let Some(e) = email
@@ -284,4 +287,15 @@ fn username_cell(header: &Header, record: &csv::StringRecord) -> String {
         .chars()
         .take(64)
         .collect()
+}
+
+/// The organization names of a row whose cells did not all parse, so that
+/// its report lists every reason at once.
+fn organizations_cell(header: &Header, record: &csv::StringRecord) -> Vec<String> {
+    let cell = header
+        .position(crate::user_csv::Column::Organizations)
+        .and_then(|i| record.get(i))
+        .map(|c| crate::user_csv::columns::unguard(c).trim())
+        .unwrap_or("");
+    crate::user_csv::import::split_list(cell)
 }

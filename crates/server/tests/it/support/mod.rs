@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod pg_cluster;
+pub mod roles;
 pub mod serve_process;
 pub mod webdriver;
 
