@@ -133,6 +133,94 @@ pub async fn run(state: &AppState, job: &Job, owner: &str) -> AppResult<Outcome>
     run_batches(state, job, owner, &grant, &ctx).await
 }
 
+/// Where a run of a mass reset stands: the last user id done (the job's
+/// checkpoint) and how many users it has gone through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub after: i64,
+    pub processed: i64,
+}
+
+impl Position {
+    /// Where `job` was left: its last committed batch.
+    pub fn of(job: &Job) -> Position {
+        Position {
+            after: job.checkpoint.as_deref().and_then(|c| c.parse().ok()).unwrap_or(0),
+            processed: job.processed,
+        }
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A batch committed; the run goes on from here.
+    Done(Position),
+    /// No user left after the position.
+    End,
+    /// Another worker holds the job now: nothing was changed.
+    LostLease,
+}
+
+/// One batch of a mass reset job after `at`, in one transaction: the users'
+/// changes, their mails, their outcomes, the job's progress and checkpoint.
+pub async fn run_batch(
+    state: &AppState,
+    job_id: i64,
+    owner: &str,
+    grant: &Allowed<perm::ResetPasswords>,
+    ctx: &Ctx,
+    at: Position,
+) -> AppResult<Step> {
+    let actor = grant.actor();
+    let now = clock::now();
+    let mut tx = state.store.begin().await?;
+    let ids = job_users::ids_after(&mut tx, job_id, at.after, BATCH).await?;
+    let Some(&last) = ids.last() else {
+        return Ok(Step::End);
+    };
+    let next = Position {
+        after: last,
+        processed: at.processed + i64::try_from(ids.len()).unwrap_or(0),
+    };
+    // before any change: on PostgreSQL it holds the job's row, so a worker
+    // that lost the job waits here and then finds it gone
+    if !jobs::renew(
+        &mut tx,
+        job_id,
+        owner,
+        now + LEASE_MS,
+        next.processed,
+        Some(&last.to_string()),
+    )
+    .await?
+    {
+        tx.rollback().await?;
+        return Ok(Step::LostLease);
+    }
+    let filter = UserFilter {
+        only_ids: Some(ids.clone()),
+        ..Default::default()
+    };
+    // within the requester's organizations as they are now
+    let users = muster_store::user_cursor::page_after(&mut tx, &scope_of(actor), &filter, 0, BATCH).await?;
+    let found: HashSet<i64> = users.iter().map(|u| u.id).collect();
+    let gone: Vec<i64> = ids.iter().copied().filter(|id| !found.contains(id)).collect();
+    let done = passwords::reset_batch(&mut tx, state, actor, ctx, users, now).await?;
+    for (rows, what) in [
+        (&done.reset, outcome::RESET),
+        (&done.disabled, outcome::DISABLED),
+        (&done.refused, outcome::REFUSED),
+        (&done.own, outcome::OWN),
+        (&gone, outcome::GONE),
+    ] {
+        job_users::set_outcome(&mut tx, job_id, rows, what).await?;
+    }
+    tx.commit().await?;
+    mail::wake();
+    Ok(Step::Done(next))
+}
+
 /// Reset the job's users from its checkpoint on, a batch per transaction, then
 /// mark it done with its outcome audited. Also runs the scheduled reset of
 /// those on a foreign password scheme (`foreign_hashes`), once its users are
@@ -144,50 +232,18 @@ pub async fn run_batches(
     grant: &Allowed<perm::ResetPasswords>,
     ctx: &Ctx,
 ) -> AppResult<Outcome> {
-    let actor = grant.actor();
-    let scope = scope_of(actor);
-    let mut after: i64 = job.checkpoint.as_deref().and_then(|c| c.parse().ok()).unwrap_or(0);
-    let mut processed = job.processed;
+    let mut at = Position::of(job);
     loop {
-        let now = clock::now();
-        let mut tx = state.store.begin().await?;
-        let ids = job_users::ids_after(&mut tx, job.id, after, BATCH).await?;
-        let Some(&last) = ids.last() else {
-            break;
-        };
-        let next = processed + i64::try_from(ids.len()).unwrap_or(0);
-        // first in the transaction: on PostgreSQL it holds the job's row, so a
-        // worker that lost the job waits here and then finds it gone
-        if !jobs::renew(&mut tx, job.id, owner, now + LEASE_MS, next, Some(&last.to_string())).await? {
-            tx.rollback().await?;
-            return Ok(Outcome::LostLease);
+        match run_batch(state, job.id, owner, grant, ctx, at).await? {
+            Step::Done(next) => at = next,
+            Step::End => break,
+            Step::LostLease => return Ok(Outcome::LostLease),
         }
-        let filter = UserFilter {
-            only_ids: Some(ids.clone()),
-            ..Default::default()
-        };
-        let users = muster_store::user_cursor::page_after(&mut tx, &scope, &filter, 0, BATCH).await?;
-        let found: HashSet<i64> = users.iter().map(|u| u.id).collect();
-        let gone: Vec<i64> = ids.iter().copied().filter(|id| !found.contains(id)).collect();
-        let done = passwords::reset_batch(&mut tx, state, actor, ctx, users, now).await?;
-        for (rows, what) in [
-            (&done.reset, outcome::RESET),
-            (&done.disabled, outcome::DISABLED),
-            (&done.refused, outcome::REFUSED),
-            (&done.own, outcome::OWN),
-            (&gone, outcome::GONE),
-        ] {
-            job_users::set_outcome(&mut tx, job.id, rows, what).await?;
-        }
-        tx.commit().await?;
-        mail::wake();
-        after = last;
-        processed = next;
     }
     let now = clock::now();
     let mut tx = state.store.begin().await?;
     let counts = job_users::outcome_counts(&mut tx, job.id).await?;
-    if !jobs::finish(&mut tx, job.id, owner, now, processed, None).await? {
+    if !jobs::finish(&mut tx, job.id, owner, now, at.processed, None).await? {
         tx.rollback().await?;
         return Ok(Outcome::LostLease);
     }
@@ -201,7 +257,7 @@ pub async fn run_batches(
         ctx,
         audit::Entry {
             action: AuditAction::UsersMassPasswordResetFinished,
-            actor: Some(actor),
+            actor: Some(grant.actor()),
             target: None,
             before: None,
             after: Some(serde_json::Value::Object(summary)),
