@@ -34,10 +34,12 @@ pub enum AuditAction {
     SessionEnded,
     SessionsEnded,
     UserSecondFactorRemoved,
+    UsersMassPasswordReset,
+    UsersMassPasswordResetFinished,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::UserCreated,
         AuditAction::UserUpdated,
         AuditAction::UserImported,
@@ -68,6 +70,8 @@ impl AuditAction {
         AuditAction::SessionEnded,
         AuditAction::SessionsEnded,
         AuditAction::UserSecondFactorRemoved,
+        AuditAction::UsersMassPasswordReset,
+        AuditAction::UsersMassPasswordResetFinished,
     ];
 
     /// The code stored in `audit_events.action` and used by the audit page's filter.
@@ -104,6 +108,8 @@ impl AuditAction {
             SessionEnded => "session.ended",
             SessionsEnded => "sessions.ended",
             UserSecondFactorRemoved => "user.second_factor_removed",
+            UsersMassPasswordReset => "users.mass_password_reset",
+            UsersMassPasswordResetFinished => "users.mass_password_reset_finished",
         }
     }
 
@@ -145,6 +151,8 @@ impl AuditAction {
             SessionEnded => "ended a session of",
             SessionsEnded => "ended every session of",
             UserSecondFactorRemoved => "removed a passkey of",
+            UsersMassPasswordReset => "started a password reset of users in bulk",
+            UsersMassPasswordResetFinished => "finished a password reset of users in bulk",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod sql;
 pub mod api_keys;
 pub mod audit;
 pub mod import_uploads;
+pub mod job_users;
 pub mod jobs;
 pub mod login_attempts;
 pub mod login_rollup;

@@ -10,6 +10,7 @@ mod documents;
 pub mod error;
 pub mod exports;
 mod extract;
+mod jobs;
 mod limiter;
 mod organizations;
 mod records;
@@ -211,6 +212,7 @@ pub fn openapi_router() -> (Router<AppState>, openapi::OpenApi) {
         .merge(user_changes::router())
         .merge(relationships::router())
         .merge(roles::router())
+        .merge(jobs::router())
         .split_for_parts();
     (router, finish(doc))
 }

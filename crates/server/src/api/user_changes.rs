@@ -501,7 +501,20 @@ async fn mass_disable(
     mass_enabled(&state, &who, body, false).await
 }
 
-/// Reset the password of every selected user (one mail each), except oneself and disabled users.
+#[derive(Serialize, ToSchema)]
+struct SelectedMeta {
+    /// How many users the selection holds, fixed now: the job goes through these.
+    affected: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MassResetDocument {
+    data: super::jobs::JobResource,
+    meta: SelectedMeta,
+}
+
+/// Reset the password of every selected user (one mail each), except oneself, disabled users and those
+/// the key's user may not act on, as a background job: follow it at `GET /api/jobs/{id}`.
 #[utoipa::path(
     post,
     operation_id = "massResetUserPasswords",
@@ -510,7 +523,9 @@ async fn mass_disable(
     request_body(content = MassBody, content_type = "application/vnd.api+json",
         example = json!({"filter": {"view": "disabled"}})
     ),
-    responses((status = 200, description = "How many users were reset", body = AffectedDocument, content_type = "application/vnd.api+json"))
+    responses((status = 202, description = "The job, and how many users it will go through",
+        body = MassResetDocument, content_type = "application/vnd.api+json",
+        headers(("Location" = String, description = "The job: `/api/jobs/{id}`"))))
 )]
 async fn mass_reset_password(
     State(state): State<AppState>,
@@ -518,9 +533,15 @@ async fn mass_reset_password(
     JsonBody(body): JsonBody<MassBody>,
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ResetPasswords>()?;
-    let (filter, _) = body.selection()?;
-    let result = services::passwords::mass_reset_password(&state, &grant, &who.ctx, &filter).await?;
-    Ok(affected(result.queued, result.refused))
+    let (filter, described) = body.selection()?;
+    let asked = services::mass_reset::request(&state.store, &grant, &who.ctx, &filter, described).await?;
+    let doc = MassResetDocument {
+        data: super::jobs::JobResource::of(&asked.job),
+        meta: SelectedMeta {
+            affected: asked.affected,
+        },
+    };
+    Ok(super::jobs::located(document(StatusCode::ACCEPTED, &doc), asked.job.id))
 }
 
 #[derive(Serialize, ToSchema)]

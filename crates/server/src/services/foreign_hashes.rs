@@ -135,24 +135,12 @@ pub async fn reset_scheme(
     ctx: &Ctx,
     scheme: Scheme,
 ) -> AppResult<passwords::MassResult> {
-    reset_scheme_where(state, grant, ctx, scheme, Vec::new()).await
-}
-
-/// [`reset_scheme`] of those on `scheme` in one of `statuses` (every status when empty).
-async fn reset_scheme_where(
-    state: &AppState,
-    grant: &Allowed<perm::ResetPasswords>,
-    ctx: &Ctx,
-    scheme: Scheme,
-    auth_statuses: Vec<muster_domain::AuthStatus>,
-) -> AppResult<passwords::MassResult> {
     let ids = password_schemes::user_ids_on(&mut *state.store.conn().await?, scheme.prefixes()).await?;
     if ids.is_empty() {
         return Ok(passwords::MassResult::default());
     }
     let users = muster_domain::UserFilter {
         only_ids: Some(ids),
-        auth_statuses,
         ..Default::default()
     };
     passwords::mass_reset_password(state, grant, ctx, &users).await
@@ -278,8 +266,8 @@ pub async fn cancel_reset(store: &Store, grant: &Allowed<perm::ResetPasswords>, 
 }
 
 /// Run a scheduled reset (the job worker): as the administrator who scheduled
-/// it, if they may still reset passwords; the number of mails queued is the
-/// job's `processed`.
+/// it, if they may still reset passwords, through the mass reset's batches
+/// (`mass_reset::run_batches`); `processed` counts the users gone through.
 pub async fn run_scheduled_reset(
     state: &AppState,
     job: &muster_store::jobs::Job,
@@ -305,48 +293,29 @@ pub async fn run_scheduled_reset(
         ip: "scheduled".to_owned(),
         user_agent: format!("muster job {}", job.id),
     };
-    // A retry (the worker died mid-way) finishes what is left: those already
-    // put in Password reset by the first attempt are not mailed twice.
-    let statuses = if job.attempts > 1 {
-        vec![muster_domain::AuthStatus::Active, muster_domain::AuthStatus::Locked]
-    } else {
-        Vec::new()
-    };
-    let renewal = keep_lease(state.store.clone(), job.id, owner.to_owned());
-    let result = reset_scheme_where(state, &grant, &ctx, scheme, statuses).await;
-    renewal.abort();
-    let result = result?;
-    let done = muster_store::jobs::finish(
-        &mut *state.store.conn().await?,
-        job.id,
-        owner,
-        crate::clock::now(),
-        i64::try_from(result.queued).unwrap_or(i64::MAX),
-        None,
-    )
-    .await?;
-    Ok(if done {
-        crate::jobs::Outcome::Done
-    } else {
-        crate::jobs::Outcome::LostLease
-    })
-}
-
-/// Renew the job's lease while a reset of many users runs, so no other worker
-/// takes it over and mails them again; aborted when the reset ends.
-fn keep_lease(store: Store, id: i64, owner: String) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let every = std::time::Duration::from_millis(u64::try_from(crate::jobs::LEASE_MS / 3).unwrap_or(20_000));
-        loop {
-            tokio::time::sleep(every).await;
-            let until = crate::clock::now() + crate::jobs::LEASE_MS;
-            let renewed = match store.conn().await {
-                Ok(mut conn) => muster_store::jobs::renew(&mut conn, id, &owner, until, 0, None).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = renewed {
-                tracing::warn!(job = id, error = %e, "renewing the lease of a scheduled reset failed");
-            }
+    // The first run fixes who is still on the scheme then as the job's users,
+    // with a checkpoint, in one transaction: a retry after a crash goes on
+    // after the last committed batch instead of choosing again.
+    let job = if job.checkpoint.is_none() {
+        let ids = password_schemes::user_ids_on(&mut *state.store.conn().await?, scheme.prefixes()).await?;
+        let mut tx = state.store.begin().await?;
+        let users = muster_domain::UserFilter {
+            only_ids: Some(ids),
+            ..Default::default()
+        };
+        muster_store::job_users::snapshot(&mut tx, job.id, &super::users::scope_of(grant.actor()), &users).await?;
+        let until = crate::clock::now() + crate::jobs::LEASE_MS;
+        if !muster_store::jobs::renew(&mut tx, job.id, owner, until, 0, Some("0")).await? {
+            tx.rollback().await?;
+            return Ok(crate::jobs::Outcome::LostLease);
         }
-    })
+        let job = muster_store::jobs::get(&mut tx, job.id)
+            .await?
+            .ok_or_else(|| crate::error::AppError::not_found("job"))?;
+        tx.commit().await?;
+        job
+    } else {
+        job.clone()
+    };
+    super::mass_reset::run_batches(state, &job, owner, &grant, &ctx).await
 }

@@ -10,6 +10,8 @@ pub mod dashboard;
 pub mod exports;
 pub mod foreign_hashes;
 pub mod imports;
+pub mod jobs;
+pub mod mass_reset;
 pub mod organizations;
 pub mod passkeys;
 pub mod passwords;

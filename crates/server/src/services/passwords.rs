@@ -6,7 +6,7 @@
 use muster_domain::AuditAction;
 use muster_domain::permission::perm;
 use muster_domain::status::{Transition, transition};
-use muster_domain::{Action, Allowed, AuthStatus, Error as DomainError, FieldError, TargetFacts, UserFilter};
+use muster_domain::{Action, Actor, Allowed, AuthStatus, Error as DomainError, FieldError, TargetFacts, UserFilter};
 use muster_store::users::{self, User};
 use muster_store::{Conn, audit as store_audit, password_resets as resets, sessions};
 
@@ -247,9 +247,93 @@ impl MassResult {
     }
 }
 
-/// Reset Password as a mass action. Commits every [`BATCH`] users; in each
-/// batch the users, their sessions, tokens, mails and audit events change
-/// together, with a few set-based statements.
+/// What one batch of a mass reset did, user by user.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub reset: Vec<i64>,
+    pub disabled: Vec<i64>,
+    /// Users the rule refused to the actor (an Administrator, for a User Manager).
+    pub refused: Vec<i64>,
+    /// The acting administrator, who is never reset by a mass action.
+    pub own: Vec<i64>,
+}
+
+impl BatchOutcome {
+    pub fn add_to(&self, result: &mut MassResult) {
+        result.queued += self.reset.len() as u64;
+        result.skipped_disabled += self.disabled.len() as u64;
+        result.refused += self.refused.len() as u64;
+        result.skipped_self |= !self.own.is_empty();
+    }
+}
+
+/// Reset Password for a batch of users of the actor's organizations, in the
+/// caller's transaction, with a few set-based statements: status *Password
+/// reset*, sessions ended, earlier links spent, one new link, its mail and an
+/// audit event per user. The actor's rights are checked per user here, so
+/// every caller (the mass reset job, the import, the CLI) applies the same rule.
+pub async fn reset_batch(
+    tx: &mut Conn,
+    state: &AppState,
+    actor: &Actor,
+    ctx: &Ctx,
+    batch: Vec<User>,
+    now: i64,
+) -> AppResult<BatchOutcome> {
+    let settings = Settings::load(tx).await?;
+    let mut out = BatchOutcome::default();
+    let mut targets = Vec::with_capacity(batch.len());
+    for u in batch {
+        // the batch was selected within the actor's organizations
+        let facts = TargetFacts {
+            id: u.id,
+            roles: &u.roles,
+            organization_ids: None,
+        };
+        if u.id == actor.user_id {
+            out.own.push(u.id);
+        } else if actor.may(Action::ResetPassword, &facts).is_err() {
+            out.refused.push(u.id);
+        } else if !u.enabled {
+            out.disabled.push(u.id);
+        } else {
+            targets.push(u);
+        }
+    }
+    let ids: Vec<i64> = targets.iter().map(|u| u.id).collect();
+    resets::mark_reset(tx, &ids, now).await?;
+    resets::spend_for_users(tx, &ids, now).await?;
+    let expires = now + settings.get("reset_ttl_admin_hours") * 3_600_000;
+    let mut tokens = Vec::with_capacity(targets.len());
+    let mut mails = Vec::with_capacity(targets.len());
+    let mut events = Vec::with_capacity(targets.len());
+    for u in &targets {
+        let (row, outgoing) = new_token(state, u, expires, true);
+        tokens.push(row);
+        mails.push(outgoing.into_new());
+        events.push(audit::event(
+            ctx,
+            audit::Entry {
+                action: AuditAction::UserPasswordReset,
+                actor: Some(actor),
+                target: Some(u),
+                before: Some(serde_json::json!({"authStatus": u.auth_status.as_str()})),
+                after: Some(serde_json::json!({"authStatus": "password_reset", "mass": true})),
+            },
+            now,
+        ));
+    }
+    resets::insert_many(tx, &tokens, now, expires).await?;
+    muster_store::outbox::enqueue_many(tx, &mails, now).await?;
+    resets::insert_audit_many(tx, &events).await?;
+    out.reset = ids;
+    Ok(out)
+}
+
+/// Reset Password over many users at once, in this request: for callers that
+/// hold a short list (the import's set-up mails, the CLI). The grid and the
+/// API run it as a job instead (`services::mass_reset`). Commits every
+/// [`BATCH`] users.
 pub async fn mass_reset_password(
     state: &AppState,
     grant: &Allowed<perm::ResetPasswords>,
@@ -263,58 +347,14 @@ pub async fn mass_reset_password(
     loop {
         let now = clock::now();
         let mut tx = state.store.begin().await?;
-        let settings = Settings::load(&mut tx).await?;
         let batch = muster_store::user_cursor::page_after(&mut tx, &scope, filter, after_id, BATCH).await?;
         let Some(last) = batch.last() else {
             break;
         };
         after_id = last.id;
-        let mut targets = Vec::with_capacity(batch.len());
-        for u in batch {
-            // the batch was selected within the actor's organizations
-            let facts = TargetFacts {
-                id: u.id,
-                roles: &u.roles,
-                organization_ids: None,
-            };
-            if u.id == actor.user_id {
-                result.skipped_self = true;
-            } else if actor.may(Action::ResetPassword, &facts).is_err() {
-                result.refused += 1;
-            } else if !u.enabled {
-                result.skipped_disabled += 1;
-            } else {
-                targets.push(u);
-            }
-        }
-        let ids: Vec<i64> = targets.iter().map(|u| u.id).collect();
-        resets::mark_reset(&mut tx, &ids, now).await?;
-        resets::spend_for_users(&mut tx, &ids, now).await?;
-        let expires = now + settings.get("reset_ttl_admin_hours") * 3_600_000;
-        let mut tokens = Vec::with_capacity(targets.len());
-        let mut mails = Vec::with_capacity(targets.len());
-        let mut events = Vec::with_capacity(targets.len());
-        for u in &targets {
-            let (row, outgoing) = new_token(state, u, expires, true);
-            tokens.push(row);
-            mails.push(outgoing.into_new());
-            events.push(audit::event(
-                ctx,
-                audit::Entry {
-                    action: AuditAction::UserPasswordReset,
-                    actor: Some(actor),
-                    target: Some(u),
-                    before: Some(serde_json::json!({"authStatus": u.auth_status.as_str()})),
-                    after: Some(serde_json::json!({"authStatus": "password_reset", "mass": true})),
-                },
-                now,
-            ));
-        }
-        resets::insert_many(&mut tx, &tokens, now, expires).await?;
-        muster_store::outbox::enqueue_many(&mut tx, &mails, now).await?;
-        resets::insert_audit_many(&mut tx, &events).await?;
+        let done = reset_batch(&mut tx, state, actor, ctx, batch, now).await?;
         tx.commit().await?;
-        result.queued += mails.len() as u64;
+        done.add_to(&mut result);
         mail::wake();
     }
     Ok(result)

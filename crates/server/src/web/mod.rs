@@ -15,6 +15,7 @@ mod exports;
 mod grid_state;
 mod health;
 mod imports;
+mod jobs;
 mod mail_admin;
 mod passkeys;
 mod password_hashes;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(user_pages::router())
         .merge(audit_pages::router())
         .merge(exports::router())
+        .merge(jobs::router())
         .merge(imports::router())
         .merge(passwords::router())
         .merge(second_factor::router())

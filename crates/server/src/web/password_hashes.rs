@@ -56,10 +56,11 @@ struct ScheduledRow {
 }
 
 impl ScheduledRow {
-    fn of(r: foreign_hashes::ScheduledReset) -> Self {
+    /// `mails`: how many of the job's users were reset (one mail each).
+    fn of(r: foreign_hashes::ScheduledReset, mails: i64) -> Self {
         let job = r.job;
         let outcome = match job.status {
-            Status::Done => format!("{} reset mail(s) queued", job.processed),
+            Status::Done => format!("{mails} reset mail(s) queued"),
             Status::Failed => job.error.clone().unwrap_or_default(),
             Status::Queued | Status::Running => String::new(),
         };
@@ -88,11 +89,17 @@ async fn page(State(state): State<AppState>, layout: Layout, viewer: Viewer) -> 
             users,
         })
         .collect();
-    let scheduled = foreign_hashes::scheduled_resets(&mut *state.store.conn().await?)
-        .await?
-        .into_iter()
-        .map(ScheduledRow::of)
-        .collect();
+    let mut scheduled = Vec::new();
+    for r in foreign_hashes::scheduled_resets(&mut *state.store.conn().await?).await? {
+        let mails = if r.job.status == Status::Done {
+            crate::services::mass_reset::Summary::of(&state.store, r.job.id)
+                .await?
+                .reset
+        } else {
+            0
+        };
+        scheduled.push(ScheduledRow::of(r, mails));
+    }
     let now = crate::clock::now();
     let today = muster_domain::dates::format_bound(now - now.rem_euclid(86_400_000), false);
     Ok(PasswordHashesPage {

@@ -339,14 +339,11 @@ async fn mass_reset(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
-    let next = fields.iter().find(|(k, _)| k == "next").map(|(_, v)| v.as_str());
-    let result = passwords::mass_reset_password(&state, &grant, &ctx, &selection(&fields)?).await?;
-    Ok(redirect_with_flash(
-        &state,
-        &safe_next(next, "/admin/users".to_owned()),
-        "success",
-        &result.message(),
-    ))
+    let filter = selection(&fields)?;
+    let described: Vec<&(String, String)> = fields.iter().filter(|(k, _)| k != "csrf" && k != "next").collect();
+    let described = serde_json::json!({ "form": described });
+    let asked = crate::services::mass_reset::request(&state.store, &grant, &ctx, &filter, described).await?;
+    Ok(super::users_mass::started(&state, &asked))
 }
 
 async fn own_page(state: &AppState, layout: Layout) -> Result<ChangePage, PageError> {

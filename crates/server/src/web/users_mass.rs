@@ -155,14 +155,24 @@ async fn mass(
     let back = req.gs.href();
     if req.action == MassAction::ResetPassword {
         let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
-        let result = services::passwords::mass_reset_password(&state, &grant, &ctx, &req.filter).await?;
-        return Ok(redirect_with_flash(&state, &back, "success", &result.message()));
+        let asked = services::mass_reset::request(&state.store, &grant, &ctx, &req.filter, req.described).await?;
+        return Ok(started(&state, &asked));
     }
     let enabled = req.action == MassAction::Enable;
     let grant = viewer.actor.allow::<perm::EnableDisable>()?;
     let done =
         services::users::mass_set_enabled(&state.store, &grant, &ctx, &req.filter, enabled, req.described).await?;
     Ok(redirect_with_flash(&state, &back, "success", &done.message(enabled)))
+}
+
+/// To the job's progress page, saying what was started.
+pub(super) fn started(state: &AppState, asked: &services::mass_reset::Requested) -> Response {
+    redirect_with_flash(
+        state,
+        &super::jobs::href(asked.job.id),
+        "success",
+        &format!("Password reset of {} started.", users_phrase(asked.affected)),
+    )
 }
 
 /// How many of the selected users the confirmation lists by name.

@@ -1,9 +1,17 @@
-//! Mass Reset Password over many users: batches of 500 per transaction,
-//! every mail queued, disabled users skipped and counted.
+//! Mass Reset Password as a background job: the request fixes the selection
+//! and answers at once (303 to the job page, or 202 from the API); the job
+//! resets in batches, every user once and one mail each, also when a worker
+//! dies half-way and another takes over.
 
-use std::time::Instant;
+use muster_domain::AuthStatus;
+use muster_server::services::Ctx;
+use muster_server::services::mass_reset::{self, Position, Step};
+use muster_store::jobs::{self, Status};
+use serde_json::json;
 
-use crate::support::{ADMIN_PASSWORD, TestApp, TestDb};
+use crate::api_client::{Api, key_for};
+use crate::csv_support::{job, run_jobs};
+use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp, TestDb, location};
 
 /// `n` users named bulk1…bulkN in Main, every tenth disabled, inserted in a
 /// few statements with one precomputed hash (no Argon2 per user).
@@ -53,24 +61,9 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
         .unwrap()
 }
 
-async fn mass_reset_all_matching(app: &TestApp, n: i64) -> std::time::Duration {
-    bulk_users(app, n).await;
-    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
-    let start = Instant::now();
-    let resp = admin
-        .post(
-            "/profile",
-            "/admin/users/mass/reset-password",
-            &[("all_matching", "1"), ("view", "all"), ("q", "bulk")],
-        )
-        .await;
-    let elapsed = start.elapsed();
-    assert_eq!(resp.status(), 303);
-    let disabled = n / 10;
-    let queued = n - disabled;
-    let page = admin.get_text("/admin/users").await;
-    let expected = format!("Password reset completed: {queued} emails queued ({disabled} disabled user(s) skipped)");
-    assert!(page.contains(&expected), "{expected} not in the page");
+/// Every reset user has exactly one mail, one live link, one audit event, and
+/// nobody else has any; `queued` of them.
+async fn assert_reset_once(app: &TestApp, queued: i64) {
     assert_eq!(count(app, "SELECT COUNT(*) FROM mail_outbox").await, queued);
     assert_eq!(
         count(
@@ -83,6 +76,11 @@ async fn mass_reset_all_matching(app: &TestApp, n: i64) -> std::time::Duration {
     assert_eq!(
         count(app, "SELECT COUNT(*) FROM password_reset_tokens WHERE used_at IS NULL").await,
         queued
+    );
+    assert_eq!(
+        count(app, "SELECT COUNT(*) FROM password_reset_tokens").await,
+        queued,
+        "no link made twice"
     );
     assert_eq!(
         count(app, "SELECT COUNT(*) FROM users WHERE auth_status = 'password_reset'").await,
@@ -104,7 +102,67 @@ async fn mass_reset_all_matching(app: &TestApp, n: i64) -> std::time::Duration {
         .await,
         queued
     );
-    elapsed
+}
+
+/// The grid's "all matching" mass Reset lands on the job's page, which
+/// refreshes itself until the job is done and then says what it did.
+async fn mass_reset_all_matching(app: &TestApp, n: i64) {
+    bulk_users(app, n).await;
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let resp = admin
+        .post(
+            "/profile",
+            "/admin/users/mass/reset-password",
+            &[("all_matching", "1"), ("view", "all"), ("q", "bulk")],
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let to = location(&resp);
+    let id: i64 = to.strip_prefix("/admin/jobs/").expect("the job page").parse().unwrap();
+    let page = admin.get_text(&to).await;
+    let grouped = format!("{},{:03}", n / 1000, n % 1000);
+    assert!(
+        page.contains(&format!("Password reset of {grouped} users started.")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("0 of {n}")), "{page}");
+    assert!(page.contains("http-equiv=\"refresh\""), "refreshes while queued");
+    assert_eq!(
+        count(app, "SELECT COUNT(*) FROM users WHERE auth_status = 'password_reset'").await,
+        0,
+        "the request changes nobody: the job does"
+    );
+
+    run_jobs(app).await;
+    let j = job(app, id).await;
+    assert_eq!(j.status, Status::Done, "{:?}", j.error);
+    assert_eq!((j.processed, j.total), (n, n));
+    let disabled = n / 10;
+    let queued = n - disabled;
+    let page = admin.get_text(&to).await;
+    let expected = format!("Password reset completed: {queued} emails queued ({disabled} disabled user(s) skipped)");
+    assert!(page.contains(&expected), "{expected} not in {page}");
+    assert!(page.contains(&format!("{n} of {n}")));
+    assert!(!page.contains("http-equiv=\"refresh\""), "done: no more refreshes");
+    assert_reset_once(app, queued).await;
+    assert_eq!(
+        count(
+            app,
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'users.mass_password_reset'"
+        )
+        .await,
+        1,
+        "one event for the request"
+    );
+    assert_eq!(
+        count(
+            app,
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'users.mass_password_reset_finished'"
+        )
+        .await,
+        1,
+        "one for its outcome"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -119,10 +177,251 @@ async fn mass_reset_in_several_batches_postgres() {
     mass_reset_all_matching(&app, 1_200).await;
 }
 
+async fn admin_api(app: &TestApp) -> Api {
+    let admin = app.user_by_name("admin").await;
+    Api::new(app, Some(&key_for(app, admin.id, None).await))
+}
+
+/// The API answers 202 with the job and how many users the selection holds
+/// then; a user who matches later is not reset; the job reads as `jobs`.
+async fn api_story(app: TestApp) {
+    bulk_users(&app, 30).await;
+    let api = admin_api(&app).await;
+    let r = api
+        .post(
+            "/api/users/mass/reset-password",
+            json!({"filter": {"search": "bulk", "view": "all"}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["meta"]["affected"], 30, "{}", r.text);
+    assert_eq!(r.body["data"]["type"], "jobs");
+    assert_eq!(r.body["data"]["attributes"]["kind"], "mass_password_reset");
+    assert_eq!(r.body["data"]["attributes"]["status"], "queued");
+    assert_eq!(r.body["data"]["attributes"]["total"], 30);
+    let id = r.body["data"]["id"].as_str().unwrap().to_owned();
+    let self_link = format!("/api/jobs/{id}");
+    assert_eq!(r.body["data"]["links"]["self"], self_link.as_str());
+    assert_eq!(r.headers["location"], self_link.as_str());
+
+    // matches the filter, but came after the request
+    app.create_user("bulk-late", &["User"]).await;
+    let r = api.get(&self_link).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"]["attributes"]["processed"], 0);
+    run_jobs(&app).await;
+    let r = api.get(&self_link).await;
+    let a = &r.body["data"]["attributes"];
+    assert_eq!(a["status"], "done", "{}", r.text);
+    assert_eq!((a["processed"].as_i64(), a["total"].as_i64()), (Some(30), Some(30)));
+    assert!(a["finishedAt"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(app.user_by_name("bulk-late").await.auth_status, AuthStatus::Active);
+    assert_reset_once(&app, 27).await;
+
+    // by ids; unknown ids and users of no organization of the key's are left out of `affected`
+    let b1 = app.user_by_name("bulk1").await;
+    let late = app.user_by_name("bulk-late").await;
+    let r = api
+        .post(
+            "/api/users/mass/reset-password",
+            json!({"ids": [late.id, b1.id, 999_999]}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["meta"]["affected"], 2, "{}", r.text);
+    run_jobs(&app).await;
+    assert_eq!(
+        app.user_by_name("bulk-late").await.auth_status,
+        AuthStatus::PasswordReset
+    );
+    // bulk1 got a second link (the first is spent), and one more mail: two mails in all
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM mail_outbox WHERE to_addr = 'bulk1@example.com'"
+        )
+        .await,
+        2
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn mass_reset_of_10000_users_sqlite() {
-    let app = TestApp::spawn().await;
-    let elapsed = mass_reset_all_matching(&app, 10_000).await;
-    eprintln!("mass reset of 10,000 users (9,000 mails) took {elapsed:?}");
-    assert!(elapsed.as_secs() < 30, "took {elapsed:?}");
+async fn the_api_answers_202_and_the_job_reads_done_sqlite() {
+    api_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_answers_202_and_the_job_reads_done_postgres() {
+    api_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+/// A worker claims the job, commits two batches and dies (its lease runs
+/// out); another worker takes the job over and finishes it from the
+/// checkpoint: every user reset once, one mail each. The dead worker, back,
+/// can change nothing.
+async fn takeover_story(app: TestApp) {
+    bulk_users(&app, 1_600).await;
+    let api = admin_api(&app).await;
+    let r = api
+        .post("/api/users/mass/reset-password", json!({"filter": {"search": "bulk"}}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id: i64 = r.body["data"]["id"].as_str().unwrap().parse().unwrap();
+
+    let now = muster_server::clock::now();
+    let claimed = jobs::claim(app.store(), &[mass_reset::KIND], "dead-worker", now, now + 60_000)
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(claimed.id, id);
+    let grant = mass_reset::requester(&app.state, &claimed).await.unwrap();
+    let ctx = Ctx::cli();
+    let mut at = Position::of(&claimed);
+    for _ in 0..2 {
+        match mass_reset::run_batch(&app.state, id, "dead-worker", &grant, &ctx, at)
+            .await
+            .unwrap()
+        {
+            Step::Done(next) => at = next,
+            other => panic!("a batch: {other:?}"),
+        }
+    }
+    assert_eq!(at.processed, 1_000);
+    let j = job(&app, id).await;
+    assert_eq!((j.processed, j.total), (1_000, 1_600), "progress is recorded per batch");
+    let half = count(&app, "SELECT COUNT(*) FROM mail_outbox").await;
+    assert_eq!(half, 900, "the first 1,000 users: 100 disabled, 900 mails");
+
+    // the lease runs out; another worker takes over
+    let mut conn = app.store().conn().await.unwrap();
+    sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2")
+        .bind(now - 1)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let now = muster_server::clock::now();
+    let taken = jobs::claim(app.store(), &[mass_reset::KIND], "second-worker", now, now + 60_000)
+        .await
+        .unwrap()
+        .expect("taken over");
+    assert_eq!(Position::of(&taken), at, "resumes at the checkpoint");
+    // the dead worker wakes up and tries its next batch: nothing changes
+    let late = mass_reset::run_batch(&app.state, id, "dead-worker", &grant, &ctx, at)
+        .await
+        .unwrap();
+    assert_eq!(late, Step::LostLease);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM mail_outbox").await, half);
+    let outcome = muster_server::services::mass_reset::run_batches(&app.state, &taken, "second-worker", &grant, &ctx)
+        .await
+        .unwrap();
+    assert_eq!(outcome, muster_server::jobs::Outcome::Done);
+    let j = job(&app, id).await;
+    assert_eq!(j.status, Status::Done);
+    assert_eq!((j.processed, j.total), (1_600, 1_600));
+    assert_eq!(j.attempts, 2);
+    assert_reset_once(&app, 1_440).await;
+    let mut conn = app.store().conn().await.unwrap();
+    assert!(!jobs::renew(&mut conn, id, "dead-worker", now, 0, None).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_taken_over_after_a_crash_resets_and_mails_nobody_twice_sqlite() {
+    takeover_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_taken_over_after_a_crash_resets_and_mails_nobody_twice_postgres() {
+    takeover_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+/// A User Manager's selection that holds an Administrator: the job skips the
+/// administrator (rights checked as it runs) and says so. Another user's job
+/// reads as not found; an Administrator of the same organizations may read it.
+async fn guarded_story(app: TestApp) {
+    let other_admin = app.create_user("second-admin", &["Administrator"]).await;
+    let plain = app.create_user("plain", &["User"]).await;
+    let um = app.create_user("um", &["User Manager"]).await;
+    let um2 = app.create_user("um2", &["User Manager"]).await;
+    app.create_org("Branch").await;
+    let branch_admin = app.create_user_in("branchadmin", &["Administrator"], &["Branch"]).await;
+    let api = Api::new(&app, Some(&key_for(&app, um.id, None).await));
+    let before = app.user(other_admin.id).await;
+    let r = api
+        .post(
+            "/api/users/mass/reset-password",
+            json!({"ids": [other_admin.id, plain.id]}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["meta"]["affected"], 2);
+    let path = format!("/api/jobs/{}", r.body["data"]["id"].as_str().unwrap());
+    run_jobs(&app).await;
+    let after = app.user(other_admin.id).await;
+    assert_eq!(after.auth_status, AuthStatus::Active);
+    assert_eq!(after.password_hash, before.password_hash);
+    assert_eq!(app.user(plain.id).await.auth_status, AuthStatus::PasswordReset);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM mail_outbox").await, 1);
+    let r = api.get(&path).await;
+    assert_eq!(r.body["data"]["attributes"]["status"], "done", "{}", r.text);
+    let ui = app.signed_in("um", PASSWORD).await;
+    let id = path.rsplit('/').next().unwrap();
+    let page = ui.get_text(&format!("/admin/jobs/{id}")).await;
+    assert!(page.contains("1 administrator(s) skipped"), "{page}");
+
+    // another User Manager, or an Administrator of another organization: not found
+    for user in [um2.id, branch_admin.id] {
+        let other = Api::new(&app, Some(&key_for(&app, user, None).await));
+        let r = other.get(&path).await;
+        assert_eq!(r.status, 404, "{}", r.text);
+    }
+    let ui2 = app.signed_in("um2", PASSWORD).await;
+    assert_eq!(ui2.get(&format!("/admin/jobs/{id}")).await.status(), 404);
+    assert_eq!(api.get("/api/jobs/999999").await.status, 404);
+    // an Administrator of the same organization reads it
+    let admin = admin_api(&app).await;
+    assert_eq!(admin.get(&path).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_manager_job_skips_administrators_and_others_see_no_job_sqlite() {
+    guarded_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_manager_job_skips_administrators_and_others_see_no_job_postgres() {
+    guarded_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+/// Bad bodies are 400s that point at the culprit, and queue nothing.
+async fn bad_bodies_story(app: TestApp) {
+    let api = admin_api(&app).await;
+    for (body, pointer) in [
+        (json!({}), ""),
+        (json!({"ids": [1], "filter": {"view": "all"}}), ""),
+        (json!({"ids": "1"}), "/ids"),
+        (json!({"filter": {"view": "everyone"}}), "/filter/view"),
+        (json!({"filter": {"authStatus": "sleeping"}}), "/filter/authStatus"),
+        (json!({"filter": {"colour": "red"}}), "/filter"),
+        (json!({"everyone": true}), ""),
+    ] {
+        let r = api.post("/api/users/mass/reset-password", body.clone()).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+        if !pointer.is_empty() {
+            assert!(r.pointer().starts_with(pointer), "{body}: {}", r.text);
+        }
+    }
+    assert_eq!(api.get("/api/jobs/not-a-number").await.status, 400);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM jobs").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_bodies_are_400_with_pointers_sqlite() {
+    bad_bodies_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_bodies_are_400_with_pointers_postgres() {
+    bad_bodies_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
 }

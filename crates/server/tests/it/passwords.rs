@@ -458,8 +458,13 @@ async fn mass_reset_story(app: TestApp) {
     form.push(("next", "/admin/users?view=all"));
     let resp = admin.post("/profile", "/admin/users/mass/reset-password", &form).await;
     assert_eq!(resp.status(), 303);
-    assert_eq!(location(&resp), "/admin/users?view=all");
-    let page = admin.get_text("/admin/users?view=all").await;
+    let job_page = location(&resp);
+    assert!(
+        job_page.starts_with("/admin/jobs/"),
+        "lands on the job's page: {job_page}"
+    );
+    crate::csv_support::run_jobs(&app).await;
+    let page = admin.get_text(&job_page).await;
     assert!(
         page.contains(
             "Password reset completed: 2 emails queued (1 disabled user(s) skipped, your own account skipped)"
@@ -494,6 +499,7 @@ async fn mass_reset_story(app: TestApp) {
         )
         .await;
     assert_eq!(resp.status(), 303);
+    crate::csv_support::run_jobs(&app).await;
     assert_eq!(app.user(d.id).await.auth_status, AuthStatus::PasswordReset);
     assert_eq!(outbox_rows(&app).await.len(), 3);
     // nothing selected: a clear refusal

@@ -151,6 +151,7 @@ async fn delivered_reset_tokens_are_not_left_in_the_database_file_or_its_wal() {
         )
         .await;
     assert_eq!(r.status(), 303);
+    crate::csv_support::run_jobs(&app).await;
 
     let mails = wait_spool(&app, 8).await;
     let tokens: Vec<String> = mails

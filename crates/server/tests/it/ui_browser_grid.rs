@@ -476,6 +476,7 @@ async fn browser_mass_actions_ask_first_naming_the_count() {
     assert_eq!(b.text("#mass-reset-confirm").await, "Reset");
     b.click("#mass-reset-confirm").await;
     b.wait_flash("Password reset", |t| t.contains("Password reset")).await;
+    crate::csv_support::run_jobs(&app).await;
     let statuses: Vec<AuthStatus> = {
         let mut v = Vec::new();
         for id in &ids {
