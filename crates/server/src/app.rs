@@ -22,6 +22,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The parts a service that writes passwords or sends links works with.
+    pub fn deps(&self) -> crate::services::Deps<'_> {
+        crate::services::Deps {
+            store: &self.store,
+            hasher: &self.hasher,
+            public_url: &self.config.public_url,
+        }
+    }
+
     /// Stop the background work: the workers and the health monitor end at
     /// their next step, quietly (their database may be about to go away).
     pub fn shut_down(&self) {

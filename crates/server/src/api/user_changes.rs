@@ -325,7 +325,7 @@ async fn set_password(
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::SetPasswords>()?;
-    let user = services::passwords::set_password(&state, &grant, &who.ctx, id, &body.password)
+    let user = services::passwords::set_password(state.deps(), &grant, &who.ctx, id, &body.password)
         .await
         .map_err(top_level)?;
     user_response(&state, StatusCode::OK, &user).await
@@ -346,7 +346,7 @@ async fn reset_password(
     IdPath(id): IdPath,
 ) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ResetPasswords>()?;
-    let user = services::passwords::reset_password(&state, &grant, &who.ctx, id).await?;
+    let user = services::passwords::reset_password(state.deps(), &grant, &who.ctx, id).await?;
     user_response(&state, StatusCode::OK, &user).await
 }
 

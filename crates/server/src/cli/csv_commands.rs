@@ -226,7 +226,7 @@ pub(crate) async fn reset_weak(
         only_ids: Some(ids),
         ..Default::default()
     };
-    let result = crate::services::passwords::mass_reset_password(&state, &grant, &Ctx::cli(), &users).await?;
+    let result = crate::services::passwords::mass_reset_password(state.deps(), &grant, &Ctx::cli(), &users).await?;
     println!("{}", result.message());
     Ok(())
 }

@@ -121,9 +121,9 @@ async fn dispatch(state: &AppState, job: &Job, owner: &str) -> AppResult<Outcome
     match job.kind.as_str() {
         crate::services::exports::KIND => export_users::run(state, job, owner).await,
         crate::services::foreign_hashes::RESET_KIND => {
-            crate::services::foreign_hashes::run_scheduled_reset(state, job, owner).await
+            crate::services::foreign_hashes::run_scheduled_reset(state.deps(), job, owner).await
         }
-        crate::services::mass_reset::KIND => crate::services::mass_reset::run(state, job, owner).await,
+        crate::services::mass_reset::KIND => crate::services::mass_reset::run(state.deps(), job, owner).await,
         other => Err(AppError::Internal(format!("unknown job kind {other:?}"))),
     }
 }

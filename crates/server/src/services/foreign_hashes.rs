@@ -11,9 +11,9 @@ use muster_store::users::User;
 use muster_store::{Store, password_schemes};
 
 use super::{Ctx, audit, passwords};
-use crate::app::AppState;
 use crate::error::AppResult;
 use crate::hashing::{Hasher, Params};
+use crate::services::Deps;
 
 /// After a successful sign-in with a hash that needs replacing (a foreign
 /// scheme, or Argon2 with other parameters): hash `password` with Argon2id and
@@ -130,12 +130,12 @@ pub async fn counts(store: &Store) -> AppResult<Vec<(Scheme, i64)>> {
 /// Reset Password for every user still on `scheme`, as the mass action does
 /// (disabled users and the acting admin are skipped; one mail each).
 pub async fn reset_scheme(
-    state: &AppState,
+    deps: Deps<'_>,
     grant: &Allowed<perm::ResetPasswords>,
     ctx: &Ctx,
     scheme: Scheme,
 ) -> AppResult<passwords::MassResult> {
-    let ids = password_schemes::user_ids_on(&mut *state.store.conn().await?, scheme.prefixes()).await?;
+    let ids = password_schemes::user_ids_on(&mut *deps.store.conn().await?, scheme.prefixes()).await?;
     if ids.is_empty() {
         return Ok(passwords::MassResult::default());
     }
@@ -143,7 +143,7 @@ pub async fn reset_scheme(
         only_ids: Some(ids),
         ..Default::default()
     };
-    passwords::mass_reset_password(state, grant, ctx, &users).await
+    passwords::mass_reset_password(deps, grant, ctx, &users).await
 }
 
 /// The job kind of a reset of those still on a scheme, scheduled for a date.
@@ -269,7 +269,7 @@ pub async fn cancel_reset(store: &Store, grant: &Allowed<perm::ResetPasswords>, 
 /// it, if they may still reset passwords, through the mass reset's batches
 /// (`mass_reset::run_batches`); `processed` counts the users gone through.
 pub async fn run_scheduled_reset(
-    state: &AppState,
+    deps: Deps<'_>,
     job: &muster_store::jobs::Job,
     owner: &str,
 ) -> AppResult<crate::jobs::Outcome> {
@@ -278,7 +278,7 @@ pub async fn run_scheduled_reset(
     let scheme = Scheme::from_key(&payload.scheme)
         .filter(|s| Scheme::FOREIGN.contains(s))
         .ok_or_else(|| DomainError::invalid("scheme", format!("unknown scheme {:?}", payload.scheme)))?;
-    let mut conn = state.store.conn().await?;
+    let mut conn = deps.store.conn().await?;
     let by = match job.created_by {
         Some(id) => muster_store::users::get(&mut conn, id).await?,
         None => None,
@@ -297,8 +297,8 @@ pub async fn run_scheduled_reset(
     // with a checkpoint, in one transaction: a retry after a crash goes on
     // after the last committed batch instead of choosing again.
     let job = if job.checkpoint.is_none() {
-        let ids = password_schemes::user_ids_on(&mut *state.store.conn().await?, scheme.prefixes()).await?;
-        let mut tx = state.store.begin().await?;
+        let ids = password_schemes::user_ids_on(&mut *deps.store.conn().await?, scheme.prefixes()).await?;
+        let mut tx = deps.store.begin().await?;
         let users = muster_domain::UserFilter {
             only_ids: Some(ids),
             ..Default::default()
@@ -317,5 +317,5 @@ pub async fn run_scheduled_reset(
     } else {
         job.clone()
     };
-    super::mass_reset::run_batches(state, &job, owner, &grant, &ctx).await
+    super::mass_reset::run_batches(deps, &job, owner, &grant, &ctx).await
 }

@@ -21,11 +21,11 @@ use serde::{Deserialize, Serialize};
 use super::passwords::{self, BATCH};
 use super::users::scope_of;
 use super::{Ctx, audit};
-use crate::app::AppState;
 use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::jobs::{LEASE_MS, Outcome};
 use crate::mail;
+use crate::services::Deps;
 
 /// The `jobs.kind` of a mass password reset.
 pub const KIND: &str = "mass_password_reset";
@@ -108,8 +108,8 @@ pub async fn request(
 
 /// The requester of `job` as an actor with their rights of now: gone,
 /// disabled or no longer allowed to reset passwords fails the job.
-pub async fn requester(state: &AppState, job: &Job) -> AppResult<Allowed<perm::ResetPasswords>> {
-    let mut conn = state.store.conn().await?;
+pub async fn requester(deps: Deps<'_>, job: &Job) -> AppResult<Allowed<perm::ResetPasswords>> {
+    let mut conn = deps.store.conn().await?;
     let by = match job.created_by {
         Some(id) => muster_store::users::get(&mut conn, id).await?,
         None => None,
@@ -122,15 +122,15 @@ pub async fn requester(state: &AppState, job: &Job) -> AppResult<Allowed<perm::R
 }
 
 /// Run a mass reset job (the job worker).
-pub async fn run(state: &AppState, job: &Job, owner: &str) -> AppResult<Outcome> {
+pub async fn run(deps: Deps<'_>, job: &Job, owner: &str) -> AppResult<Outcome> {
     let request: MassResetRequest = serde_json::from_str(&job.payload)
         .map_err(|e| AppError::Internal(format!("mass reset job {} payload: {e}", job.id)))?;
-    let grant = requester(state, job).await?;
+    let grant = requester(deps, job).await?;
     let ctx = Ctx {
         ip: request.ip,
         user_agent: request.user_agent,
     };
-    run_batches(state, job, owner, &grant, &ctx).await
+    run_batches(deps, job, owner, &grant, &ctx).await
 }
 
 /// Where a run of a mass reset stands: the last user id done (the job's
@@ -165,7 +165,7 @@ pub enum Step {
 /// One batch of a mass reset job after `at`, in one transaction: the users'
 /// changes, their mails, their outcomes, the job's progress and checkpoint.
 pub async fn run_batch(
-    state: &AppState,
+    deps: Deps<'_>,
     job_id: i64,
     owner: &str,
     grant: &Allowed<perm::ResetPasswords>,
@@ -174,7 +174,7 @@ pub async fn run_batch(
 ) -> AppResult<Step> {
     let actor = grant.actor();
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     let ids = job_users::ids_after(&mut tx, job_id, at.after, BATCH).await?;
     let Some(&last) = ids.last() else {
         return Ok(Step::End);
@@ -206,7 +206,7 @@ pub async fn run_batch(
     let users = muster_store::user_cursor::page_after(&mut tx, &scope_of(actor), &filter, 0, BATCH).await?;
     let found: HashSet<i64> = users.iter().map(|u| u.id).collect();
     let gone: Vec<i64> = ids.iter().copied().filter(|id| !found.contains(id)).collect();
-    let done = passwords::reset_batch(&mut tx, state, actor, ctx, users, now).await?;
+    let done = passwords::reset_batch(&mut tx, deps, actor, ctx, users, now).await?;
     for (rows, what) in [
         (&done.reset, outcome::RESET),
         (&done.disabled, outcome::DISABLED),
@@ -226,7 +226,7 @@ pub async fn run_batch(
 /// those on a foreign password scheme (`foreign_hashes`), once its users are
 /// fixed: one way to reset many users.
 pub async fn run_batches(
-    state: &AppState,
+    deps: Deps<'_>,
     job: &Job,
     owner: &str,
     grant: &Allowed<perm::ResetPasswords>,
@@ -234,14 +234,14 @@ pub async fn run_batches(
 ) -> AppResult<Outcome> {
     let mut at = Position::of(job);
     loop {
-        match run_batch(state, job.id, owner, grant, ctx, at).await? {
+        match run_batch(deps, job.id, owner, grant, ctx, at).await? {
             Step::Done(next) => at = next,
             Step::End => break,
             Step::LostLease => return Ok(Outcome::LostLease),
         }
     }
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     let counts = job_users::outcome_counts(&mut tx, job.id).await?;
     if !jobs::finish(&mut tx, job.id, owner, now, at.processed, None).await? {
         tx.rollback().await?;

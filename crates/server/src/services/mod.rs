@@ -22,6 +22,16 @@ pub mod sessions;
 pub mod settings;
 pub mod users;
 
+/// What the password services and the jobs that reset users work with: the
+/// database, the hasher, and the address the links in their mails point to.
+/// Not the whole `AppState`, so what a service can reach is in its signature.
+#[derive(Clone, Copy)]
+pub struct Deps<'a> {
+    pub store: &'a muster_store::Store,
+    pub hasher: &'a crate::hashing::Hasher,
+    pub public_url: &'a str,
+}
+
 /// Where a request came from, for login attempts and audit events.
 #[derive(Debug, Clone, Default)]
 pub struct Ctx {

@@ -12,11 +12,11 @@ use muster_store::{Conn, audit as store_audit, password_resets as resets, sessio
 
 use super::users::{Target, load_target, scope_of};
 use super::{Ctx, audit};
-use crate::app::AppState;
 use crate::clock;
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{AppError, AppResult};
 use crate::mail::{self, messages};
+use crate::services::Deps;
 use crate::settings::Settings;
 
 /// Users per transaction in a mass reset.
@@ -27,9 +27,9 @@ fn user_inputs(u: &User) -> [&str; 4] {
 }
 
 /// Check `raw` against the policy for `user`, and hash it (off the runtime).
-async fn check_and_hash(state: &AppState, settings: &Settings, user: &User, raw: &str) -> AppResult<String> {
+async fn check_and_hash(deps: Deps<'_>, settings: &Settings, user: &User, raw: &str) -> AppResult<String> {
     let pw = settings.password_policy().check(raw, &user_inputs(user))?;
-    state.hasher.hash(pw.expose().to_owned(), settings.argon2()).await
+    deps.hasher.hash(pw.expose().to_owned(), settings.argon2()).await
 }
 
 /// Store a new hash and apply `t` to the status; outstanding links die.
@@ -50,20 +50,20 @@ async fn reload(conn: &mut Conn, id: i64) -> AppResult<User> {
 
 /// Change Password by an administrator. The user's sessions end and they are told by mail.
 pub async fn set_password(
-    state: &AppState,
+    deps: Deps<'_>,
     grant: &Allowed<perm::SetPasswords>,
     ctx: &Ctx,
     id: i64,
     new_password: &str,
 ) -> AppResult<User> {
     let actor = grant.actor();
-    let mut conn = state.store.conn().await?;
+    let mut conn = deps.store.conn().await?;
     let settings = Settings::load(&mut conn).await?;
     let target = load_target(&mut conn, grant, Action::SetPassword, id).await?.user;
     drop(conn);
-    let hash = check_and_hash(state, &settings, &target, new_password).await?;
+    let hash = check_and_hash(deps, &settings, &target, new_password).await?;
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     // again in the transaction: the target's roles may have changed during hashing
     let Target { user: before, proof } = load_target(&mut tx, grant, Action::SetPassword, id).await?;
     let id = proof.target_id();
@@ -97,19 +97,19 @@ pub async fn set_password(
 /// The signed-in user changes their own password, giving the current one.
 /// Every other session of theirs ends; the one in use (`keep_session`) stays.
 pub async fn change_own_password(
-    state: &AppState,
+    deps: Deps<'_>,
     ctx: &Ctx,
     user_id: i64,
     current_password: &str,
     new_password: &str,
     keep_session: &str,
 ) -> AppResult<User> {
-    let mut conn = state.store.conn().await?;
+    let mut conn = deps.store.conn().await?;
     let settings = Settings::load(&mut conn).await?;
     let user = reload(&mut conn, user_id).await?;
     drop(conn);
     let mut errors = Vec::new();
-    if !state
+    if !deps
         .hasher
         .verify(current_password.to_owned(), user.password_hash.clone())
         .await?
@@ -125,9 +125,9 @@ pub async fn change_own_password(
     if current_password == new_password {
         return Err(DomainError::invalid("password", "must differ from your current password").into());
     }
-    let hash = check_and_hash(state, &settings, &user, new_password).await?;
+    let hash = check_and_hash(deps, &settings, &user, new_password).await?;
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     let before = reload(&mut tx, user_id).await?;
     if before.password_hash != user.password_hash {
         return Err(DomainError::Refused("your password was changed meanwhile; sign in again".into()).into());
@@ -160,9 +160,9 @@ pub async fn change_own_password(
 }
 
 /// A new reset token for `user`, and its mail. Returns the token's row and the mail.
-fn new_token(state: &AppState, user: &User, expires_at: i64, by_admin: bool) -> ((String, i64), mail::Outgoing) {
+fn new_token(deps: Deps<'_>, user: &User, expires_at: i64, by_admin: bool) -> ((String, i64), mail::Outgoing) {
     let token = random_token(32);
-    let link = format!("{}/reset-password?token={token}", state.config.public_url);
+    let link = format!("{}/reset-password?token={token}", deps.public_url);
     let mail = messages::password_reset(user, &link, &clock::format(expires_at), by_admin);
     ((sha256_hex(&token), user.id), mail)
 }
@@ -170,14 +170,14 @@ fn new_token(state: &AppState, user: &User, expires_at: i64, by_admin: bool) -> 
 /// Reset Password for one user: status *Password reset*, sessions end,
 /// earlier links die, and one mail with a new single-use link.
 pub async fn reset_password(
-    state: &AppState,
+    deps: Deps<'_>,
     grant: &Allowed<perm::ResetPasswords>,
     ctx: &Ctx,
     id: i64,
 ) -> AppResult<User> {
     let actor = grant.actor();
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     let settings = Settings::load(&mut tx).await?;
     let Target { user: before, proof } = load_target(&mut tx, grant, Action::ResetPassword, id).await?;
     let id = proof.target_id();
@@ -194,7 +194,7 @@ pub async fn reset_password(
     resets::spend_for_users(&mut tx, &[id], now).await?;
     let after = reload(&mut tx, id).await?;
     let expires = now + settings.get("reset_ttl_admin_hours") * 3_600_000;
-    let (row, outgoing) = new_token(state, &after, expires, true);
+    let (row, outgoing) = new_token(deps, &after, expires, true);
     resets::insert_many(&mut tx, &[row], now, expires).await?;
     mail::queue(&mut tx, outgoing, now).await?;
     audit::record(
@@ -274,7 +274,7 @@ impl BatchOutcome {
 /// every caller (the mass reset job, the import, the CLI) applies the same rule.
 pub async fn reset_batch(
     tx: &mut Conn,
-    state: &AppState,
+    deps: Deps<'_>,
     actor: &Actor,
     ctx: &Ctx,
     batch: Vec<User>,
@@ -308,7 +308,7 @@ pub async fn reset_batch(
     let mut mails = Vec::with_capacity(targets.len());
     let mut events = Vec::with_capacity(targets.len());
     for u in &targets {
-        let (row, outgoing) = new_token(state, u, expires, true);
+        let (row, outgoing) = new_token(deps, u, expires, true);
         tokens.push(row);
         mails.push(outgoing.into_new());
         events.push(audit::event(
@@ -335,7 +335,7 @@ pub async fn reset_batch(
 /// API run it as a job instead (`services::mass_reset`). Commits every
 /// [`BATCH`] users.
 pub async fn mass_reset_password(
-    state: &AppState,
+    deps: Deps<'_>,
     grant: &Allowed<perm::ResetPasswords>,
     ctx: &Ctx,
     filter: &UserFilter,
@@ -346,13 +346,13 @@ pub async fn mass_reset_password(
     let mut after_id = 0;
     loop {
         let now = clock::now();
-        let mut tx = state.store.begin().await?;
+        let mut tx = deps.store.begin().await?;
         let batch = muster_store::user_cursor::page_after(&mut tx, &scope, filter, after_id, BATCH).await?;
         let Some(last) = batch.last() else {
             break;
         };
         after_id = last.id;
-        let done = reset_batch(&mut tx, state, actor, ctx, batch, now).await?;
+        let done = reset_batch(&mut tx, deps, actor, ctx, batch, now).await?;
         tx.commit().await?;
         done.add_to(&mut result);
         mail::wake();
@@ -380,13 +380,13 @@ pub async fn mass_reset_password(
 /// runs (PostgreSQL: z = −0.6). Without the audit decoy, existing accounts
 /// were slower again (z up to 6.7); with a hash lookup in place of the token
 /// decoy, z from 0.7 to 3.2: the full decoy is kept as the honest "same work".
-pub async fn forgot_password(state: &AppState, ctx: &Ctx, login: &str) -> AppResult<()> {
+pub async fn forgot_password(deps: Deps<'_>, ctx: &Ctx, login: &str) -> AppResult<()> {
     let login = login.trim();
     if login.is_empty() {
         return Err(DomainError::invalid("login", "enter your username or email").into());
     }
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     let settings = Settings::load(&mut tx).await?;
     let by_username = users::find_by_username(&mut tx, login).await?;
     let by_email = if login.contains('@') {
@@ -408,7 +408,7 @@ pub async fn forgot_password(state: &AppState, ctx: &Ctx, login: &str) -> AppRes
             &stand_in
         }
     };
-    let (row, outgoing) = new_token(state, for_user, expires, false);
+    let (row, outgoing) = new_token(deps, for_user, expires, false);
     match &target {
         Some(user) => {
             resets::insert_many(&mut tx, &[row], now, expires).await?;
@@ -475,8 +475,8 @@ fn stand_in_user(login: &str, now: i64) -> User {
 }
 
 /// The user a reset link is for, if the link can still be used.
-pub async fn check_token(state: &AppState, token: &str) -> AppResult<Option<User>> {
-    let mut conn = state.store.conn().await?;
+pub async fn check_token(deps: Deps<'_>, token: &str) -> AppResult<Option<User>> {
+    let mut conn = deps.store.conn().await?;
     let Some(t) = resets::find(&mut conn, &sha256_hex(token)).await? else {
         return Ok(None);
     };
@@ -503,21 +503,16 @@ impl<E: Into<AppError>> From<E> for CompleteError {
 /// Set a new password through a reset link: the policy applies, then the
 /// status is *Active*, the counter 0, every link of the user spent, and
 /// every session ended.
-pub async fn complete_reset(
-    state: &AppState,
-    ctx: &Ctx,
-    token: &str,
-    new_password: &str,
-) -> Result<User, CompleteError> {
-    let Some(user) = check_token(state, token).await? else {
+pub async fn complete_reset(deps: Deps<'_>, ctx: &Ctx, token: &str, new_password: &str) -> Result<User, CompleteError> {
+    let Some(user) = check_token(deps, token).await? else {
         return Err(CompleteError::InvalidLink);
     };
-    let mut conn = state.store.conn().await?;
+    let mut conn = deps.store.conn().await?;
     let settings = Settings::load(&mut conn).await?;
     drop(conn);
-    let hash = check_and_hash(state, &settings, &user, new_password).await?;
+    let hash = check_and_hash(deps, &settings, &user, new_password).await?;
     let now = clock::now();
-    let mut tx = state.store.begin().await?;
+    let mut tx = deps.store.begin().await?;
     // The link is spent here, in one statement: of two uses, one wins.
     let Some(user_id) = resets::consume(&mut tx, &sha256_hex(token), now).await? else {
         return Err(CompleteError::InvalidLink);

@@ -139,7 +139,7 @@ async fn send_setup_mail(
         only_ids: Some(ids),
         ..Default::default()
     };
-    let r = crate::services::passwords::mass_reset_password(state, &grant, ctx, &users).await?;
+    let r = crate::services::passwords::mass_reset_password(state.deps(), &grant, ctx, &users).await?;
     let mut note = format!("{} user(s) were sent the password set-up mail.", r.queued);
     if r.skipped_disabled > 0 {
         note.push_str(&format!(" {} disabled user(s) were not.", r.skipped_disabled));

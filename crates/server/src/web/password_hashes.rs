@@ -124,7 +124,7 @@ async fn reset(
     viewer.actor.allow::<perm::ManageSettings>()?;
     let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
     let scheme = foreign_scheme(&form.scheme)?;
-    let result = foreign_hashes::reset_scheme(&state, &grant, &ctx, scheme).await?;
+    let result = foreign_hashes::reset_scheme(state.deps(), &grant, &ctx, scheme).await?;
     Ok(redirect_with_flash(&state, PATH, "success", &result.message()))
 }
 

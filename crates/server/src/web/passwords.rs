@@ -146,7 +146,7 @@ async fn suggestion(
 ) -> Result<Response, PageError> {
     let allowed = match (&viewer, headers.get(RESET_TOKEN_HEADER).and_then(|v| v.to_str().ok())) {
         (Some(_), _) => true,
-        (None, Some(token)) if !token.is_empty() => passwords::check_token(&state, token).await?.is_some(),
+        (None, Some(token)) if !token.is_empty() => passwords::check_token(state.deps(), token).await?.is_some(),
         (None, _) => false,
     };
     if !allowed {
@@ -224,7 +224,7 @@ async fn admin_change(
     Form(form): Form<ChangeForm>,
 ) -> Result<Response, PageError> {
     let grant = viewer.actor.allow::<perm::SetPasswords>()?;
-    match passwords::set_password(&state, &grant, &ctx, id, &form.password).await {
+    match passwords::set_password(state.deps(), &grant, &ctx, id, &form.password).await {
         Ok(user) => Ok(redirect_with_flash(
             &state,
             &safe_next(form.next.as_deref(), format!("/admin/users/{id}")),
@@ -262,7 +262,7 @@ async fn admin_reset(
     Form(form): Form<NextForm>,
 ) -> Result<Response, PageError> {
     let grant = viewer.actor.allow::<perm::ResetPasswords>()?;
-    let user = passwords::reset_password(&state, &grant, &ctx, id).await?;
+    let user = passwords::reset_password(state.deps(), &grant, &ctx, id).await?;
     Ok(redirect_with_flash(
         &state,
         &safe_next(
@@ -371,7 +371,7 @@ async fn own_change(
     Form(form): Form<ChangeForm>,
 ) -> Result<Response, PageError> {
     let result = passwords::change_own_password(
-        &state,
+        state.deps(),
         &ctx,
         viewer.user.id,
         &form.current_password,
@@ -426,7 +426,7 @@ async fn forgot(
     ReqCtx(ctx): ReqCtx,
     Form(form): Form<ForgotForm>,
 ) -> Result<Response, PageError> {
-    match passwords::forgot_password(&state, &ctx, &form.login).await {
+    match passwords::forgot_password(state.deps(), &ctx, &form.login).await {
         Ok(()) => {
             let minutes = Settings::load(&mut *state.store.conn().await?)
                 .await?
@@ -491,7 +491,7 @@ async fn reset_form(
     layout: Layout,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
-    let Some(user) = passwords::check_token(&state, &q.token).await? else {
+    let Some(user) = passwords::check_token(state.deps(), &q.token).await? else {
         return Ok(no_referrer(StatusCode::GONE, ResetInvalidPage { layout }));
     };
     let policy = policy(&state).await?;
@@ -522,7 +522,7 @@ async fn reset(
     ReqCtx(ctx): ReqCtx,
     Form(form): Form<ResetForm>,
 ) -> Result<Response, PageError> {
-    match passwords::complete_reset(&state, &ctx, &form.token, &form.password).await {
+    match passwords::complete_reset(state.deps(), &ctx, &form.token, &form.password).await {
         Ok(_) => Ok(redirect_with_flash(
             &state,
             "/login",
@@ -531,7 +531,7 @@ async fn reset(
         )),
         Err(CompleteError::InvalidLink) => Ok(no_referrer(StatusCode::GONE, ResetInvalidPage { layout })),
         Err(CompleteError::App(AppError::Domain(DomainError::Invalid(errors)))) => {
-            let Some(user) = passwords::check_token(&state, &form.token).await? else {
+            let Some(user) = passwords::check_token(state.deps(), &form.token).await? else {
                 return Ok(no_referrer(StatusCode::GONE, ResetInvalidPage { layout }));
             };
             let policy = policy(&state).await?;

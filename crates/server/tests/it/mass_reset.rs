@@ -274,11 +274,11 @@ async fn takeover_story(app: TestApp) {
         .unwrap()
         .expect("claimed");
     assert_eq!(claimed.id, id);
-    let grant = mass_reset::requester(&app.state, &claimed).await.unwrap();
+    let grant = mass_reset::requester(app.state.deps(), &claimed).await.unwrap();
     let ctx = Ctx::cli();
     let mut at = Position::of(&claimed);
     for _ in 0..2 {
-        match mass_reset::run_batch(&app.state, id, "dead-worker", &grant, &ctx, at)
+        match mass_reset::run_batch(app.state.deps(), id, "dead-worker", &grant, &ctx, at)
             .await
             .unwrap()
         {
@@ -308,14 +308,15 @@ async fn takeover_story(app: TestApp) {
         .expect("taken over");
     assert_eq!(Position::of(&taken), at, "resumes at the checkpoint");
     // the dead worker wakes up and tries its next batch: nothing changes
-    let late = mass_reset::run_batch(&app.state, id, "dead-worker", &grant, &ctx, at)
+    let late = mass_reset::run_batch(app.state.deps(), id, "dead-worker", &grant, &ctx, at)
         .await
         .unwrap();
     assert_eq!(late, Step::LostLease);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM mail_outbox").await, half);
-    let outcome = muster_server::services::mass_reset::run_batches(&app.state, &taken, "second-worker", &grant, &ctx)
-        .await
-        .unwrap();
+    let outcome =
+        muster_server::services::mass_reset::run_batches(app.state.deps(), &taken, "second-worker", &grant, &ctx)
+            .await
+            .unwrap();
     assert_eq!(outcome, muster_server::jobs::Outcome::Done);
     let j = job(&app, id).await;
     assert_eq!(j.status, Status::Done);
