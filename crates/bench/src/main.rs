@@ -7,6 +7,7 @@ mod load;
 mod proc_stats;
 mod report;
 mod scenarios;
+mod search;
 mod timing;
 
 use std::path::PathBuf;
@@ -53,6 +54,10 @@ pub struct Args {
     /// of the key's organization, about a quarter of `--users`); prints the numbers, writes no report.
     #[arg(long)]
     pub mass_reset_only: bool,
+    /// Only the search rows (grid and API, "smith"), with `grid view=all` as
+    /// the reference, on a database seeded once and reused; writes no report.
+    #[arg(long)]
+    pub search_only: bool,
     /// Where to keep the seeded databases.
     #[arg(long, default_value = "target/bench-data")]
     pub work_dir: PathBuf,
@@ -103,6 +108,23 @@ fn main() -> std::process::ExitCode {
     }
     if args.dashboard_only {
         return match rt.block_on(dashboard::only(&args)) {
+            Ok(rows) => {
+                for r in rows {
+                    println!(
+                        "{} {} users | {} | {:.3} {} | {} | {}",
+                        r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
+                    );
+                }
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("muster-bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if args.search_only {
+        return match rt.block_on(search::only(&args)) {
             Ok(rows) => {
                 for r in rows {
                     println!(

@@ -37,6 +37,9 @@ pub struct ConfigArgs {
     /// Serve /metrics on this address of its own instead of on the main listener.
     #[arg(long, env = "MUSTER_METRICS_BIND", global = true)]
     pub metrics_bind: Option<String>,
+    /// Where the users grid's and `GET /api/users`'s totals stop counting a search (default 1,000).
+    #[arg(long, env = "MUSTER_COUNT_CAP", global = true)]
+    pub count_cap: Option<i64>,
 }
 
 /// A secret string (a URL with a password) that prints as `***` where the password is.
@@ -79,7 +82,14 @@ pub struct Config {
     pub mail_from: String,
     pub metrics_allow: crate::metrics::AllowList,
     pub metrics_bind: Option<String>,
+    /// Where the grid's and `GET /api/users`'s totals stop counting a search
+    /// ("1,000+"): counting every match is what a search costs at a million
+    /// users (docs/architecture.md, "Search").
+    pub count_cap: i64,
 }
+
+/// The default of [`Config::count_cap`].
+pub const COUNT_CAP: i64 = 1_000;
 
 impl Config {
     /// Resolve the flags against the optional TOML file and the defaults.
@@ -113,6 +123,11 @@ impl Config {
             None => crate::metrics::AllowList::loopback(),
         };
         let metrics_bind = pick(&args.metrics_bind, &file.metrics_bind).filter(|s| !s.is_empty());
+        let count_cap = match args.count_cap.or(file.count_cap) {
+            None => COUNT_CAP,
+            Some(n) if n >= 1 => n,
+            Some(n) => return Err(format!("count cap must be at least 1 (got {n})")),
+        };
         Ok(Config {
             metrics_allow,
             metrics_bind,
@@ -122,6 +137,7 @@ impl Config {
             public_url,
             smtp_url,
             mail_from,
+            count_cap,
         })
     }
 

@@ -43,7 +43,9 @@
   if (mass) mass.addEventListener("submit", function (ev) {
     mass.querySelectorAll("input[name=except]").forEach(function (e) { e.remove(); });
     var by = ev.submitter;
-    if (by && by.hasAttribute("data-confirm")) {
+    // past a capped total this page does not know the count: the server's confirmation page counts it
+    var uncounted = all && all.checked && matching.hasAttribute("data-at-least");
+    if (by && by.hasAttribute("data-confirm") && !uncounted) {
       // a mass button: ask first, in its dialog, naming the count
       ev.preventDefault();
       var n = selected();

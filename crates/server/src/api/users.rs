@@ -209,8 +209,14 @@ pub struct UserDocument {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListMeta {
-    /// How many users match the filters, on every page.
+    /// How many users match the filters, on every page. With
+    /// `totalCountIsLowerBound`, at least this many: counting stopped there.
     pub total_count: i64,
+    /// `true` when counting stopped at a cap (10,000 by default) because more
+    /// users match: a search at a million users is counted match by match, and
+    /// that count, not the page, is what costs. `links.last` is then absent and
+    /// `links.next` present. The built-in views are always counted exactly.
+    pub total_count_is_lower_bound: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -378,8 +384,18 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> Result<ListQuery, ApiErro
 async fn list(State(state): State<AppState>, who: ApiActor, RawQuery(pairs): RawQuery) -> Result<Response, ApiError> {
     let grant = who.actor.allow::<perm::ViewUsers>()?;
     let q = parse_list_query(&pairs)?;
-    let page = services::users::list(&state.store, &grant, &q.filter, &q.sort, q.page, q.size).await?;
-    let links = page_links("/api/users", &q.kept, q.page, q.size, Some(page.total), false);
+    let cap = state.config.count_cap;
+    let page = services::users::browse(&state.store, &grant, &q.filter, &q.sort, q.page, q.size, cap).await?;
+    let at_least = page.total_is_lower_bound;
+    // past a capped total the last page is unknown, and a next one always exists
+    let links = page_links(
+        "/api/users",
+        &q.kept,
+        q.page,
+        q.size,
+        (!at_least).then_some(page.total),
+        at_least,
+    );
     let orgs = OrgIndex::load(&state).await?;
     let data = page
         .users
@@ -395,7 +411,8 @@ async fn list(State(state): State<AppState>, who: ApiActor, RawQuery(pairs): Raw
     doc.insert(
         "meta".to_owned(),
         serde_json::json!(ListMeta {
-            total_count: page.total
+            total_count: page.total,
+            total_count_is_lower_bound: at_least,
         }),
     );
     doc.insert("links".to_owned(), serde_json::json!(links));

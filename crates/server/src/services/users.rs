@@ -85,6 +85,8 @@ pub async fn get_for<P: Perm>(store: &Store, grant: &Allowed<P>, action: Action,
 pub struct Page {
     pub users: Vec<User>,
     pub total: i64,
+    /// Counting stopped: at least `total` users match ([`browse`]).
+    pub total_is_lower_bound: bool,
 }
 
 pub async fn list(
@@ -101,7 +103,44 @@ pub async fn list(
     let offset = (page.max(1) - 1).saturating_mul(size);
     let users = users::list(&mut conn, &scope, filter, sort, size, offset).await?;
     let total = users::count(&mut conn, &scope, filter).await?;
-    Ok(Page { users, total })
+    Ok(Page {
+        users,
+        total,
+        total_is_lower_bound: false,
+    })
+}
+
+/// [`list`] for browsing (the grid, `GET /api/users`): where the total would
+/// be counted match by match (a search, a filter the counters do not hold) it
+/// stops at `cap`, and the page says "at least". A confirmation or an export
+/// that states how many users it acts on uses [`list`].
+pub async fn browse(
+    store: &Store,
+    grant: &Allowed<perm::ViewUsers>,
+    filter: &UserFilter,
+    sort: &UserSort,
+    page: i64,
+    size: i64,
+    cap: i64,
+) -> AppResult<Page> {
+    let mut conn = store.conn().await?;
+    let scope = scope_of(grant.actor());
+    let size = size.clamp(1, 1000);
+    let offset = (page.max(1) - 1).saturating_mul(size);
+    let users = users::list(&mut conn, &scope, filter, sort, size, offset).await?;
+    let count = users::count_up_to(&mut conn, &scope, filter, cap).await?;
+    let reached = offset.saturating_add(i64::try_from(users.len()).unwrap_or(0));
+    let (total, total_is_lower_bound) = match count {
+        users::Count { n, at_least: false } => (n, false),
+        // a page past the cap that is not full is the last one: its end is the total
+        _ if !users.is_empty() && users.len() < usize::try_from(size).unwrap_or(usize::MAX) => (reached, false),
+        users::Count { n, at_least: true } => (n.max(reached), true),
+    };
+    Ok(Page {
+        users,
+        total,
+        total_is_lower_bound,
+    })
 }
 
 /// What a form or the API gives to create a user; parsed here, every problem reported at once.

@@ -70,9 +70,16 @@ struct GridPage {
     heads: Vec<Head>,
     rows: Vec<Row>,
     total: i64,
-    /// `total` with thousands separators.
+    /// `total` with thousands separators, and a `+` where counting stopped.
     total_text: String,
+    /// Counting stopped at the cap: more than `total` users match, and the
+    /// pager knows no last page.
+    total_is_lower_bound: bool,
+    /// The cap, in words, for the note that says why the total ends in `+`.
+    cap_text: String,
     pages: i64,
+    /// `pages`, with a `+` where counting stopped.
+    pages_text: String,
     prev_href: Option<String>,
     next_href: Option<String>,
     first_href: String,
@@ -122,8 +129,11 @@ async fn grid(
         });
     }
     let gs = GridState::from_pairs(&pairs);
-    let page = services::users::list(&state.store, &grant, &gs.filter(), gs.sort(), gs.page, gs.size).await?;
+    let cap = state.config.count_cap;
+    let page = services::users::browse(&state.store, &grant, &gs.filter(), gs.sort(), gs.page, gs.size, cap).await?;
     let pages = ((page.total + gs.size - 1) / gs.size).max(1);
+    let at_least = page.total_is_lower_bound;
+    let plus = if at_least { "+" } else { "" };
     let saved = services::saved_views::list(&state.store, &grant).await?;
     let mut conn = state.store.conn().await?;
     let all_orgs = muster_store::organizations::list(&mut conn).await?;
@@ -221,7 +231,10 @@ async fn grid(
         + usize::from(f.second_factor.is_some());
     Ok(GridPage {
         layout,
-        total_text: thousands(page.total),
+        total_text: format!("{}{plus}", thousands(page.total)),
+        total_is_lower_bound: at_least,
+        cap_text: thousands(cap),
+        pages_text: format!("{pages}{plus}"),
         first_href: gs.with_page(1).href(),
         last_href: gs.with_page(pages).href(),
         page_links: gs.page_links(pages),
@@ -241,7 +254,8 @@ async fn grid(
         total: page.total,
         pages,
         prev_href: (gs.page > 1).then(|| gs.with_page(gs.page - 1).href()),
-        next_href: (gs.page < pages).then(|| gs.with_page(gs.page + 1).href()),
+        // past a capped total there is always a next page: more users match than were counted
+        next_href: (gs.page < pages || at_least).then(|| gs.with_page(gs.page + 1).href()),
         tabs,
         current_saved,
         columns: COLUMNS.iter().map(|c| (c.key, c.label, gs.shows(c.key))).collect(),

@@ -36,6 +36,7 @@ mod passkeys;
 mod passkeys_browser;
 mod passwords;
 mod passwords_browser;
+mod search_totals;
 mod second_factor;
 mod second_factor_browser;
 mod security_data;

@@ -8,4 +8,5 @@ mod db;
 mod login_rollup;
 mod name_order;
 mod schema;
+mod search_counts;
 mod stories;
