@@ -1,10 +1,10 @@
 //! Bulk inserts for `muster seed`: many rows per statement, ids chosen by the
 //! caller, so a million users take about a minute instead of an hour.
 
-use muster_domain::{AuthStatus, Millis, Role, sort_key};
+use muster_domain::{AuthStatus, Millis, Role};
 
 use crate::sql::{Sql, literal};
-use crate::{Backend, Conn, Result, Store, flag};
+use crate::{Backend, Conn, Result, Store, users};
 
 #[derive(Debug, Clone)]
 pub struct SeedUser {
@@ -39,11 +39,10 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
     if batch.is_empty() {
         return Ok(());
     }
-    let mut sql = Sql::new(
-        "INSERT INTO users (id, username, username_lc, email, email_lc, first_name, last_name, enabled, auth_status, \
-         failed_login_count, login_count, last_login_at, password_hash, password_changed_at, created_at, updated_at, \
-         roles_text, orgs_text, search_text, first_name_key, last_name_key) VALUES ",
-    );
+    let mut sql = Sql::new(&format!(
+        "INSERT INTO users (id, failed_login_count, login_count, last_login_at, roles_text, orgs_text, {}) VALUES ",
+        users::STORED_COLUMNS
+    ));
     let mut roles = Sql::new("INSERT INTO user_roles (user_id, role) VALUES ");
     let mut orgs = Sql::new("INSERT INTO user_organizations (user_id, organization_id) VALUES ");
     let (mut nr, mut no) = (0, 0);
@@ -58,31 +57,34 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
             .map(|(_, n)| n.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        let search = format!("{} {} {} {}", u.first_name, u.last_name, u.username, u.email).to_lowercase();
         let last_login = u.last_login_at.map_or_else(|| "NULL".to_owned(), |t| t.to_string());
+        let stored = users::Stored {
+            username: &u.username,
+            email: &u.email,
+            first_name: &u.first_name,
+            last_name: &u.last_name,
+            enabled: u.enabled,
+            auth_status: u.auth_status,
+            password_hash,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        };
         sql.push(&format!(
-            "({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {last_login}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            "({}, {}, {}, {last_login}, {}, {}",
             u.id,
-            literal(&u.username),
-            literal(&u.username.to_lowercase()),
-            literal(&u.email),
-            literal(&u.email.to_lowercase()),
-            literal(&u.first_name),
-            literal(&u.last_name),
-            flag(u.enabled),
-            literal(u.auth_status.as_str()),
             u.failed_login_count,
             u.login_count,
-            literal(password_hash),
-            u.created_at,
-            u.created_at,
-            u.updated_at,
             literal(&roles_text),
             literal(&orgs_text),
-            literal(&search),
-            literal(&sort_key(&u.first_name)),
-            literal(&sort_key(&u.last_name)),
         ));
+        for v in stored.values() {
+            let cell = match v {
+                users::Value::Text(s) => literal(&s),
+                users::Value::Int(n) => n.to_string(),
+            };
+            sql.push(", ").push(&cell);
+        }
+        sql.push(")");
         for r in &u.roles {
             if nr > 0 {
                 roles.push(", ");

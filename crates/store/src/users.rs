@@ -144,33 +144,87 @@ pub async fn check_unique(
     }
 }
 
+/// The columns of a users row that every writer of a new user fills, in the order of [`Stored::values`].
+pub const STORED_COLUMNS: &str = "username, username_lc, email, email_lc, first_name, last_name, enabled, \
+     auth_status, password_hash, password_changed_at, created_at, updated_at, search_text, first_name_key, \
+     last_name_key";
+
+/// A value of a stored column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Int(i64),
+}
+
+/// A new user's row as stored: the given fields and those derived from them
+/// (the lower-cased keys uniqueness is checked on, the search text, the name
+/// sort keys). [`insert`] binds it; the seed writes many as literals,
+/// unchecked for speed but never computed another way.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub enabled: bool,
+    pub auth_status: AuthStatus,
+    pub password_hash: &'a str,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Stored<'_> {
+    /// The values of [`STORED_COLUMNS`], in order.
+    pub fn values(&self) -> [Value; 15] {
+        let text = |s: &str| Value::Text(s.to_owned());
+        [
+            text(self.username),
+            // `Username::canonical` and `EmailAddress::canonical`
+            Value::Text(self.username.to_lowercase()),
+            text(self.email),
+            Value::Text(self.email.to_lowercase()),
+            text(self.first_name),
+            text(self.last_name),
+            Value::Int(flag(self.enabled)),
+            text(self.auth_status.as_str()),
+            text(self.password_hash),
+            Value::Int(self.created_at),
+            Value::Int(self.created_at),
+            Value::Int(self.updated_at),
+            Value::Text(search_text(self.username, self.email, self.first_name, self.last_name)),
+            Value::Text(sort_key(self.first_name)),
+            Value::Text(sort_key(self.last_name)),
+        ]
+    }
+}
+
 pub async fn insert(conn: &mut Conn, u: &NewUser, now: Millis) -> Result<i64> {
     check_unique(conn, &u.username, &u.email, None).await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (username, username_lc, email, email_lc, first_name, last_name, enabled, auth_status, \
-         password_hash, password_changed_at, created_at, updated_at, search_text, first_name_key, last_name_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12, $13) RETURNING id",
-    )
-    .bind(u.username.as_str())
-    .bind(u.username.canonical())
-    .bind(u.email.as_str())
-    .bind(u.email.canonical())
-    .bind(u.first_name.as_str())
-    .bind(u.last_name.as_str())
-    .bind(flag(u.enabled))
-    .bind(u.auth_status.as_str())
-    .bind(&u.password_hash)
-    .bind(now)
-    .bind(search_text(
-        u.username.as_str(),
-        u.email.as_str(),
-        u.first_name.as_str(),
-        u.last_name.as_str(),
-    ))
-    .bind(sort_key(u.first_name.as_str()))
-    .bind(sort_key(u.last_name.as_str()))
-    .fetch_one(&mut *conn)
-    .await?;
+    let stored = Stored {
+        username: u.username.as_str(),
+        email: u.email.as_str(),
+        first_name: u.first_name.as_str(),
+        last_name: u.last_name.as_str(),
+        enabled: u.enabled,
+        auth_status: u.auth_status,
+        password_hash: &u.password_hash,
+        created_at: now,
+        updated_at: now,
+    };
+    let values = stored.values();
+    let placeholders = (1..=values.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("INSERT INTO users ({STORED_COLUMNS}) VALUES ({placeholders}) RETURNING id");
+    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+    for v in values {
+        query = match v {
+            Value::Text(s) => query.bind(s),
+            Value::Int(n) => query.bind(n),
+        };
+    }
+    let id: i64 = query.fetch_one(&mut *conn).await?;
     set_roles(conn, id, &u.roles).await?;
     set_organizations(conn, id, &u.organization_ids).await?;
     Ok(id)
