@@ -4,6 +4,7 @@
 
 mod dashboard;
 mod load;
+mod memory;
 mod proc_stats;
 mod report;
 mod scenarios;
@@ -49,6 +50,10 @@ pub struct Args {
     /// prints the numbers, writes no report.
     #[arg(long)]
     pub dashboard_only: bool,
+    /// Only the memory rows (issue 11): a fresh start, a seed of the first
+    /// `--users` size, sign-ins, export, import; prints them, writes no report.
+    #[arg(long)]
+    pub memory_only: bool,
     /// Where to keep the seeded databases.
     #[arg(long, default_value = "target/bench-data")]
     pub work_dir: PathBuf,
@@ -86,6 +91,23 @@ fn main() -> std::process::ExitCode {
                 for r in rows {
                     println!(
                         "{} {} users | {} | {:.3} {} | {} | {}",
+                        r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
+                    );
+                }
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("muster-bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if args.memory_only {
+        return match rt.block_on(memory::only(&args)) {
+            Ok(rows) => {
+                for r in rows {
+                    println!(
+                        "{} {} users | {} | {:.1} {} | {} | {}",
                         r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
                     );
                 }
