@@ -7,5 +7,6 @@ mod back_office;
 mod db;
 mod login_rollup;
 mod name_order;
+mod pool;
 mod schema;
 mod stories;
