@@ -9,7 +9,7 @@ use crate::db;
 async fn idle_sqlite_connections_are_closed_and_reopened_on_demand() {
     let db = db::sqlite().await;
     let store = &db.store;
-    muster_store::organizations::create(&mut *store.conn().await.unwrap(), "Kept", 1)
+    muster_store::organizations::create(&mut store.conn().await.unwrap(), "Kept", 1)
         .await
         .unwrap();
     // hold several connections at once, as a burst of requests does
