@@ -4,6 +4,7 @@
 
 mod dashboard;
 mod load;
+mod memory;
 mod proc_stats;
 mod report;
 mod scenarios;
@@ -58,6 +59,10 @@ pub struct Args {
     /// the reference, on a database seeded once and reused; writes no report.
     #[arg(long)]
     pub search_only: bool,
+    /// Only the memory rows (issue 11): a fresh start, a seed of the first
+    /// `--users` size, sign-ins, export, import; prints them, writes no report.
+    #[arg(long)]
+    pub memory_only: bool,
     /// Where to keep the seeded databases.
     #[arg(long, default_value = "target/bench-data")]
     pub work_dir: PathBuf,
@@ -72,73 +77,22 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    if args.forgot_timing {
-        return match rt.block_on(scenarios::forgot_timing_only(&args)) {
-            Ok(rows) => {
-                for r in rows {
-                    println!(
-                        "{} {} users | {} | {:.3} {} | {} {}",
-                        r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
-                    );
-                }
-                std::process::ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("muster-bench: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        };
-    }
-    if args.mass_reset_only {
-        return match rt.block_on(scenarios::mass_reset_only(&args)) {
-            Ok(rows) => {
-                for r in rows {
-                    println!(
-                        "{} {} users | {} | {:.3} {} | {} | {}",
-                        r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
-                    );
-                }
-                std::process::ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("muster-bench: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        };
-    }
-    if args.dashboard_only {
-        return match rt.block_on(dashboard::only(&args)) {
-            Ok(rows) => {
-                for r in rows {
-                    println!(
-                        "{} {} users | {} | {:.3} {} | {} | {}",
-                        r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
-                    );
-                }
-                std::process::ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("muster-bench: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        };
-    }
-    if args.search_only {
-        return match rt.block_on(search::only(&args)) {
-            Ok(rows) => {
-                for r in rows {
-                    println!(
-                        "{} {} users | {} | {:.3} {} | {} | {}",
-                        r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
-                    );
-                }
-                std::process::ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("muster-bench: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        };
+    // one scenario alone: print its rows, write no report
+    let only = if args.forgot_timing {
+        Some(rt.block_on(scenarios::forgot_timing_only(&args)))
+    } else if args.mass_reset_only {
+        Some(rt.block_on(scenarios::mass_reset_only(&args)))
+    } else if args.dashboard_only {
+        Some(rt.block_on(dashboard::only(&args)))
+    } else if args.search_only {
+        Some(rt.block_on(search::only(&args)))
+    } else if args.memory_only {
+        Some(rt.block_on(memory::only(&args)))
+    } else {
+        None
+    };
+    if let Some(result) = only {
+        return print_rows(result);
     }
     match rt.block_on(scenarios::run_all(&args)) {
         Ok(results) => {
@@ -147,6 +101,24 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
             println!("wrote {} and {}", args.out.display(), args.json.display());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("muster-bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_rows(result: Result<Vec<report::Row>, String>) -> std::process::ExitCode {
+    match result {
+        Ok(rows) => {
+            for r in rows {
+                println!(
+                    "{} {} users | {} | {:.3} {} | {} | {}",
+                    r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
+                );
+            }
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {

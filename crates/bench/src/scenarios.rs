@@ -182,8 +182,9 @@ pub async fn admin_session(base: &str) -> Result<String, String> {
     Ok(cookie.split(';').next().unwrap_or("").to_owned())
 }
 
-/// Verifications per second that Argon2 alone allows on every core of this machine.
-fn argon2_bound() -> f64 {
+/// Verifications per second that Argon2 alone allows on every core of this machine
+/// (each thread reusing its working memory, as the server's hashing threads do).
+pub(crate) fn argon2_bound() -> f64 {
     let params = muster_server::hashing::Params::default();
     let hash = match muster_server::hashing::hash_now("bench password", params) {
         Ok(h) => h,
@@ -197,8 +198,9 @@ fn argon2_bound() -> f64 {
             let hash = hash.clone();
             std::thread::spawn(move || {
                 let mut n = 0u64;
+                let mut scratch = muster_server::hash_pool::Scratch::new();
                 while Instant::now() < deadline {
-                    muster_server::hashing::verify_now("bench password", &hash);
+                    muster_server::hashing::verify_with(&mut scratch, "bench password", &hash);
                     n += 1;
                 }
                 n
@@ -284,6 +286,7 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     // start once on the empty database: migrations + the first admin
     let (server, _) = start(args, t).await?;
+    rows.push(crate::memory::fresh_start_idle(t, &server).await);
     drop(server);
 
     let started = Instant::now();
@@ -370,6 +373,8 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
     rows.extend(cmp.rows(t));
 
     rows.extend(crate::scenarios::later(args, t, &server, &cookie).await?);
+    drop(server);
+    rows.extend(crate::memory::rows(args, t).await?);
     Ok(rows)
 }
 

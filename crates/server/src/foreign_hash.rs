@@ -1,7 +1,7 @@
 //! Checking a password against a hash made by another application (bcrypt,
 //! Django, Symfony/Oro, Keycloak), as parsed by `muster_domain::password_hash`.
-//! Called from `hashing::verify_now`, so it runs on the hasher's blocking
-//! threads like Argon2. Every comparison of a computed hash is constant-time.
+//! Called from `hashing::verify_with`, so it runs on the hashing threads
+//! (`hash_pool`) like Argon2. Every comparison of a computed hash is constant-time.
 //!
 //! A user on such a hash gets an Argon2id hash at their first successful
 //! sign-in (`services::auth::sign_in`, which audits `user.password_rehashed`).

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod db_health;
 pub mod error;
 pub mod foreign_hash;
+pub mod hash_pool;
 pub mod hashing;
 pub mod import_formats;
 pub mod jobs;

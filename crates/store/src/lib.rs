@@ -47,6 +47,9 @@ pub enum Backend {
     Postgres,
 }
 
+/// How long an unused SQLite connection stays open (see `Store::connect`).
+pub const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The database handle shared by every part of the server.
 #[derive(Clone)]
 pub struct Store {
@@ -77,6 +80,16 @@ impl Store {
         let mut pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30));
+        // Each SQLite connection keeps its own page cache (up to 2 MiB), its
+        // prepared statements and a copy of the schema. A burst that opens every
+        // pooled connection (an export job paging through the users) left 8 × 2 MiB
+        // resident for the 10 minutes sqlx keeps an idle connection (an export of
+        // 27,530 rows: +15.5 MB kept). Closing a connection after 2 s unused gives it
+        // back; reopening one costs a millisecond. A busy pool is unaffected, and an
+        // in-memory database, which lives only while a connection does, is never closed.
+        if backend == Backend::Sqlite && !url.contains(":memory:") && !url.contains("mode=memory") {
+            pool = pool.idle_timeout(SQLITE_IDLE_TIMEOUT);
+        }
         if backend == Backend::Sqlite {
             // WAL lets readers run beside the one writer; busy_timeout makes a
             // second writer wait instead of failing; foreign keys are off by default.

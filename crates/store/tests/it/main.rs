@@ -7,6 +7,7 @@ mod back_office;
 mod db;
 mod login_rollup;
 mod name_order;
+mod pool;
 mod schema;
 mod search_counts;
 mod stories;
