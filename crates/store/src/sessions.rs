@@ -108,6 +108,17 @@ pub async fn count_for_user(conn: &mut Conn, user_id: i64) -> Result<i64> {
         .await?)
 }
 
+/// End the sessions of the users `ids` (those a batch of a mass disable
+/// changed, in its transaction).
+pub async fn delete_for_users(conn: &mut Conn, ids: &[i64]) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = crate::sql::Sql::new("DELETE FROM sessions WHERE user_id IN ");
+    sql.int_list(ids);
+    Ok(sql.query().execute(&mut *conn).await?.rows_affected())
+}
+
 /// End the sessions of every user a filter selects, except `skip_id`; used in
 /// the transaction of a mass disable, before the update (afterwards a filter
 /// such as "enabled users" would no longer select them).
