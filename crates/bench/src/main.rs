@@ -4,6 +4,7 @@
 
 mod dashboard;
 mod load;
+mod mixed;
 mod proc_stats;
 mod report;
 mod scenarios;
@@ -49,6 +50,10 @@ pub struct Args {
     /// prints the numbers, writes no report.
     #[arg(long)]
     pub dashboard_only: bool,
+    /// Only the mixed load (sign-ins and grid pages during mass disable/enable
+    /// flips): seed each `--users` size, measure; prints the numbers, writes no report.
+    #[arg(long)]
+    pub mixed_only: bool,
     /// Where to keep the seeded databases.
     #[arg(long, default_value = "target/bench-data")]
     pub work_dir: PathBuf,
@@ -82,6 +87,23 @@ fn main() -> std::process::ExitCode {
     }
     if args.dashboard_only {
         return match rt.block_on(dashboard::only(&args)) {
+            Ok(rows) => {
+                for r in rows {
+                    println!(
+                        "{} {} users | {} | {:.3} {} | {} | {}",
+                        r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
+                    );
+                }
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("muster-bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if args.mixed_only {
+        return match rt.block_on(mixed::only(&args)) {
             Ok(rows) => {
                 for r in rows {
                     println!(

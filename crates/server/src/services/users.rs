@@ -574,11 +574,16 @@ pub async fn mass_set_enabled(
 /// this gap instead of queueing behind the whole action.
 const SQLITE_BATCH_GAP: std::time::Duration = std::time::Duration::from_millis(25);
 
+/// How long one batch of a mass action should hold the writer: a sign-in
+/// (~200 ms of Argon2) that waits for one batch stays within twice its time.
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// A mass enable/disable as a series of short transactions, so sign-ins and
 /// other writers interleave with it instead of waiting for all of it.
 ///
-/// The selection is fixed at the start (ids in order); each batch of `batch`
-/// users is updated, and on disable their sessions deleted, in its own
+/// The selection is fixed at the start (ids in order); each batch (at most
+/// `batch` users, fewer while batches take longer than [`BATCH_TIME`]) is
+/// updated, and on disable its users' sessions deleted, in its own
 /// transaction, re-checking scope and guarded roles. The one audit event with
 /// the totals commits with the last batch. If the action stops midway (an
 /// error, a crash), the batches already committed stay done, their sessions
@@ -604,13 +609,17 @@ pub async fn mass_set_enabled_in_batches(
         let ids = users::mass_enabled_selection(&mut conn, &scope, filter, enabled, actor.user_id, &guarded).await?;
         (ids, refused)
     };
-    let batches: Vec<&[i64]> = ids.chunks(batch.max(1)).collect();
     let mut done = MassChange { affected: 0, refused };
-    for (i, chunk) in batches.iter().enumerate() {
-        let last = i + 1 == batches.len();
-        if i > 0 && store.backend == muster_store::Backend::Sqlite {
+    let batch = batch.max(1);
+    let mut size = batch;
+    let mut start = 0;
+    while start < ids.len() {
+        let end = (start + size).min(ids.len());
+        let (chunk, last) = (&ids[start..end], end == ids.len());
+        if start > 0 && store.backend == muster_store::Backend::Sqlite {
             tokio::time::sleep(SQLITE_BATCH_GAP).await;
         }
+        let began = std::time::Instant::now();
         let step = async {
             let mut tx = store.begin().await?;
             let changed = users::set_enabled_batch(&mut tx, &scope, chunk, enabled, &guarded, now).await?;
@@ -649,8 +658,19 @@ pub async fn mass_set_enabled_in_batches(
                 return Err(e);
             }
         }
+        // The batch holds the writer (SQLite) or its rows (PostgreSQL) for
+        // its whole length; on a loaded machine or a bigger table the same
+        // 1,000 users took 300 ms. Keep it near BATCH_TIME: halve a slow
+        // batch, grow a quick one back, never past `batch`.
+        let took = began.elapsed();
+        if took > 2 * BATCH_TIME {
+            size = (size / 2).max(batch.min(100));
+        } else if took < BATCH_TIME / 2 {
+            size = (size * 2).min(batch);
+        }
+        start = end;
     }
-    if batches.is_empty() {
+    if ids.is_empty() {
         let mut tx = store.begin().await?;
         record_mass_enabled(&mut tx, ctx, actor, enabled, 0, refused, described, false).await?;
         tx.commit().await?;
