@@ -146,8 +146,8 @@ async fn flip(base: &str, auth: &str, min_flips: usize, min_seconds: f64) -> Fli
         seconds: 0.0,
         failures: Vec::new(),
     };
-    while out.count < min_flips || started.elapsed().as_secs_f64() < min_seconds || out.count % 2 == 1 {
-        let (action, view) = if out.count % 2 == 0 {
+    while out.count < min_flips || started.elapsed().as_secs_f64() < min_seconds || !out.count.is_multiple_of(2) {
+        let (action, view) = if out.count.is_multiple_of(2) {
             ("disable", "active")
         } else {
             ("enable", "disabled")

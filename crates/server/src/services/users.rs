@@ -658,14 +658,16 @@ pub async fn mass_set_enabled_in_batches(
                 return Err(e);
             }
         }
-        // The batch holds the writer (SQLite) or its rows (PostgreSQL) for
-        // its whole length; on a loaded machine or a bigger table the same
-        // 1,000 users took 300 ms. Keep it near BATCH_TIME: halve a slow
-        // batch, grow a quick one back, never past `batch`.
-        let took = began.elapsed();
-        if took > 2 * BATCH_TIME {
+        // On SQLite a batch holds the one writer for its whole length; on a
+        // loaded machine or a bigger table the same 1,000 users took 300 ms.
+        // Keep it near BATCH_TIME: halve a slow batch, grow a quick one back,
+        // never past `batch`. PostgreSQL locks only the batch's own rows, and
+        // there smaller batches only cost commits (measured: 100-user batches
+        // made a 27,000-user disable 3.7 times slower than one statement).
+        let (took, sqlite) = (began.elapsed(), store.backend == muster_store::Backend::Sqlite);
+        if sqlite && took > 2 * BATCH_TIME {
             size = (size / 2).max(batch.min(100));
-        } else if took < BATCH_TIME / 2 {
+        } else if sqlite && took < BATCH_TIME / 2 {
             size = (size * 2).min(batch);
         }
         start = end;
