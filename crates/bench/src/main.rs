@@ -5,6 +5,7 @@
 mod dashboard;
 mod load;
 mod memory;
+mod mixed;
 mod proc_stats;
 mod report;
 mod scenarios;
@@ -63,6 +64,10 @@ pub struct Args {
     /// `--users` size, sign-ins, export, import; prints them, writes no report.
     #[arg(long)]
     pub memory_only: bool,
+    /// Only the mixed load (sign-ins and grid pages during mass disable/enable
+    /// flips): seed each `--users` size, measure; prints the numbers, writes no report.
+    #[arg(long)]
+    pub mixed_only: bool,
     /// Where to keep the seeded databases.
     #[arg(long, default_value = "target/bench-data")]
     pub work_dir: PathBuf,
@@ -88,6 +93,8 @@ fn main() -> std::process::ExitCode {
         Some(rt.block_on(search::only(&args)))
     } else if args.memory_only {
         Some(rt.block_on(memory::only(&args)))
+    } else if args.mixed_only {
+        Some(rt.block_on(mixed::only(&args)))
     } else {
         None
     };

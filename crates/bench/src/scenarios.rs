@@ -372,6 +372,8 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
     let cmp = crate::timing::forgot_password(args, t, &server.base, args.forgot_samples).await?;
     rows.extend(cmp.rows(t));
 
+    // before `later` too: its flips end with every user enabled again
+    rows.extend(crate::mixed::rows(args, t, &server, &cookie).await?);
     rows.extend(crate::scenarios::later(args, t, &server, &cookie).await?);
     drop(server);
     rows.extend(crate::memory::rows(args, t).await?);

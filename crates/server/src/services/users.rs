@@ -705,10 +705,11 @@ impl MassChange {
     }
 }
 
-/// Enable or disable every user a filter selects (within the actor's
-/// organizations), as set-based statements; the actor is skipped, and so are
-/// the users the rule guards from this actor (counted as refused). Disabling
-/// ends the sessions of the users it selects. One audit event per mass action.
+/// Enable or disable every user `filter` selects within the actor's
+/// organizations, in batches of [`users::MASS_BATCH`] (see
+/// [`mass_set_enabled_in_batches`]). The actor is skipped, and so are the
+/// users the rule guards from this actor (counted as refused); disabling ends
+/// the sessions of the users it changes. One audit event per mass action.
 pub async fn mass_set_enabled(
     store: &Store,
     grant: &Allowed<perm::EnableDisable>,
@@ -717,35 +718,154 @@ pub async fn mass_set_enabled(
     enabled: bool,
     described: serde_json::Value,
 ) -> AppResult<MassChange> {
+    mass_set_enabled_in_batches(store, grant, ctx, filter, enabled, described, users::MASS_BATCH).await
+}
+
+/// Between two batches on SQLite the mass action lets go of the one writer
+/// for this long: a sign-in waiting in SQLite's busy handler polls every
+/// 1–25 ms in its first 130 ms of waiting, so it finds the lock free within
+/// this gap instead of queueing behind the whole action.
+const SQLITE_BATCH_GAP: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// How long one batch of a mass action should hold the writer: a sign-in
+/// (~200 ms of Argon2) that waits for one batch stays within twice its time.
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A mass enable/disable as a series of short transactions, so sign-ins and
+/// other writers interleave with it instead of waiting for all of it.
+///
+/// The selection is fixed at the start (ids in order); each batch (at most
+/// `batch` users, fewer while batches take longer than [`BATCH_TIME`]) is
+/// updated, and on disable its users' sessions deleted, in its own
+/// transaction, re-checking scope and guarded roles. The one audit event with
+/// the totals commits with the last batch. If the action stops midway (an
+/// error, a crash), the batches already committed stay done, their sessions
+/// ended; the rest are untouched, and on an error an audit event with the
+/// partial totals and `"interrupted": true` is written. Running the same
+/// action again selects exactly the users still left.
+pub async fn mass_set_enabled_in_batches(
+    store: &Store,
+    grant: &Allowed<perm::EnableDisable>,
+    ctx: &Ctx,
+    filter: &UserFilter,
+    enabled: bool,
+    described: serde_json::Value,
+    batch: usize,
+) -> AppResult<MassChange> {
     let actor = grant.actor();
     let scope = scope_of(actor);
     let guarded = actor.guarded_roles();
-    let mut tx = store.begin().await?;
-    let refused = users::count_guarded(&mut tx, &scope, filter, enabled, actor.user_id, &guarded).await?;
-    if !enabled {
-        sessions::delete_for_filter(&mut tx, &scope, filter, actor.user_id, &guarded).await?;
+    let now = clock::now();
+    let (ids, refused) = {
+        let mut conn = store.conn().await?;
+        let refused = users::count_guarded(&mut conn, &scope, filter, enabled, actor.user_id, &guarded).await?;
+        let ids = users::mass_enabled_selection(&mut conn, &scope, filter, enabled, actor.user_id, &guarded).await?;
+        (ids, refused)
+    };
+    let mut done = MassChange { affected: 0, refused };
+    let batch = batch.max(1);
+    let mut size = batch;
+    let mut start = 0;
+    while start < ids.len() {
+        let end = (start + size).min(ids.len());
+        let (chunk, last) = (&ids[start..end], end == ids.len());
+        if start > 0 && store.backend == muster_store::Backend::Sqlite {
+            tokio::time::sleep(SQLITE_BATCH_GAP).await;
+        }
+        let began = std::time::Instant::now();
+        let step = async {
+            let mut tx = store.begin().await?;
+            let changed = users::set_enabled_batch(&mut tx, &scope, chunk, enabled, &guarded, now).await?;
+            if !enabled {
+                sessions::delete_for_users(&mut tx, &changed).await?;
+            }
+            let total = done.affected + changed.len() as u64;
+            if last {
+                record_mass_enabled(&mut tx, ctx, actor, enabled, total, refused, described.clone(), false).await?;
+            }
+            tx.commit().await?;
+            AppResult::Ok(total)
+        };
+        match step.await {
+            Ok(total) => done.affected = total,
+            Err(e) => {
+                if done.affected > 0 {
+                    // best effort: the error that stopped the action is the one to report
+                    if let Ok(mut tx) = store.begin().await {
+                        let noted = record_mass_enabled(
+                            &mut tx,
+                            ctx,
+                            actor,
+                            enabled,
+                            done.affected,
+                            refused,
+                            described.clone(),
+                            true,
+                        )
+                        .await;
+                        if noted.is_ok() {
+                            let _ = tx.commit().await;
+                        }
+                    }
+                }
+                return Err(e);
+            }
+        }
+        // On SQLite a batch holds the one writer for its whole length; on a
+        // loaded machine or a bigger table the same 1,000 users took 300 ms.
+        // Keep it near BATCH_TIME: halve a slow batch, grow a quick one back,
+        // never past `batch`. PostgreSQL locks only the batch's own rows, and
+        // there smaller batches only cost commits (measured: 100-user batches
+        // made a 27,000-user disable 3.7 times slower than one statement).
+        let (took, sqlite) = (began.elapsed(), store.backend == muster_store::Backend::Sqlite);
+        if sqlite && took > 2 * BATCH_TIME {
+            size = (size / 2).max(batch.min(100));
+        } else if sqlite && took < BATCH_TIME / 2 {
+            size = (size * 2).min(batch);
+        }
+        start = end;
     }
-    let affected =
-        users::mass_set_enabled(&mut tx, &scope, filter, enabled, actor.user_id, &guarded, clock::now()).await?;
+    if ids.is_empty() {
+        let mut tx = store.begin().await?;
+        record_mass_enabled(&mut tx, ctx, actor, enabled, 0, refused, described, false).await?;
+        tx.commit().await?;
+    }
+    Ok(done)
+}
+
+/// The one audit event of a mass enable/disable.
+#[allow(clippy::too_many_arguments)]
+async fn record_mass_enabled(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    actor: &Actor,
+    enabled: bool,
+    affected: u64,
+    refused: u64,
+    described: serde_json::Value,
+    interrupted: bool,
+) -> AppResult<()> {
     let action = if enabled {
         AuditAction::UsersMassEnabled
     } else {
         AuditAction::UsersMassDisabled
     };
+    let mut after = serde_json::json!({"affected": affected, "refused": refused, "selection": described});
+    if interrupted {
+        after["interrupted"] = serde_json::Value::Bool(true);
+    }
     audit::record(
-        &mut tx,
+        conn,
         ctx,
         audit::Entry {
             action,
             actor: Some(actor),
             target: None,
             before: None,
-            after: Some(serde_json::json!({"affected": affected, "refused": refused, "selection": described})),
+            after: Some(after),
         },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(MassChange { affected, refused })
+    .await
 }
 
 /// What a surface asks to change on a user: `None` keeps the current value.

@@ -27,6 +27,7 @@ mod imports;
 mod lockout;
 mod mail;
 mod mailbox;
+mod mass_enable;
 mod mass_reset;
 mod metrics;
 mod pages;

@@ -100,19 +100,26 @@ async fn mass_disable_ends_the_sessions_it_selects(store: &Store) {
         exclude_ids: vec![y],
         ..Default::default()
     };
-    // sessions first: once disabled, "active" would no longer select them
-    assert_eq!(
-        sessions::delete_for_filter(&mut c, &scope, &f, actor, &[])
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        users::mass_set_enabled(&mut c, &scope, &f, false, actor, &[], 2)
-            .await
-            .unwrap(),
-        1
-    );
+    // the selection is taken first and applied in batches (here of one user)
+    let ids = users::mass_enabled_selection(&mut c, &scope, &f, false, actor, &[])
+        .await
+        .unwrap();
+    assert_eq!(ids, [x]);
+    let changed = users::set_enabled_batch(&mut c, &scope, &ids, false, &[], 2)
+        .await
+        .unwrap();
+    assert_eq!(changed, [x]);
+    assert_eq!(sessions::delete_for_users(&mut c, &changed).await.unwrap(), 1);
+    // applied again, a batch changes no one: it checks the state anew
+    let again = users::set_enabled_batch(&mut c, &scope, &ids, false, &[], 3)
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+    // a batch re-checks the scope: a user outside it is never changed
+    let outside = users::set_enabled_batch(&mut c, &scope, &[out], false, &[], 3)
+        .await
+        .unwrap();
+    assert!(outside.is_empty());
     for (u, live) in [(actor, 1), (x, 0), (y, 1), (out, 1)] {
         assert_eq!(sessions::count_for_user(&mut c, u).await.unwrap(), live, "user {u}");
     }
