@@ -26,6 +26,7 @@ pub mod seed_attempts;
 pub mod sessions;
 pub mod settings;
 pub mod user_cursor;
+pub mod user_export;
 pub mod user_import;
 pub mod users;
 
@@ -51,6 +52,9 @@ pub enum Backend {
 pub struct Store {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// For a connection of the backend's own driver beside the pool (the
+    /// export's step loop, `COPY`): sqlx's `Any` cannot hand one out.
+    url: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,7 +112,11 @@ impl Store {
             })
         });
         let pool = pool.connect_with(options).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            url: url.into(),
+        })
     }
 
     pub async fn migrate(&self) -> Result<()> {
