@@ -3,6 +3,7 @@
 //! Run through `scripts/bench` (release build). Never part of the test suite.
 
 mod dashboard;
+mod export_ratio;
 mod load;
 mod proc_stats;
 mod report;
@@ -49,6 +50,10 @@ pub struct Args {
     /// prints the numbers, writes no report.
     #[arg(long)]
     pub dashboard_only: bool,
+    /// Only the export against `sqlite3 -csv` / `psql \copy` (and the seed's time):
+    /// seed users, export, dump; prints the numbers, writes no report.
+    #[arg(long)]
+    pub export_only: bool,
     /// Where to keep the seeded databases.
     #[arg(long, default_value = "target/bench-data")]
     pub work_dir: PathBuf,
@@ -69,6 +74,23 @@ fn main() -> std::process::ExitCode {
                 for r in rows {
                     println!(
                         "{} {} users | {} | {:.3} {} | {} {}",
+                        r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
+                    );
+                }
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("muster-bench: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if args.export_only {
+        return match rt.block_on(export_ratio::only(&args)) {
+            Ok(rows) => {
+                for r in rows {
+                    println!(
+                        "{} {} users | {} | {:.3} {} | {} | {}",
                         r.backend, r.users, r.scenario, r.value, r.unit, r.target, r.note
                     );
                 }
