@@ -3,6 +3,7 @@
 //! Run through `scripts/bench` (release build). Never part of the test suite.
 
 mod dashboard;
+mod export_ratio;
 mod load;
 mod memory;
 mod mixed;
@@ -68,6 +69,10 @@ pub struct Args {
     /// flips): seed each `--users` size, measure; prints the numbers, writes no report.
     #[arg(long)]
     pub mixed_only: bool,
+    /// Only the export against `sqlite3 -csv` / `psql \copy` (and the seed's time):
+    /// seed users, export, dump; prints the numbers, writes no report.
+    #[arg(long)]
+    pub export_only: bool,
     /// Where to keep the seeded databases.
     #[arg(long, default_value = "target/bench-data")]
     pub work_dir: PathBuf,
@@ -93,6 +98,8 @@ fn main() -> std::process::ExitCode {
         Some(rt.block_on(search::only(&args)))
     } else if args.memory_only {
         Some(rt.block_on(memory::only(&args)))
+    } else if args.export_only {
+        Some(rt.block_on(export_ratio::only(&args)))
     } else if args.mixed_only {
         Some(rt.block_on(mixed::only(&args)))
     } else {

@@ -307,7 +307,7 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
         return Err("seed failed".into());
     }
     let secs = started.elapsed().as_secs_f64();
-    rows.push(t.row("seed users (+10% records)", secs, "s"));
+    rows.push(crate::export_ratio::seed_row(t, secs));
     rows.push(crate::dashboard::seed_attempts(args, t).await?);
 
     let (server, ready) = start(args, t).await?;
@@ -481,34 +481,8 @@ pub async fn later(args: &Args, t: &Target, server: &Server, _cookie: &str) -> R
     r.note = format!("p50 {:.2} ms, p99 {:.2} ms, errors {}", s.p50_ms, s.p99_ms, s.errors);
     rows.push(r);
 
-    // export every user through the CLI: rows per second and peak memory
-    let file = t.data_dir.join("export.csv");
-    let started = Instant::now();
-    let child = t
-        .command(args)
-        .args(["export", "users", "--out"])
-        .arg(&file)
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let (ok, peak_kib) = proc_stats::wait_with_peak(child).await;
-    let secs = started.elapsed().as_secs_f64();
-    if ok {
-        let rate = (t.users + 1) as f64 / secs;
-        let mut r = target(
-            t.row("export all users (CLI)", rate, "rows/s"),
-            "≥ 500,000 rows/s",
-            rate >= 500_000.0,
-        );
-        r.note = format!("{secs:.1} s");
-        rows.push(r);
-        let mb = peak_kib as f64 / 1024.0;
-        rows.push(target(
-            t.row("export peak memory (RSS)", mb, "MB"),
-            "< 64 MB",
-            mb < 64.0,
-        ));
-    }
+    // export every user through the CLI against the database's own dump: rows per second, ratio, peak memory
+    rows.extend(crate::export_ratio::rows(args, t).await?);
 
     // mass reset of 10,000 users of the key's organization by id, then of all
     // its users (a job each: 202, then GET /api/jobs/{id} until done)

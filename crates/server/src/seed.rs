@@ -187,55 +187,65 @@ pub async fn run(
     let mut rng = Rng(0x5EED ^ u64::try_from(first_id).unwrap_or(0));
     let five_years = 5 * 365 * 86_400_000_i64;
     const BATCH: i64 = 500;
-    // One transaction: a seed that fails leaves nothing half-done (and no index missing).
-    let mut tx = store.begin().await?;
-    if store.backend == muster_store::Backend::Sqlite {
-        // random-order index keys thrash SQLite's default 2 MB page cache
-        sqlx::query("PRAGMA cache_size = -262144").execute(&mut *tx).await?;
-    }
     // Into a (nearly) empty database, build the indexes once at the end.
-    let deferred = if users >= 10_000 && first_id <= users / 10 {
-        Some(seed::defer_indexes(&mut tx, store.backend).await?)
-    } else {
-        None
-    };
+    let defer = users >= 10_000 && first_id <= users / 10;
     let mut id = first_id;
     let end = first_id + users;
-    while id < end {
+    // The same users, in the same order, whichever way they are written.
+    let mut user_batch = |rng: &mut Rng| {
+        if id >= end {
+            return None;
+        }
         let n = BATCH.min(end - id);
         let mut batch = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
         for _ in 0..n {
-            batch.push(fake_user(&mut rng, id, now, five_years, &orgs));
+            batch.push(fake_user(rng, id, now, five_years, &orgs));
             id += 1;
         }
-        seed::insert_users(&mut tx, &batch, password_hash).await?;
         bar.inc(u64::try_from(n).unwrap_or(0));
-    }
-
-    bar.set_message("records");
-    let mut rid = seed::next_id(&mut tx, "records").await?;
-    let first_record = rid;
-    let rend = rid + records;
-    while rid < rend && users > 0 {
-        let n = (BATCH * 4).min(rend - rid);
-        let mut batch = Vec::new();
-        for _ in 0..n {
-            let owner = first_id + i64::try_from(rng.below(u64::try_from(users).unwrap_or(1))).unwrap_or(0);
-            // the owner's first organization, as fake_user made it
-            let org = orgs[usize::try_from(owner % 4).unwrap_or(0)].0;
-            let kind = rng.pick(KINDS);
-            let at = now - i64::try_from(rng.below(u64::try_from(five_years).unwrap_or(1))).unwrap_or(0);
-            batch.push((rid, kind, format!("{} #{rid}", capitalize(kind)), owner, org, at));
-            rid += 1;
+        Some(batch)
+    };
+    let (first_record, rid) = if store.backend == muster_store::Backend::Postgres {
+        // COPY on a connection of its own, in one transaction (seed::PgLoad)
+        let mut load = seed::PgLoad::begin(store).await?;
+        let deferred = if defer { Some(load.defer_indexes().await?) } else { None };
+        load.users(password_hash, || user_batch(&mut rng)).await?;
+        bar.set_message("records");
+        let first_record = load.next_id("records").await?;
+        let mut records = RecordBatches::new(first_record, records, first_id, users, &orgs, now, five_years);
+        load.records(|| records.next(&mut rng, &bar)).await?;
+        if let Some(deferred) = deferred {
+            bar.set_message("indexes");
+            load.restore_indexes(deferred).await?;
         }
-        seed::insert_records(&mut tx, &batch).await?;
-        bar.inc(u64::try_from(n).unwrap_or(0));
-    }
-    if let Some(deferred) = deferred {
-        bar.set_message("indexes");
-        seed::restore_indexes(&mut tx, deferred).await?;
-    }
-    tx.commit().await?;
+        load.commit().await?;
+        (first_record, records.rid)
+    } else {
+        // One transaction: a seed that fails leaves nothing half-done (and no index missing).
+        let mut tx = store.begin().await?;
+        // random-order index keys thrash SQLite's default 2 MB page cache
+        sqlx::query("PRAGMA cache_size = -262144").execute(&mut *tx).await?;
+        let deferred = if defer {
+            Some(seed::defer_indexes(&mut tx, store.backend).await?)
+        } else {
+            None
+        };
+        while let Some(batch) = user_batch(&mut rng) {
+            seed::insert_users(&mut tx, &batch, password_hash).await?;
+        }
+        bar.set_message("records");
+        let first_record = seed::next_id(&mut tx, "records").await?;
+        let mut records = RecordBatches::new(first_record, records, first_id, users, &orgs, now, five_years);
+        while let Some(batch) = records.next(&mut rng, &bar) {
+            seed::insert_records(&mut tx, &batch).await?;
+        }
+        if let Some(deferred) = deferred {
+            bar.set_message("indexes");
+            seed::restore_indexes(&mut tx, deferred).await?;
+        }
+        tx.commit().await?;
+        (first_record, records.rid)
+    };
     bar.finish_and_clear();
     seed::fix_sequences(store).await?;
     // what was made, not what was asked for
@@ -243,6 +253,59 @@ pub async fn run(
         users: id - first_id,
         records: rid - first_record,
     })
+}
+
+/// Records in batches of 2,000, each owned by a random seeded user.
+struct RecordBatches<'a> {
+    rid: i64,
+    end: i64,
+    first_user: i64,
+    users: i64,
+    orgs: &'a [(i64, String)],
+    now: i64,
+    span: i64,
+}
+
+impl<'a> RecordBatches<'a> {
+    fn new(
+        first_record: i64,
+        records: i64,
+        first_user: i64,
+        users: i64,
+        orgs: &'a [(i64, String)],
+        now: i64,
+        span: i64,
+    ) -> Self {
+        RecordBatches {
+            rid: first_record,
+            end: first_record + records,
+            first_user,
+            users,
+            orgs,
+            now,
+            span,
+        }
+    }
+
+    fn next(&mut self, rng: &mut Rng, bar: &ProgressBar) -> Option<Vec<seed::SeedRecord>> {
+        if self.rid >= self.end || self.users <= 0 {
+            return None;
+        }
+        let n = 2000.min(self.end - self.rid);
+        let mut batch = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+        for _ in 0..n {
+            let owner = self.first_user + i64::try_from(rng.below(u64::try_from(self.users).unwrap_or(1))).unwrap_or(0);
+            // the owner's first organization, as fake_user made it
+            let org = self.orgs[usize::try_from(owner % 4).unwrap_or(0)].0;
+            let kind = rng.pick(KINDS);
+            let at = self.now - i64::try_from(rng.below(u64::try_from(self.span).unwrap_or(1))).unwrap_or(0);
+            let rid = self.rid;
+            batch.push((rid, kind, format!("{} #{rid}", capitalize(kind)), owner, org, at));
+            self.rid += 1;
+        }
+        bar.inc(u64::try_from(n).unwrap_or(0));
+        Some(batch)
+    }
 }
 
 fn capitalize(s: &str) -> String {

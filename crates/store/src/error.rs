@@ -14,6 +14,9 @@ pub enum Error {
     Config(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// From a driver used directly, not through sqlx (the export's SQLite step loop, `COPY`).
+    #[error("database driver: {0}")]
+    Driver(String),
 }
 
 impl From<sqlx::Error> for Error {

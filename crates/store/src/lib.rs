@@ -27,6 +27,7 @@ pub mod seed_attempts;
 pub mod sessions;
 pub mod settings;
 pub mod user_cursor;
+pub mod user_export;
 pub mod user_import;
 pub mod users;
 
@@ -55,6 +56,9 @@ pub const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Store {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// For a connection of the backend's own driver beside the pool (the
+    /// export's step loop, `COPY`): sqlx's `Any` cannot hand one out.
+    url: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -122,7 +126,11 @@ impl Store {
             })
         });
         let pool = pool.connect_with(options).await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            url: url.into(),
+        })
     }
 
     pub async fn migrate(&self) -> Result<()> {

@@ -15,6 +15,8 @@ pub enum Arg {
 pub struct Sql {
     pub text: String,
     args: Vec<Arg>,
+    /// Where each placeholder sits in `text` (start, end); text is only ever appended to.
+    marks: Vec<(usize, usize)>,
 }
 
 impl Sql {
@@ -22,6 +24,7 @@ impl Sql {
         Sql {
             text: text.to_owned(),
             args: Vec::new(),
+            marks: Vec::new(),
         }
     }
 
@@ -34,8 +37,29 @@ impl Sql {
     pub fn bind(&mut self, arg: Arg) -> &mut Self {
         self.args.push(arg);
         let n = self.args.len();
+        let start = self.text.len();
         self.text.push_str(&format!("${n}"));
+        self.marks.push((start, self.text.len()));
         self
+    }
+
+    /// The bound values, in placeholder order (`$1` first).
+    pub fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
+    /// The statement with each placeholder replaced by `literal(value)`, for a
+    /// statement that takes no parameters (PostgreSQL's `COPY`).
+    pub fn inlined(&self, literal: impl Fn(&Arg) -> String) -> String {
+        let mut out = String::with_capacity(self.text.len() + 64);
+        let mut at = 0;
+        for ((start, end), arg) in self.marks.iter().zip(&self.args) {
+            out.push_str(&self.text[at..*start]);
+            out.push_str(&literal(arg));
+            at = *end;
+        }
+        out.push_str(&self.text[at..]);
+        out
     }
 
     /// An integer, written into the text (see [`Sql::int_list`] for why).

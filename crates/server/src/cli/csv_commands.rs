@@ -8,7 +8,6 @@ use indicatif::ProgressBar;
 use muster_domain::permission::perm;
 use muster_domain::{Error as DomainError, UserFilter};
 use muster_store::Store;
-use muster_store::user_cursor::Cursor;
 use muster_store::users::{self, Scope};
 use tokio::io::AsyncWriteExt;
 
@@ -16,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::{Ctx, imports};
 use crate::settings::Settings;
 use crate::user_csv::columns::exportable;
-use crate::user_csv::export::{BeforePage, PAGE_SIZE, Position, header, stream};
+use crate::user_csv::export::{BeforePage, Position, header, stream};
 
 #[derive(Subcommand, Debug)]
 pub enum ExportCommand {
@@ -80,13 +79,22 @@ pub async fn export_users(store: &Store, out: &Path) -> AppResult<i64> {
     let head = header(&columns)?;
     file.write_all(&head).await.map_err(|e| io("writing", &partial, e))?;
     let pb = bar(u64::try_from(total).unwrap_or(0), "export", Counting::Items("users"));
-    let mut cursor = Cursor::new(Scope::System, filter, PAGE_SIZE);
     let start = Position {
         bytes: head.len() as u64,
         ..Default::default()
     };
     let mut progress = Progress(pb.clone());
-    let end = match stream(store, &mut cursor, &columns, &mut file, start, &mut progress).await {
+    let end = match stream(
+        store,
+        &Scope::System,
+        &filter,
+        &columns,
+        &mut file,
+        start,
+        &mut progress,
+    )
+    .await
+    {
         Ok(Some(end)) => end,
         other => {
             let _ = tokio::fs::remove_file(&partial).await;

@@ -1,5 +1,5 @@
 //! Running an export job: stream the users to `<data-dir>/exports/<id>.csv.partial`,
-//! renewing the lease and recording a checkpoint before each page, then
+//! renewing the lease and recording a checkpoint before each chunk of rows, then
 //! rename the file to `<id>.csv` in the transaction that marks the job done
 //! and queues the requester's mail. Only a `.csv` is ever offered for download.
 //!
@@ -12,7 +12,6 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
 use muster_store::jobs::{self, Job};
-use muster_store::user_cursor::Cursor;
 use muster_store::users::{self, Scope};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
@@ -24,7 +23,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::exports::{self, Export};
 use crate::settings::Settings;
 use crate::user_csv::Column;
-use crate::user_csv::export::{BeforePage, PAGE_SIZE, Position, header, stream};
+use crate::user_csv::export::{BeforePage, Position, header, stream};
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> AppError {
     AppError::Internal(format!("{what} {}: {e}", path.display()))
@@ -103,13 +102,12 @@ async fn write_and_finish(state: &AppState, job: &Job, owner: &str, partial: &Pa
         }
     }
 
-    let mut cursor = Cursor::new(scope, filter, PAGE_SIZE);
     let mut renew = Renew {
         store,
         id: job.id,
         owner,
     };
-    let Some(end) = stream(store, &mut cursor, &columns, &mut file, start, &mut renew).await? else {
+    let Some(end) = stream(store, &scope, &filter, &columns, &mut file, start, &mut renew).await? else {
         return Ok(Outcome::LostLease);
     };
     file.sync_all().await.map_err(|e| io("syncing", partial, e))?;

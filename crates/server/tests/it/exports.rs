@@ -731,3 +731,283 @@ async fn a_job_that_keeps_dying_or_cannot_run_is_marked_failed() {
     assert!(page.contains("failed") && page.contains("gave up"));
     assert_eq!(admin.get(&format!("/admin/exports/{id}/download")).await.status(), 409);
 }
+
+/// The old row-by-row export of a selection: keyset pages of [`muster_store::users::User`]s through
+/// the `csv` crate. The reference the driver-native path must match byte for byte.
+async fn old_path_bytes(
+    app: &TestApp,
+    scope: &Scope,
+    filter: &muster_domain::UserFilter,
+    columns: &[Column],
+    after_id: i64,
+) -> Vec<u8> {
+    let mut out = header(columns).unwrap();
+    let mut after = after_id;
+    loop {
+        let page =
+            muster_store::user_cursor::page_after(&mut app.store().conn().await.unwrap(), scope, filter, after, 1000)
+                .await
+                .unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        out.extend(encode(columns, &page).unwrap());
+    }
+    out
+}
+
+/// Counts the checkpoints; stops the export after `stop_after` of them when given.
+struct Hook {
+    calls: i64,
+    stop_after: Option<i64>,
+    seen: Vec<Position>,
+}
+
+impl muster_server::user_csv::export::BeforePage for Hook {
+    async fn before_page(&mut self, pos: Position) -> muster_server::error::AppResult<bool> {
+        self.calls += 1;
+        self.seen.push(pos);
+        Ok(self.stop_after.is_none_or(|n| self.calls <= n))
+    }
+}
+
+async fn new_path_bytes(
+    app: &TestApp,
+    scope: &Scope,
+    filter: &muster_domain::UserFilter,
+    columns: &[Column],
+    after_id: i64,
+) -> Vec<u8> {
+    let mut out = header(columns).unwrap();
+    let start = Position {
+        after_id,
+        rows: 0,
+        bytes: out.len() as u64,
+    };
+    let mut hook = Hook {
+        calls: 0,
+        stop_after: None,
+        seen: Vec::new(),
+    };
+    let end = muster_server::user_csv::export::stream(app.store(), scope, filter, columns, &mut out, start, &mut hook)
+        .await
+        .unwrap()
+        .expect("not stopped");
+    assert_eq!(end.bytes, out.len() as u64, "the position counts the bytes written");
+    out
+}
+
+type Awkward<'a> = (&'a str, &'a str, Vec<i64>, Vec<&'a str>, Option<i64>, i64, &'a str, i64);
+
+/// Users with every awkward value a cell can hold, beside 4,500 plain ones (three chunks).
+async fn awkward_population(app: &TestApp) -> (i64, i64) {
+    let main = main_org(app).await;
+    seed_bulk(app.store(), 4500, main).await;
+    let now = muster_server::clock::now();
+    let mut conn = app.store().conn().await.unwrap();
+    let acme = muster_store::organizations::create(&mut conn, "Acme, \"Inc\"", now)
+        .await
+        .unwrap()
+        .id;
+    let evil = muster_store::organizations::create(&mut conn, "=Evil", now)
+        .await
+        .unwrap()
+        .id;
+    let uni = muster_store::organizations::create(&mut conn, "Zürich ✓", now)
+        .await
+        .unwrap()
+        .id;
+    drop(conn);
+    // (first name, last name, organizations, roles, last login, enabled, status, login count)
+    let awkward: Vec<Awkward> = vec![
+        (
+            "Comma, First",
+            "Quote \"Last\"",
+            vec![acme],
+            vec!["User"],
+            None,
+            1,
+            "active",
+            0,
+        ),
+        (
+            "Line\nBreak",
+            "Carriage\rReturn",
+            vec![main, acme, uni],
+            vec!["User", "User Manager"],
+            Some(1_700_000_000_120),
+            1,
+            "locked",
+            3,
+        ),
+        (
+            "=SUM(A1)",
+            "+plus",
+            vec![evil],
+            vec!["Administrator", "User Manager", "User"],
+            Some(1_700_000_000_000),
+            0,
+            "password_reset",
+            7,
+        ),
+        ("-minus", "@at", vec![], vec![], None, 1, "active", 0),
+        (
+            "\ttab",
+            "\rcr",
+            vec![evil, main],
+            vec!["User"],
+            Some(-1),
+            0,
+            "active",
+            1,
+        ),
+        (
+            "Ünïcødé",
+            "日本語 ✓",
+            vec![uni],
+            vec!["User Manager"],
+            Some(1),
+            1,
+            "active",
+            2,
+        ),
+        ("", "\"", vec![main], vec![], Some(253_402_300_799_999), 1, "locked", 5),
+        (
+            "o'brien \\ back",
+            "x,y\n\"z\"",
+            vec![acme, evil],
+            vec!["Administrator"],
+            Some(1_000),
+            1,
+            "active",
+            9,
+        ),
+    ];
+    for (i, (first, last, orgs, roles, login, enabled, status, logins)) in awkward.into_iter().enumerate() {
+        let name = format!("awk{i}");
+        let u = app.create_user_in(&name, &["User"], &["Main"]).await;
+        let mut conn = app.store().conn().await.unwrap();
+        let roles: Vec<muster_domain::Role> = roles.iter().map(|r| muster_domain::Role::parse(r).unwrap()).collect();
+        muster_store::users::set_roles(&mut conn, u.id, &roles).await.unwrap();
+        muster_store::users::set_organizations(&mut conn, u.id, &orgs)
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE users SET first_name = $1, last_name = $2, last_login_at = $3, enabled = $4, auth_status = $5, \
+             login_count = $6, email = $7, password_hash = $8, search_text = $9, created_at = $10 WHERE id = $11",
+        )
+        .bind(first)
+        .bind(last)
+        .bind(login)
+        .bind(enabled)
+        .bind(status)
+        .bind(logins)
+        .bind(format!("{first}@exa,mple.com"))
+        .bind(if i % 2 == 0 {
+            "=cmd|' /C calc'!A0"
+        } else {
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+        })
+        .bind(format!("{first} {last} {name}").to_lowercase())
+        .bind(-86_400_000 * i64::try_from(i).unwrap() - 123)
+        .bind(u.id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
+    (main, acme)
+}
+
+/// The driver-native export writes the same bytes as the row-by-row one, for
+/// every user and for a selection, all columns or a few; resumes from a
+/// position; and stops when its hook says so.
+async fn export_bytes_story(app: TestApp) {
+    let (main, acme) = awkward_population(&app).await;
+    let all = Column::ALL.to_vec();
+    let few = vec![Column::Organizations, Column::Roles, Column::LastLoginAt];
+    let one = vec![Column::LastLoginAt];
+    let everyone = muster_domain::UserFilter::default();
+    let selection = muster_domain::UserFilter {
+        view: Some(muster_domain::View::Active),
+        search: Some("o'b".to_owned()),
+        exclude_ids: vec![2],
+        ..Default::default()
+    };
+    let backslash = muster_domain::UserFilter {
+        first_name_contains: Some("\\ b".to_owned()),
+        ..Default::default()
+    };
+    let cases = [
+        (Scope::System, &everyone, &all, 4509),
+        (Scope::System, &everyone, &few, 4509),
+        (Scope::System, &everyone, &one, 4509),
+        (Scope::Organizations(vec![acme]), &everyone, &all, 3),
+        (Scope::Organizations(vec![main, acme]), &selection, &all, 1),
+        (Scope::System, &backslash, &all, 1),
+        (Scope::Organizations(vec![]), &everyone, &all, 0),
+    ];
+    for (scope, filter, columns, rows) in cases {
+        let old = old_path_bytes(&app, &scope, filter, columns, 0).await;
+        let new = new_path_bytes(&app, &scope, filter, columns, 0).await;
+        assert_eq!(
+            String::from_utf8_lossy(&new),
+            String::from_utf8_lossy(&old),
+            "{scope:?} {filter:?} {columns:?}"
+        );
+        assert_eq!(parse_csv(&new).1.len(), rows, "{scope:?} {filter:?}");
+    }
+    // a single empty cell is written `""`, a never-signed-in user's last login
+    assert!(
+        new_path_bytes(&app, &Scope::System, &everyone, &one, 0)
+            .await
+            .windows(3)
+            .any(|w| w == b"\"\"\n")
+    );
+
+    // resumed after a user, it holds exactly the rest
+    let after = old_path_bytes(&app, &Scope::System, &everyone, &all, 0).await;
+    let middle = parse_csv(&after).1[2222][0].parse::<i64>().unwrap();
+    assert_eq!(
+        new_path_bytes(&app, &Scope::System, &everyone, &all, middle).await,
+        old_path_bytes(&app, &Scope::System, &everyone, &all, middle).await
+    );
+
+    // checkpoints: before every chunk, each at a row boundary of what is written; a `false` stops it
+    let mut out = Vec::new();
+    let mut hook = Hook {
+        calls: 0,
+        stop_after: Some(2),
+        seen: Vec::new(),
+    };
+    let stopped = muster_server::user_csv::export::stream(
+        app.store(),
+        &Scope::System,
+        &everyone,
+        &all,
+        &mut out,
+        Position::default(),
+        &mut hook,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stopped, None);
+    assert_eq!(hook.calls, 3);
+    let cp = hook.seen[2];
+    assert_eq!(cp.rows, 2 * muster_server::user_csv::export::CHUNK_ROWS);
+    assert_eq!(cp.bytes, out.len() as u64);
+    let head = header(&all).unwrap();
+    let mut with_header = head.clone();
+    with_header.extend(&out);
+    let (_, rows) = parse_csv(&with_header);
+    assert_eq!(rows.len() as i64, cp.rows);
+    assert_eq!(rows.last().unwrap()[0].parse::<i64>().unwrap(), cp.after_id);
+}
+
+#[tokio::test]
+async fn the_native_export_writes_the_bytes_of_the_row_by_row_one_sqlite() {
+    export_bytes_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn the_native_export_writes_the_bytes_of_the_row_by_row_one_postgres() {
+    export_bytes_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
