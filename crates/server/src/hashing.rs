@@ -38,7 +38,7 @@ impl Params {
 
     fn argon2(&self) -> Result<Argon2<'static>, AppError> {
         let p = argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .map_err(|e| AppError::Internal(format!("argon2 parameters: {e}")))?;
+            .map_err(|e| AppError::fault("argon2 parameters", e))?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
     }
 }
@@ -173,7 +173,7 @@ pub fn hash_now(password: &str, params: Params) -> Result<String, AppError> {
 pub fn hash_with(scratch: &mut Scratch, password: &str, params: Params) -> Result<String, AppError> {
     let a = params.argon2()?;
     let mut salt = [0u8; Salt::RECOMMENDED_LENGTH];
-    getrandom::fill(&mut salt).map_err(|e| AppError::Internal(format!("random salt: {e}")))?;
+    getrandom::fill(&mut salt).map_err(|e| AppError::fault("random salt", e))?;
     hash_with_salt(scratch, &a, password, &salt)
 }
 

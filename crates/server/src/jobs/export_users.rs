@@ -26,7 +26,7 @@ use crate::user_csv::Column;
 use crate::user_csv::export::{BeforePage, Position, header, stream};
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> AppError {
-    AppError::Internal(format!("{what} {}: {e}", path.display()))
+    AppError::fault(format!("{what} {}", path.display()), e)
 }
 
 pub fn partial_path(data_dir: &Path, id: i64) -> PathBuf {
@@ -145,7 +145,8 @@ struct Renew<'a> {
 
 impl BeforePage for Renew<'_> {
     async fn before_page(&mut self, pos: Position) -> AppResult<bool> {
-        let checkpoint = serde_json::to_string(&pos).map_err(|e| AppError::Internal(e.to_string()))?;
+        let checkpoint =
+            serde_json::to_string(&pos).map_err(|e| AppError::fault("writing the export checkpoint", e))?;
         let mut conn = self.store.conn().await?;
         let until = clock::now() + LEASE_MS;
         Ok(jobs::renew(&mut conn, self.id, self.owner, until, pos.rows, Some(&checkpoint)).await?)

@@ -9,6 +9,7 @@ use crate::hashing::Hasher;
 use crate::settings::Settings;
 
 /// Returns the generated password when one was made (to print once).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn ensure_admin(store: &Store, hasher: &Hasher, env_password: Option<String>) -> AppResult<Option<String>> {
     match create_first_admin(store, hasher, env_password).await {
         Ok(p) => Ok(p),

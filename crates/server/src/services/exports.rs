@@ -87,7 +87,7 @@ pub struct Export {
 impl Export {
     pub fn from_job(job: Job) -> AppResult<Export> {
         let request = serde_json::from_str(&job.payload)
-            .map_err(|e| AppError::Internal(format!("export {} has a bad payload: {e}", job.id)))?;
+            .map_err(|e| AppError::fault(format!("export {} has a bad payload", job.id), e))?;
         Ok(Export { job, request })
     }
 
@@ -128,6 +128,7 @@ pub fn download_path(id: i64) -> String {
 }
 
 /// Queue an export of the users in the actor's organizations, narrowed to `selection` if given.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn request_export(
     store: &Store,
     grant: &Allowed<perm::ExportUsers>,
@@ -156,7 +157,7 @@ pub async fn request_export(
         selection: selection.map(crate::selection_query::print),
         filter: LegacyFilter::default(),
     };
-    let payload = serde_json::to_string(&request).map_err(|e| AppError::Internal(e.to_string()))?;
+    let payload = serde_json::to_string(&request).map_err(|e| AppError::fault("writing the export job payload", e))?;
     let created_by = Some(actor.user_id).filter(|id| *id > 0);
     let id = jobs::enqueue(&mut tx, KIND, &payload, created_by, clock::now()).await?;
     audit::record(
@@ -179,6 +180,7 @@ pub async fn request_export(
 }
 
 /// The newest exports the actor may see.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(store: &Store, grant: &Allowed<perm::ExportUsers>) -> AppResult<Vec<Export>> {
     let mut conn = store.conn().await?;
     let mut out = Vec::new();
@@ -198,6 +200,7 @@ pub async fn list(store: &Store, grant: &Allowed<perm::ExportUsers>) -> AppResul
 }
 
 /// One export the actor may see; any other id is "not found".
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn get(store: &Store, grant: &Allowed<perm::ExportUsers>, id: i64) -> AppResult<Export> {
     let mut conn = store.conn().await?;
     let job = jobs::get(&mut conn, id).await?.filter(|j| j.kind == KIND);
@@ -213,6 +216,7 @@ pub async fn get(store: &Store, grant: &Allowed<perm::ExportUsers>, id: i64) -> 
 
 /// The finished file of an export, for download. Each download is audited:
 /// the file may hold password hashes.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn download(
     store: &Store,
     grant: &Allowed<perm::ExportUsers>,

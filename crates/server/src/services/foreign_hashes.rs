@@ -19,6 +19,7 @@ use crate::services::Deps;
 /// scheme, or Argon2 with other parameters): hash `password` with Argon2id and
 /// store it if the hash is still the one verified. Leaving a foreign scheme is
 /// audited as `user.password_rehashed`.
+#[tracing::instrument(skip_all, fields(user_id = user.id), err(level = "debug"))]
 pub async fn rehash_at_sign_in(
     store: &Store,
     hasher: &Hasher,
@@ -57,6 +58,7 @@ pub async fn rehash_at_sign_in(
 /// that cannot match, and the slower time counts. With no foreign hash left
 /// the floor is zero: Argon2 users and the dummy cost the same already.
 /// Returns the floor and how many classes were timed.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn calibrate_failure_floor(store: &Store, hasher: &Hasher) -> AppResult<(std::time::Duration, usize)> {
     let prefixes: Vec<&str> = Scheme::FOREIGN
         .iter()
@@ -119,6 +121,7 @@ fn all_prefixes() -> Vec<(&'static str, &'static [&'static str])> {
 
 /// How many users are on each foreign scheme, in the order of `Scheme::FOREIGN`;
 /// schemes nobody is on are left out.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn counts(store: &Store) -> AppResult<Vec<(Scheme, i64)>> {
     let rows = password_schemes::count_by_scheme(&mut *store.conn().await?, &all_prefixes()).await?;
     Ok(Scheme::FOREIGN
@@ -129,6 +132,7 @@ pub async fn counts(store: &Store) -> AppResult<Vec<(Scheme, i64)>> {
 
 /// Reset Password for every user still on `scheme`, as the mass action does
 /// (disabled users and the acting admin are skipped; one mail each).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn reset_scheme(
     deps: Deps<'_>,
     grant: &Allowed<perm::ResetPasswords>,
@@ -164,6 +168,7 @@ struct ResetPayload {
 /// (`YYYY-MM-DD`, today or later): whoever is still on `scheme` then gets the
 /// reset mail; whoever signed in before has an Argon2id hash and is left
 /// alone. It runs as a job, as `actor`, with `actor`'s rights at that time.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn schedule_reset(
     store: &Store,
     grant: &Allowed<perm::ResetPasswords>,
@@ -202,7 +207,7 @@ pub async fn schedule_reset(
     let payload = serde_json::to_string(&ResetPayload {
         scheme: scheme.key().to_owned(),
     })
-    .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+    .map_err(|e| crate::error::AppError::fault("writing the reset job payload", e))?;
     let actor = grant.actor();
     let id = muster_store::jobs::enqueue_at(&mut tx, RESET_KIND, &payload, Some(actor.user_id), now, at).await?;
     audit::record(
@@ -230,6 +235,7 @@ async fn queued_resets(conn: &mut muster_store::Conn) -> AppResult<Vec<Scheduled
 }
 
 /// The newest scheduled resets, queued, done or failed.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn scheduled_resets(conn: &mut muster_store::Conn) -> AppResult<Vec<ScheduledReset>> {
     let jobs = muster_store::jobs::list(conn, RESET_KIND, 20).await?;
     Ok(jobs
@@ -244,6 +250,7 @@ pub async fn scheduled_resets(conn: &mut muster_store::Conn) -> AppResult<Vec<Sc
 }
 
 /// Cancel a scheduled reset that has not started. Whether there was one.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn cancel_reset(store: &Store, grant: &Allowed<perm::ResetPasswords>, ctx: &Ctx, id: i64) -> AppResult<bool> {
     let mut tx = store.begin().await?;
     let cancelled = muster_store::jobs::cancel_queued(&mut tx, id, RESET_KIND).await?;
@@ -268,13 +275,14 @@ pub async fn cancel_reset(store: &Store, grant: &Allowed<perm::ResetPasswords>, 
 /// Run a scheduled reset (the job worker): as the administrator who scheduled
 /// it, if they may still reset passwords, through the mass reset's batches
 /// (`mass_reset::run_batches`); `processed` counts the users gone through.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn run_scheduled_reset(
     deps: Deps<'_>,
     job: &muster_store::jobs::Job,
     owner: &str,
 ) -> AppResult<crate::jobs::Outcome> {
     let payload: ResetPayload = serde_json::from_str(&job.payload)
-        .map_err(|e| crate::error::AppError::Internal(format!("reset job payload: {e}")))?;
+        .map_err(|e| crate::error::AppError::fault("reading the reset job payload", e))?;
     let scheme = Scheme::from_key(&payload.scheme)
         .filter(|s| Scheme::FOREIGN.contains(s))
         .ok_or_else(|| DomainError::invalid("scheme", format!("unknown scheme {:?}", payload.scheme)))?;

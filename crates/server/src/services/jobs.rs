@@ -27,6 +27,7 @@ pub fn visible_to(job: &Job, actor: &Actor) -> bool {
 }
 
 /// The job `id` if `actor` may read it; otherwise "not found".
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn get(store: &Store, actor: &Actor, id: i64) -> AppResult<Job> {
     let job = jobs::get(&mut *store.conn().await?, id).await?;
     job.filter(|j| visible_to(j, actor))

@@ -62,6 +62,7 @@ pub mod outcome {
 
 /// Queue a mass reset of the users `filter` selects in the actor's
 /// organizations as they are now; users added later are not reset.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn request(
     store: &Store,
     grant: &Allowed<perm::ResetPasswords>,
@@ -81,7 +82,8 @@ pub async fn request(
         ip: ctx.ip.clone(),
         user_agent: ctx.user_agent.clone(),
     };
-    let payload = serde_json::to_string(&request).map_err(|e| AppError::Internal(e.to_string()))?;
+    let payload =
+        serde_json::to_string(&request).map_err(|e| AppError::fault("writing the mass reset job payload", e))?;
     let now = clock::now();
     let mut tx = store.begin().await?;
     let id = jobs::enqueue(&mut tx, KIND, &payload, Some(actor.user_id), now).await?;
@@ -108,6 +110,7 @@ pub async fn request(
 
 /// The requester of `job` as an actor with their rights of now: gone,
 /// disabled or no longer allowed to reset passwords fails the job.
+#[tracing::instrument(skip_all, fields(job_id = job.id), err(level = "debug"))]
 pub async fn requester(deps: Deps<'_>, job: &Job) -> AppResult<Allowed<perm::ResetPasswords>> {
     let mut conn = deps.store.conn().await?;
     let by = match job.created_by {
@@ -122,9 +125,10 @@ pub async fn requester(deps: Deps<'_>, job: &Job) -> AppResult<Allowed<perm::Res
 }
 
 /// Run a mass reset job (the job worker).
+#[tracing::instrument(skip_all, fields(job_id = job.id), err(level = "debug"))]
 pub async fn run(deps: Deps<'_>, job: &Job, owner: &str) -> AppResult<Outcome> {
     let request: MassResetRequest = serde_json::from_str(&job.payload)
-        .map_err(|e| AppError::Internal(format!("mass reset job {} payload: {e}", job.id)))?;
+        .map_err(|e| AppError::fault(format!("mass reset job {} payload", job.id), e))?;
     let grant = requester(deps, job).await?;
     let ctx = Ctx {
         ip: request.ip,
@@ -164,6 +168,7 @@ pub enum Step {
 
 /// One batch of a mass reset job after `at`, in one transaction: the users'
 /// changes, their mails, their outcomes, the job's progress and checkpoint.
+#[tracing::instrument(skip_all, fields(job_id = job_id), err(level = "debug"))]
 pub async fn run_batch(
     deps: Deps<'_>,
     job_id: i64,
@@ -225,6 +230,7 @@ pub async fn run_batch(
 /// mark it done with its outcome audited. Also runs the scheduled reset of
 /// those on a foreign password scheme (`foreign_hashes`), once its users are
 /// fixed: one way to reset many users.
+#[tracing::instrument(skip_all, fields(job_id = job.id), err(level = "debug"))]
 pub async fn run_batches(
     deps: Deps<'_>,
     job: &Job,

@@ -49,6 +49,7 @@ async fn reload(conn: &mut Conn, id: i64) -> AppResult<User> {
 }
 
 /// Change Password by an administrator. The user's sessions end and they are told by mail.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn set_password(
     deps: Deps<'_>,
     grant: &Allowed<perm::SetPasswords>,
@@ -96,6 +97,7 @@ pub async fn set_password(
 
 /// The signed-in user changes their own password, giving the current one.
 /// Every other session of theirs ends; the one in use (`keep_session`) stays.
+#[tracing::instrument(skip_all, fields(user_id = user_id), err(level = "debug"))]
 pub async fn change_own_password(
     deps: Deps<'_>,
     ctx: &Ctx,
@@ -169,6 +171,7 @@ fn new_token(deps: Deps<'_>, user: &User, expires_at: i64, by_admin: bool) -> ((
 
 /// Reset Password for one user: status *Password reset*, sessions end,
 /// earlier links die, and one mail with a new single-use link.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn reset_password(
     deps: Deps<'_>,
     grant: &Allowed<perm::ResetPasswords>,
@@ -272,6 +275,7 @@ impl BatchOutcome {
 /// reset*, sessions ended, earlier links spent, one new link, its mail and an
 /// audit event per user. The actor's rights are checked per user here, so
 /// every caller (the mass reset job, the import, the CLI) applies the same rule.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn reset_batch(
     tx: &mut Conn,
     deps: Deps<'_>,
@@ -334,6 +338,7 @@ pub async fn reset_batch(
 /// hold a short list (the import's set-up mails, the CLI). The grid and the
 /// API run it as a job instead (`services::mass_reset`). Commits every
 /// [`BATCH`] users.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn mass_reset_password(
     deps: Deps<'_>,
     grant: &Allowed<perm::ResetPasswords>,
@@ -380,6 +385,7 @@ pub async fn mass_reset_password(
 /// runs (PostgreSQL: z = −0.6). Without the audit decoy, existing accounts
 /// were slower again (z up to 6.7); with a hash lookup in place of the token
 /// decoy, z from 0.7 to 3.2: the full decoy is kept as the honest "same work".
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn forgot_password(deps: Deps<'_>, ctx: &Ctx, login: &str) -> AppResult<()> {
     let login = login.trim();
     if login.is_empty() {
@@ -475,6 +481,7 @@ fn stand_in_user(login: &str, now: i64) -> User {
 }
 
 /// The user a reset link is for, if the link can still be used.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn check_token(deps: Deps<'_>, token: &str) -> AppResult<Option<User>> {
     let mut conn = deps.store.conn().await?;
     let Some(t) = resets::find(&mut conn, &sha256_hex(token)).await? else {

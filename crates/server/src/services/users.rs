@@ -36,6 +36,7 @@ impl<P: Perm> Target<P> {
 /// rule ([`Actor::may`]): users outside the actor's organizations are "not
 /// found", so ids outside the scope reveal nothing; a User Manager is refused
 /// on an Administrator; nobody disables, deletes or resets themself.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn load_target<P: Perm>(
     conn: &mut Conn,
     grant: &Allowed<P>,
@@ -72,11 +73,13 @@ pub fn may(actor: &Actor, action: Action, user: &User) -> bool {
         .is_ok()
 }
 
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn get(store: &Store, grant: &Allowed<perm::ViewUsers>, id: i64) -> AppResult<User> {
     get_for(store, grant, Action::View, id).await
 }
 
 /// Load a user for a page that offers `action` (a form), refusing as the action itself would.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn get_for<P: Perm>(store: &Store, grant: &Allowed<P>, action: Action, id: i64) -> AppResult<User> {
     let mut conn = store.conn().await?;
     Ok(load_target(&mut conn, grant, action, id).await?.user)
@@ -89,6 +92,7 @@ pub struct Page {
     pub total_is_lower_bound: bool,
 }
 
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn list(
     store: &Store,
     grant: &Allowed<perm::ViewUsers>,
@@ -114,6 +118,7 @@ pub async fn list(
 /// be counted match by match (a search, a filter the counters do not hold) it
 /// stops at `cap`, and the page says "at least". A confirmation or an export
 /// that states how many users it acts on uses [`list`].
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn browse(
     store: &Store,
     grant: &Allowed<perm::ViewUsers>,
@@ -213,6 +218,7 @@ async fn resolve_organizations(
 
 /// The problems of a list of organization names, for a caller that reports
 /// every reason at once even when other fields did not parse (an import row).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn organization_errors(conn: &mut Conn, actor: &Actor, names: &[String]) -> AppResult<Vec<FieldError>> {
     let mut errors = Vec::new();
     resolve_organizations(conn, actor, names, &mut errors).await?;
@@ -301,6 +307,7 @@ pub enum Credential {
     None,
 }
 
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create(
     store: &Store,
     hasher: &Hasher,
@@ -313,6 +320,7 @@ pub async fn create(
 
 /// `create`, or with a password hash made elsewhere (`POST /api/users` with
 /// `passwordHash`) kept as it is until the user's first sign-in. A weak hash is refused.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create_with_hash(
     store: &Store,
     hasher: &Hasher,
@@ -368,6 +376,7 @@ pub async fn create_with_hash(
 /// the same parse, organization and uniqueness rules and audit as
 /// [`create`], with a credential already resolved (no password policy: a
 /// hash was checked where it was read).
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn create_in(
     conn: &mut Conn,
     grant: &Allowed<perm::CreateUsers>,
@@ -431,6 +440,7 @@ async fn insert_parsed(
 }
 
 /// Enable or disable one user. Disabling ends their sessions at once.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn set_enabled(
     store: &Store,
     grant: &Allowed<perm::EnableDisable>,
@@ -476,6 +486,7 @@ pub async fn set_enabled(
 }
 
 /// Activate: clear a lock and the failed-login counter.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn activate(store: &Store, grant: &Allowed<perm::Activate>, ctx: &Ctx, id: i64) -> AppResult<User> {
     let actor = grant.actor();
     let mut tx = store.begin().await?;
@@ -503,6 +514,7 @@ pub async fn activate(store: &Store, grant: &Allowed<perm::Activate>, ctx: &Ctx,
 }
 
 /// What happens when the lockout locks a user (inside the locking transaction).
+#[tracing::instrument(skip_all, fields(user_id = user.id), err(level = "debug"))]
 pub async fn on_locked(tx: &mut Conn, user: &User) -> AppResult<()> {
     sessions::delete_for_user(tx, user.id, None).await?;
     let limit = Settings::load(tx).await?.lockout().limit;
@@ -606,6 +618,7 @@ async fn assigned_in(conn: &mut Conn, id: i64, latest: i64) -> AppResult<Assigne
 }
 
 /// The records assigned to a user the actor may see.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn assigned_records(
     store: &Store,
     grant: &Allowed<perm::ViewUsers>,
@@ -618,6 +631,7 @@ pub async fn assigned_records(
 }
 
 /// Delete a user: never oneself, never while records are assigned.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn delete(store: &Store, grant: &Allowed<perm::DeleteUsers>, ctx: &Ctx, id: i64) -> AppResult<User> {
     let actor = grant.actor();
     let mut tx = store.begin().await?;
@@ -645,6 +659,7 @@ pub async fn delete(store: &Store, grant: &Allowed<perm::DeleteUsers>, ctx: &Ctx
 }
 
 /// Move every record of `from` to `to`; both must be users the actor may act on.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn reassign_records(
     store: &Store,
     grant: &Allowed<perm::ManageRecords>,
@@ -710,6 +725,7 @@ impl MassChange {
 /// [`mass_set_enabled_in_batches`]). The actor is skipped, and so are the
 /// users the rule guards from this actor (counted as refused); disabling ends
 /// the sessions of the users it changes. One audit event per mass action.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn mass_set_enabled(
     store: &Store,
     grant: &Allowed<perm::EnableDisable>,
@@ -743,6 +759,7 @@ const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(50);
 /// ended; the rest are untouched, and on an error an audit event with the
 /// partial totals and `"interrupted": true` is written. Running the same
 /// action again selects exactly the users still left.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn mass_set_enabled_in_batches(
     store: &Store,
     grant: &Allowed<perm::EnableDisable>,
@@ -900,6 +917,7 @@ pub struct Updated {
 }
 
 /// Edit a user: fields left out keep their value (the merge of a PATCH is here).
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn update(
     store: &Store,
     grant: &Allowed<perm::EditUsers>,
@@ -935,6 +953,7 @@ fn status_refusal(actor: &Actor, id: i64, to: AuthStatus) -> Option<FieldError> 
 /// actor who may assign them and only within their organizations,
 /// self-protection), then only the writes that change something, the end of
 /// sessions and the mail they call for, and one audit event.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn update_in(
     tx: &mut Conn,
     grant: &Allowed<perm::EditUsers>,
@@ -1142,6 +1161,7 @@ pub async fn update_in(
 }
 
 /// The audit events about one user, newest first.
+#[tracing::instrument(skip_all, fields(id = id), err(level = "debug"))]
 pub async fn history(
     store: &Store,
     grant: &Allowed<perm::ViewUsers>,

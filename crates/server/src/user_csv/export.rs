@@ -39,12 +39,12 @@ pub struct Position {
 }
 
 fn csv_error(e: csv::Error) -> AppError {
-    AppError::Internal(format!("writing CSV: {e}"))
+    AppError::fault("writing CSV", e)
 }
 
 fn into_bytes(w: csv::Writer<Vec<u8>>) -> AppResult<Vec<u8>> {
     w.into_inner()
-        .map_err(|e| AppError::Internal(format!("writing CSV: {}", e.error())))
+        .map_err(|e| AppError::fault("writing CSV", e.into_error()))
 }
 
 /// The header row.
@@ -109,10 +109,10 @@ async fn write_chunk<W: AsyncWrite + Unpin + Send>(
     }
     out.write_all(&chunk.bytes)
         .await
-        .map_err(|e| AppError::Internal(format!("writing the export file: {e}")))?;
+        .map_err(|e| AppError::fault("writing the export file", e))?;
     out.flush()
         .await
-        .map_err(|e| AppError::Internal(format!("writing the export file: {e}")))?;
+        .map_err(|e| AppError::fault("writing the export file", e))?;
     pos.after_id = chunk.last_id;
     pos.rows += chunk.rows;
     pos.bytes += chunk.bytes.len() as u64;
@@ -166,9 +166,7 @@ async fn stream_sqlite<W: AsyncWrite + Unpin + Send>(
         }
     }
     drop(rx);
-    let produced = producer
-        .await
-        .map_err(|e| AppError::Internal(format!("the export thread: {e}")))?;
+    let produced = producer.await.map_err(|e| AppError::fault("the export thread", e))?;
     if stopped {
         return Ok(None);
     }

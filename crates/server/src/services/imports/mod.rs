@@ -129,6 +129,7 @@ fn csv_problem(e: &csv::Error) -> String {
 }
 
 /// Import `input`. `progress` is told the number of bytes read so far.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn import_users<R: Read + Send>(
     store: &Store,
     grant: &Allowed<perm::ImportUsers>,
@@ -145,6 +146,7 @@ pub async fn import_users<R: Read + Send>(
 }
 
 /// [`import_users`] with every option.
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn import_users_with<R: Read + Send>(
     store: &Store,
     grant: &Allowed<perm::ImportUsers>,
