@@ -58,23 +58,8 @@ pub async fn rows(args: &Args, t: &Target, base: &str, cookie: &str) -> Vec<Row>
 pub async fn only(args: &Args) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for &users in &args.users {
-        let mut targets = vec![("sqlite", None)];
-        if let Some(pg) = &args.postgres_url {
-            targets.push(("postgres", Some(pg.clone())));
-        }
-        for (backend, pg) in targets {
-            let t = Target::fresh(args, backend, users, pg, &format!("dashboard-{backend}-{users}")).await?;
-            let (server, _) = scenarios::start(args, &t).await?;
-            drop(server);
-            let seed = t
-                .command(args)
-                .args(["seed", "--users", &users.to_string(), "--records", "0"])
-                .stdout(Stdio::null())
-                .status()
-                .map_err(|e| e.to_string())?;
-            if !seed.success() {
-                return Err("seed failed".into());
-            }
+        for (backend, pg) in scenarios::backends(args) {
+            let (t, _) = scenarios::seeded(args, "dashboard", backend, users, pg, 0).await?;
             rows.push(seed_attempts(args, &t).await?);
             let (server, _) = scenarios::start(args, &t).await?;
             let cookie = scenarios::admin_session(&server.base).await?;

@@ -135,32 +135,9 @@ pub async fn rows(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
 pub async fn only(args: &Args) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     for &users in &args.users {
-        let mut targets = vec![("sqlite", None)];
-        if let Some(pg) = &args.postgres_url {
-            targets.push(("postgres", Some(pg.clone())));
-        }
-        for (backend, pg) in targets {
-            let t = Target::fresh(args, backend, users, pg, &format!("export-{backend}-{users}")).await?;
-            eprintln!("== export, {backend}, {users} users");
-            let (server, _) = scenarios::start(args, &t).await?;
-            drop(server);
-            let started = Instant::now();
-            let seed = t
-                .command(args)
-                .args([
-                    "seed",
-                    "--users",
-                    &users.to_string(),
-                    "--records",
-                    &(users / 10).to_string(),
-                ])
-                .stdout(Stdio::null())
-                .status()
-                .map_err(|e| e.to_string())?;
-            if !seed.success() {
-                return Err("seed failed".into());
-            }
-            rows.push(seed_row(&t, started.elapsed().as_secs_f64()));
+        for (backend, pg) in scenarios::backends(args) {
+            let (t, secs) = scenarios::seeded(args, "export", backend, users, pg, users / 10).await?;
+            rows.push(seed_row(&t, secs));
             rows.extend(self::rows(args, &t).await?);
         }
     }

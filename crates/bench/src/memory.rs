@@ -292,26 +292,14 @@ pub async fn rows(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
 /// the first `--users` size, and the memory rows. Prints them; writes no report.
 pub async fn only(args: &Args) -> Result<Vec<Row>, String> {
     let users = args.users.first().copied().unwrap_or(100_000);
-    let mut targets = vec![("sqlite", None)];
-    if let Some(pg) = &args.postgres_url {
-        targets.push(("postgres", Some(pg.clone())));
-    }
     let mut rows = Vec::new();
-    for (backend, pg) in targets {
+    for (backend, pg) in scenarios::backends(args) {
         let t = Target::fresh(args, backend, users, pg, &format!("memory-{backend}-{users}")).await?;
         eprintln!("== memory, {backend}, {users} users");
         let (server, _) = scenarios::start(args, &t).await?;
         rows.push(fresh_start_idle(&t, &server).await);
         drop(server);
-        let seed = t
-            .command(args)
-            .args(["seed", "--users", &users.to_string(), "--records", "0"])
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !seed.success() {
-            return Err("seed failed".into());
-        }
+        scenarios::seed(args, &t, 0)?;
         rows.extend(rows_printed(args, &t).await?);
     }
     Ok(rows)

@@ -5,7 +5,6 @@
 //! in batches, so the sign-ins' writes interleave with it; the rows say how
 //! much the p99 grows, the longest single wait, and the server's memory.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -276,28 +275,8 @@ pub async fn rows(args: &Args, t: &Target, server: &Server, cookie: &str) -> Res
 pub async fn only(args: &Args) -> Result<Vec<Row>, String> {
     let mut out = Vec::new();
     for &users in &args.users {
-        let mut targets = vec![("sqlite", None)];
-        if let Some(pg) = &args.postgres_url {
-            targets.push(("postgres", Some(pg.clone())));
-        }
-        for (backend, pg) in targets {
-            let t = Target::fresh(args, backend, users, pg, &format!("mixed-{backend}-{users}")).await?;
-            let (server, _) = scenarios::start(args, &t).await?;
-            drop(server);
-            let started = Instant::now();
-            let seed = t
-                .command(args)
-                .args(["seed", "--users", &users.to_string(), "--records", "0"])
-                .stdout(Stdio::null())
-                .status()
-                .map_err(|e| e.to_string())?;
-            if !seed.success() {
-                return Err("seed failed".into());
-            }
-            eprintln!(
-                "== {backend}, {users} users seeded in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
+        for (backend, pg) in scenarios::backends(args) {
+            let (t, _) = scenarios::seeded(args, "mixed", backend, users, pg, 0).await?;
             let (server, _) = scenarios::start(args, &t).await?;
             let cookie = scenarios::admin_session(&server.base).await?;
             out.extend(rows(args, &t, &server, &cookie).await?);

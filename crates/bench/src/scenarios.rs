@@ -380,28 +380,62 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// `--forgot-timing`: only the forgot-password comparison, on a fresh database
-/// of the first `--users` size per backend. Prints the rows; writes no report.
-pub async fn forgot_timing_only(args: &Args) -> Result<Vec<Row>, String> {
-    let users = args.users.first().copied().unwrap_or(1000);
+/// The backends a run covers: SQLite, and PostgreSQL when `--postgres-url` is given.
+pub fn backends(args: &Args) -> Vec<(&'static str, Option<String>)> {
     let mut targets = vec![("sqlite", None)];
     if let Some(pg) = &args.postgres_url {
         targets.push(("postgres", Some(pg.clone())));
     }
+    targets
+}
+
+/// `muster seed` of `users` users and `records` records on `t` (started once
+/// before, for the migrations and the first admin); the seconds it took.
+pub fn seed(args: &Args, t: &Target, records: i64) -> Result<f64, String> {
+    let started = Instant::now();
+    let status = t
+        .command(args)
+        .args([
+            "seed",
+            "--users",
+            &t.users.to_string(),
+            "--records",
+            &records.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err("seed failed".into());
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// A fresh target named `<what>-<backend>-<users>`, started once and seeded;
+/// the seed's seconds.
+pub async fn seeded(
+    args: &Args,
+    what: &str,
+    backend: &'static str,
+    users: i64,
+    pg: Option<String>,
+    records: i64,
+) -> Result<(Target, f64), String> {
+    let t = Target::fresh(args, backend, users, pg, &format!("{what}-{backend}-{users}")).await?;
+    let (server, _) = start(args, &t).await?;
+    drop(server);
+    let secs = seed(args, &t, records)?;
+    eprintln!("== {what}, {backend}, {users} users seeded in {secs:.1} s");
+    Ok((t, secs))
+}
+
+/// `--forgot-timing`: only the forgot-password comparison, on a fresh database
+/// of the first `--users` size per backend. Prints the rows; writes no report.
+pub async fn forgot_timing_only(args: &Args) -> Result<Vec<Row>, String> {
+    let users = args.users.first().copied().unwrap_or(1000);
     let mut rows = Vec::new();
-    for (backend, pg) in targets {
-        let t = Target::fresh(args, backend, users, pg, &format!("forgot-{backend}-{users}")).await?;
-        let (server, _) = start(args, &t).await?;
-        drop(server);
-        let seed = t
-            .command(args)
-            .args(["seed", "--users", &users.to_string(), "--records", "0"])
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !seed.success() {
-            return Err("seed failed".into());
-        }
+    for (backend, pg) in backends(args) {
+        let (t, _) = seeded(args, "forgot", backend, users, pg, 0).await?;
         let (server, _) = start(args, &t).await?;
         let cmp = crate::timing::forgot_password(args, &t, &server.base, args.forgot_samples).await?;
         rows.extend(cmp.rows(&t));
@@ -650,24 +684,9 @@ pub async fn mass_reset_rows(t: &Target, server: &Server, auth: &str) -> Result<
 /// [`mass_reset_rows`]; prints the rows, writes no report.
 pub async fn mass_reset_only(args: &Args) -> Result<Vec<Row>, String> {
     let users = args.users.first().copied().unwrap_or(400_000);
-    let mut targets = vec![("sqlite", None)];
-    if let Some(pg) = &args.postgres_url {
-        targets.push(("postgres", Some(pg.clone())));
-    }
     let mut rows = Vec::new();
-    for (backend, pg) in targets {
-        let t = Target::fresh(args, backend, users, pg, &format!("reset-{backend}-{users}")).await?;
-        let (server, _) = start(args, &t).await?;
-        drop(server);
-        let seed = t
-            .command(args)
-            .args(["seed", "--users", &users.to_string(), "--records", "0"])
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !seed.success() {
-            return Err("seed failed".into());
-        }
+    for (backend, pg) in backends(args) {
+        let (t, _) = seeded(args, "reset", backend, users, pg, 0).await?;
         let (server, _) = start(args, &t).await?;
         let auth = format!("Bearer {}", t.admin_key(args)?);
         eprintln!("== {backend}, {users} users: mass reset");

@@ -144,11 +144,7 @@ async fn rows(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
 pub async fn only(args: &Args) -> Result<Vec<Row>, String> {
     let mut out = Vec::new();
     for &users in &args.users {
-        let mut targets = vec![("sqlite", None)];
-        if let Some(pg) = &args.postgres_url {
-            targets.push(("postgres", Some(pg.clone())));
-        }
-        for (backend, pg) in targets {
+        for (backend, pg) in scenarios::backends(args) {
             let t = seeded(args, backend, users, pg).await?;
             out.extend(rows(args, &t).await?);
         }

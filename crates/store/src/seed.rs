@@ -25,6 +25,35 @@ pub struct SeedUser {
     pub organizations: Vec<(i64, String)>,
 }
 
+impl SeedUser {
+    /// The row as every writer of a new user stores it (derived columns included).
+    fn stored<'a>(&'a self, password_hash: &'a str) -> users::Stored<'a> {
+        users::Stored {
+            username: &self.username,
+            email: &self.email,
+            first_name: &self.first_name,
+            last_name: &self.last_name,
+            enabled: self.enabled,
+            auth_status: self.auth_status,
+            password_hash,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// `roles_text` and `orgs_text`, the names the grid shows without a join.
+    fn list_texts(&self) -> (String, String) {
+        let roles = self.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
+        let orgs = self
+            .organizations
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        (roles, orgs)
+    }
+}
+
 /// A record to seed: (id, kind, title, owner, organization, at).
 pub type SeedRecord = (i64, &'static str, String, i64, i64, Millis);
 
@@ -53,25 +82,9 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
         if i > 0 {
             sql.push(", ");
         }
-        let roles_text = u.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
-        let orgs_text = u
-            .organizations
-            .iter()
-            .map(|(_, n)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let (roles_text, orgs_text) = u.list_texts();
         let last_login = u.last_login_at.map_or_else(|| "NULL".to_owned(), |t| t.to_string());
-        let stored = users::Stored {
-            username: &u.username,
-            email: &u.email,
-            first_name: &u.first_name,
-            last_name: &u.last_name,
-            enabled: u.enabled,
-            auth_status: u.auth_status,
-            password_hash,
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-        };
+        let stored = u.stored(password_hash);
         sql.push(&format!(
             "({}, {}, {}, {last_login}, {}, {}",
             u.id,
@@ -390,25 +403,8 @@ impl PgLoad {
         while let Some(batch) = next() {
             buf.clear();
             for u in &batch {
-                let roles_text = u.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
-                let orgs_text = u
-                    .organizations
-                    .iter()
-                    .map(|(_, n)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let stored = users::Stored {
-                    username: &u.username,
-                    email: &u.email,
-                    first_name: &u.first_name,
-                    last_name: &u.last_name,
-                    enabled: u.enabled,
-                    auth_status: u.auth_status,
-                    password_hash,
-                    created_at: u.created_at,
-                    updated_at: u.updated_at,
-                };
-                copy_line(&mut buf, u, &roles_text, &orgs_text, &stored.values());
+                let (roles_text, orgs_text) = u.list_texts();
+                copy_line(&mut buf, u, &roles_text, &orgs_text, &u.stored(password_hash).values());
                 for r in &u.roles {
                     copy_row(&mut self.roles, &[&u.id, &r.name()]);
                 }
