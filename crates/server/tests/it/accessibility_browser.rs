@@ -181,6 +181,28 @@ async fn every_page_has_no_critical_or_serious_accessibility_violation() {
         "mass reset confirmation page",
     )
     .await;
+    // a mass reset's job page, while it waits and once done
+    let reset_me = app.create_user("axejob", &["User"]).await;
+    let admin = app.user_by_name("admin").await;
+    let actor = muster_server::services::auth::actor_for(&mut app.store().conn().await.unwrap(), &admin)
+        .await
+        .unwrap();
+    let grant = actor
+        .allow::<muster_domain::permission::perm::ResetPasswords>()
+        .unwrap();
+    let filter = muster_domain::UserFilter {
+        only_ids: Some(vec![reset_me.id]),
+        ..Default::default()
+    };
+    let ctx = muster_server::services::Ctx::cli();
+    let job = muster_server::services::mass_reset::request(app.store(), &grant, &ctx, &filter, json!({}))
+        .await
+        .unwrap()
+        .job;
+    let job_page = u(&format!("/admin/jobs/{}", job.id));
+    r.page(&b, &job_page, "#job-progress", "mass reset job, queued").await;
+    muster_server::jobs::run_until_idle(&app.state, "axe").await.unwrap();
+    r.page(&b, &job_page, "#job-outcome", "mass reset job, done").await;
 
     let user_page = u(&format!("/admin/users/{}", jdoe.id));
     r.page(&b, &user_page, "#general-info", "user page").await;

@@ -126,7 +126,8 @@ async fn mass_reset_all_matching(app: &TestApp, n: i64) {
         "{page}"
     );
     assert!(page.contains(&format!("0 of {n}")), "{page}");
-    assert!(page.contains("http-equiv=\"refresh\""), "refreshes while queued");
+    assert!(page.contains("data-reload-after="), "reloads itself while queued");
+    assert!(page.contains("id=\"job-reload\""), "and offers a reload without script");
     assert_eq!(
         count(app, "SELECT COUNT(*) FROM users WHERE auth_status = 'password_reset'").await,
         0,
@@ -143,7 +144,7 @@ async fn mass_reset_all_matching(app: &TestApp, n: i64) {
     let expected = format!("Password reset completed: {queued} emails queued ({disabled} disabled user(s) skipped)");
     assert!(page.contains(&expected), "{expected} not in {page}");
     assert!(page.contains(&format!("{n} of {n}")));
-    assert!(!page.contains("http-equiv=\"refresh\""), "done: no more refreshes");
+    assert!(!page.contains("data-reload-after="), "done: no more reloads");
     assert_reset_once(app, queued).await;
     assert_eq!(
         count(
