@@ -17,7 +17,7 @@ pub enum AppError {
     Internal(String),
     /// A fault of ours caused by another error (a file, a serializer, a
     /// library), kept whole: the log line names both (`chain`).
-    #[error("{context}")]
+    #[error("{context}: {source}")]
     Fault {
         context: String,
         #[source]
