@@ -39,6 +39,20 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // what the instances said, before `down` removes their logs
+            let status = self.run(&["status"]);
+            eprintln!("{}", String::from_utf8_lossy(&status.stdout));
+            for i in 1..=2 {
+                let log = self.state.path().join("c").join(format!("muster-{i}.log"));
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                eprintln!("--- muster-{i}.log (last lines) ---");
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
         let _ = self.run(&["down"]);
     }
 }
@@ -81,14 +95,15 @@ async fn two_instances_behind_haproxy_survive_a_kill() {
         "the balancer does not pass /metrics through"
     );
 
-    // SIGKILL one instance: the balancer retries refused connections on the other
+    // SIGKILL one instance: the balancer retries refused connections on the other, and a GET
+    // whose kept-alive connection died with the instance (docs/deploy/haproxy.cfg)
     let out = cluster.run(&["kill", "1"]);
     assert!(out.status.success());
     let started = Instant::now();
     let mut answered = 0;
     while started.elapsed() < Duration::from_secs(3) {
         let status = web.get("/admin/users").await.status();
-        assert_eq!(status, 200, "a request failed after the kill");
+        assert_eq!(status, 200, "request {answered} after the kill failed");
         answered += 1;
     }
     assert!(answered > 3);
