@@ -69,6 +69,11 @@ pub struct Args {
     /// flips): seed each `--users` size, measure; prints the numbers, writes no report.
     #[arg(long)]
     pub mixed_only: bool,
+    /// With the mixed load: also run it this many minutes while mass flips,
+    /// imports, mass resets, exports and searches follow one another, and
+    /// report the RSS during and after (0: not run).
+    #[arg(long, default_value_t = 0)]
+    pub mixed_minutes: u64,
     /// Only the export against `sqlite3 -csv` / `psql \copy` (and the seed's time):
     /// seed users, export, dump; prints the numbers, writes no report.
     #[arg(long)]

@@ -145,7 +145,7 @@ async fn sign_ins_at_once(base: &str, n: usize) -> (usize, f64) {
     (ok, started.elapsed().as_secs_f64())
 }
 
-async fn export_job(server: &Server, auth: &str) -> String {
+pub(crate) async fn export_job(server: &Server, auth: &str) -> String {
     let http = scenarios::client();
     let started = Instant::now();
     let created = http

@@ -541,22 +541,22 @@ pub async fn later(args: &Args, t: &Target, server: &Server, _cookie: &str) -> R
 }
 
 /// A mass reset through the API, from the POST to its job's end.
-struct ResetRun {
+pub(crate) struct ResetRun {
     /// Seconds until the 202.
     answer: f64,
     /// Seconds from the POST until the job read `done` (or `failed`).
-    end_to_end: f64,
+    pub(crate) end_to_end: f64,
     http: reqwest::StatusCode,
     affected: i64,
     job: serde_json::Value,
 }
 
 impl ResetRun {
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.http == reqwest::StatusCode::ACCEPTED && self.job["status"] == "done"
     }
 
-    fn note(&self) -> String {
+    pub(crate) fn note(&self) -> String {
         format!(
             "HTTP {}, 202 in {:.0} ms, affected {}, job {} {}/{}",
             self.http.as_u16(),
@@ -570,7 +570,7 @@ impl ResetRun {
 }
 
 /// POST `/api/users/mass/reset-password` with `body`, then poll the job every 20 ms until it ends.
-async fn timed_reset_job(server: &Server, auth: &str, body: serde_json::Value) -> Result<ResetRun, String> {
+pub(crate) async fn timed_reset_job(server: &Server, auth: &str, body: serde_json::Value) -> Result<ResetRun, String> {
     let http = client();
     let started = Instant::now();
     let (answer, status, doc) = timed_mass(server, auth, "reset-password", body).await?;

@@ -19,6 +19,34 @@ pub enum Error {
     Driver(String),
 }
 
+impl Error {
+    /// Trouble that passes: the database busy or locked (SQLite's one writer
+    /// held too long by others), a connection lost or refused, a serialization
+    /// failure or deadlock, the pool out of connections. The same step may
+    /// succeed when tried again; a refusal, corrupt data or a bug will not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Db(sqlx::Error::Database(db)) => {
+                let code = db.code();
+                let code = code.as_deref().unwrap_or("");
+                // SQLite: BUSY, LOCKED (and their extended codes). PostgreSQL: serialization
+                // failure, deadlock, admin shutdown, cannot connect now, connection exceptions.
+                matches!(code, "5" | "6" | "40001" | "40P01" | "57P01" | "57P02" | "57P03")
+                    || code.parse::<i32>().is_ok_and(|c| c & 0xff == 5 || c & 0xff == 6)
+                    || code.starts_with("08")
+            }
+            Error::Db(
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            _ => false,
+        }
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         // By kind, never by constraint name: SQLite does not give one.

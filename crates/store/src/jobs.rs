@@ -275,6 +275,24 @@ pub async fn fail(conn: &mut Conn, id: i64, owner: &str, now: Millis, error: &st
     Ok(done.rows_affected() == 1)
 }
 
+/// Give the job back, if `owner` still holds it: queued again from its
+/// checkpoint, not before `not_before`, with `error` saying why. For a step
+/// that met a passing database trouble (see [`crate::Error::is_transient`]);
+/// the attempts counted at each claim still bound how often.
+pub async fn release(conn: &mut Conn, id: i64, owner: &str, not_before: Millis, error: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'queued', not_before = $1, error = $2, lease_owner = NULL, lease_until = NULL \
+         WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+    )
+    .bind(not_before)
+    .bind(error)
+    .bind(id)
+    .bind(owner)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Finished jobs of `kind` whose result file is older than `before`.
 pub async fn results_finished_before(conn: &mut Conn, kind: &str, before: Millis, limit: i64) -> Result<Vec<Job>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

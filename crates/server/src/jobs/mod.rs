@@ -17,6 +17,8 @@ use crate::error::{AppError, AppResult};
 pub const LEASE_MS: i64 = 60_000;
 /// A job whose worker died this many times is given up as failed.
 pub const MAX_ATTEMPTS: i64 = 5;
+/// How long a job paused by a passing database error waits before it is claimed again.
+pub const RETRY_AFTER_MS: i64 = 2_000;
 /// The job kinds this worker runs.
 pub const KINDS: &[&str] = &[
     crate::services::exports::KIND,
@@ -94,7 +96,7 @@ pub async fn run_one(state: &AppState, owner: &str) -> AppResult<bool> {
         return Ok(false);
     };
     if job.attempts > MAX_ATTEMPTS {
-        let why = format!("gave up after {MAX_ATTEMPTS} attempts: the worker stopped each time");
+        let why = format!("gave up after {MAX_ATTEMPTS} attempts: the worker stopped or the database failed each time");
         jobs::fail(&mut *state.store.conn().await?, job.id, owner, clock::now(), &why).await?;
         if job.kind == crate::services::exports::KIND {
             let _ = tokio::fs::remove_file(export_users::partial_path(&state.config.data_dir, job.id)).await;
@@ -105,6 +107,20 @@ pub async fn run_one(state: &AppState, owner: &str) -> AppResult<bool> {
     match dispatch(state, &job, owner).await {
         Ok(Outcome::Done) => tracing::info!(job = job.id, "job done"),
         Ok(Outcome::LostLease) => tracing::warn!(job = job.id, "job lease lost; another worker took it over"),
+        // the database was busy or away for a moment: the job goes on from its checkpoint
+        // a little later (at most MAX_ATTEMPTS claims in all), instead of failing for good
+        Err(AppError::Store(e)) if e.is_transient() && job.attempts < MAX_ATTEMPTS => {
+            tracing::warn!(job = job.id, error = %e, attempt = job.attempts, "job paused by a database error; tried again");
+            let message = format!("paused by a database error, tried again: {e}");
+            jobs::release(
+                &mut *state.store.conn().await?,
+                job.id,
+                owner,
+                clock::now() + RETRY_AFTER_MS,
+                &message,
+            )
+            .await?;
+        }
         Err(e) => {
             tracing::error!(job = job.id, error = %e, "job failed");
             let message = match &e {

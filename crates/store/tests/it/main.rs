@@ -11,3 +11,4 @@ mod pool;
 mod schema;
 mod search_counts;
 mod stories;
+mod transient;

@@ -36,8 +36,10 @@ use apply::{Applied, apply_in_savepoint};
 
 /// Rows per transaction, at most.
 pub const BATCH_ROWS: usize = 200;
-/// How long a transaction of rows stays open, at most (other writers wait on SQLite).
-pub const BATCH_TIME: Duration = Duration::from_millis(200);
+/// How long a transaction of rows stays open, at most (other writers wait on
+/// SQLite): a sign-in (~200 ms of Argon2) that waits for one batch stays
+/// within twice its time.
+pub const BATCH_TIME: Duration = Duration::from_millis(100);
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
@@ -60,13 +62,14 @@ impl Batch {
         }
     }
 
-    async fn commit_if_full(&mut self) -> AppResult<()> {
+    async fn commit_if_full(&mut self, store: &Store) -> AppResult<()> {
         if self
             .tx
             .as_ref()
             .is_some_and(|(_, rows, started)| *rows >= BATCH_ROWS || started.elapsed() >= BATCH_TIME)
         {
             self.commit().await?;
+            store.let_other_writers_in().await;
         }
         Ok(())
     }
@@ -274,7 +277,7 @@ pub async fn import_users_with<R: Read + Send>(
                 }));
             }
         }
-        batch.commit_if_full().await?;
+        batch.commit_if_full(store).await?;
         progress(reader.position().byte());
     }
     batch.commit().await?;
