@@ -395,17 +395,22 @@ pub fn push_where_paged(sql: &mut Sql, backend: Backend, scope: &Scope, f: &User
 /// The start of a query over users that walks them by id and stops after a
 /// `LIMIT` (a page in id order, a capped count), with its ` WHERE …`.
 ///
-/// On SQLite a search the trigram index answers drives the query from that
-/// index: FTS5 yields its matches in rowid order, so the walk stops at the
-/// LIMIT. Written as `id IN (SELECT rowid …)` SQLite first gathers every match
-/// into a sorted list (19,839 for "smith" at a million users: 5 ms of CPU for
-/// a page of 25, against 0.3 ms this way). `CROSS JOIN` keeps the index the
-/// outer loop whatever the other filters.
+/// A search drives the query from its own table ([`SearchIndex`]), walked in
+/// id order and joined to users only for the rows that match, so the walk
+/// stops at the LIMIT. On SQLite, written as `id IN (SELECT rowid …)`, SQLite
+/// first gathers every match into a sorted list (19,839 for "smith" at a
+/// million users: 5 ms of CPU for a page of 25, against 0.3 ms this way);
+/// `CROSS JOIN` keeps the index the outer loop whatever the other filters
+/// (PostgreSQL has no `CROSS JOIN … ON`, and its planner picks the order itself).
 fn push_walk_by_id(sql: &mut Sql, backend: Backend, scope: &Scope, f: &UserFilter) -> &'static str {
-    if trigram_needle(backend, f).is_some() {
-        sql.push(" FROM users_fts CROSS JOIN users ON users.id = users_fts.rowid");
+    if let Some(index) = SearchIndex::of(backend, f) {
+        sql.push(" FROM ").push(index.table).push(match backend {
+            Backend::Sqlite => " CROSS JOIN",
+            Backend::Postgres => " JOIN",
+        });
+        sql.push(" users ON users.id = ").push(index.id);
         push_filter(sql, backend, scope, f, Some(SortField::Id), true);
-        "users_fts.rowid"
+        index.id
     } else {
         sql.push(" FROM users");
         push_filter(sql, backend, scope, f, Some(SortField::Id), false);
@@ -419,14 +424,14 @@ fn push_filter(
     scope: &Scope,
     f: &UserFilter,
     walk: Option<SortField>,
-    fts_joined: bool,
+    index_joined: bool,
 ) {
     sql.push(" WHERE 1 = 1");
-    let trigram = trigram_needle(backend, f);
+    let index = SearchIndex::of(backend, f);
     if let Scope::Organizations(orgs) = scope {
         if orgs.is_empty() {
             sql.push(" AND 1 = 0");
-        } else if walk.is_some() || trigram.is_some() {
+        } else if walk.is_some() || index.is_some() {
             // a probe per row visited: a page of 25 in sort order stops after
             // a few dozen rows, a search visits its matches only (the set
             // below would first gather every member)
@@ -489,18 +494,21 @@ fn push_filter(
     if let Some(e) = &f.email {
         sql.push(" AND email_lc = ").str(e.trim().to_lowercase());
     }
-    if let Some(needle) = &trigram {
-        // SQLite: the trigram index of migration 0009 (PostgreSQL's pg_trgm
-        // index serves the LIKE below as it is)
-        if fts_joined {
-            sql.push(" AND users_fts MATCH ").str(needle.clone());
+    if let Some(index) = &index {
+        if index_joined {
+            sql.push(" AND ");
+            index.push_match(sql);
         } else {
-            sql.push(" AND id IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ")
-                .str(needle.clone())
-                .push(")");
+            sql.push(" AND id IN (SELECT ")
+                .push(index.id)
+                .push(" FROM ")
+                .push(index.table);
+            sql.push(" WHERE ");
+            index.push_match(sql);
+            sql.push(")");
         }
     }
-    let search = if trigram.is_some() { None } else { f.search.clone() };
+    let search = if index.is_some() { None } else { f.search.clone() };
     let contains = [
         ("search_text", &search),
         ("lower(first_name)", &f.first_name_contains),
@@ -556,13 +564,58 @@ fn push_filter(
     }
 }
 
-/// The search as an FTS5 phrase, on SQLite when the index can answer it: a
-/// trigram index finds substrings of three characters or more (a shorter one
-/// matches nothing there, so it stays a LIKE). A phrase of trigrams matches
-/// exactly where `LIKE '%needle%'` does, in any case.
-fn trigram_needle(backend: Backend, f: &UserFilter) -> Option<String> {
-    let needle = f.search.as_deref().map(str::trim).filter(|n| n.chars().count() >= 3)?;
-    (backend == Backend::Sqlite).then(|| format!("\"{}\"", needle.to_lowercase().replace('"', "\"\"")))
+/// Where a search is answered without visiting the wide users rows: a table
+/// of the search text alone, with its trigram index, one row per user, keyed
+/// by the user's id. SQLite: the FTS5 table of migration 0009 (`users_fts`,
+/// rowid = user id). PostgreSQL: `user_search` of migration 0020, with its
+/// `pg_trgm` GIN index (on the users table, each candidate of that index was
+/// a visit to the 700 MB users heap; BENCHMARKS.md, "PostgreSQL search and seed").
+struct SearchIndex {
+    table: &'static str,
+    /// The user's id in `table`, qualified.
+    id: &'static str,
+    needle: String,
+    backend: Backend,
+}
+
+impl SearchIndex {
+    /// The index of `f`'s search, if it has one the index can answer. On
+    /// SQLite a substring of three characters or more (a trigram index finds
+    /// no shorter one, so that stays a LIKE over users); a phrase of trigrams
+    /// matches exactly where `LIKE '%needle%'` does, in any case. On
+    /// PostgreSQL any search: `pg_trgm` rechecks the LIKE itself, and a
+    /// shorter needle is a scan of the narrow table instead of the wide one.
+    fn of(backend: Backend, f: &UserFilter) -> Option<SearchIndex> {
+        let needle = f.search.as_deref().map(str::trim).filter(|n| !n.is_empty())?;
+        match backend {
+            Backend::Sqlite => (needle.chars().count() >= 3).then(|| SearchIndex {
+                table: "users_fts",
+                id: "users_fts.rowid",
+                needle: format!("\"{}\"", needle.to_lowercase().replace('"', "\"\"")),
+                backend,
+            }),
+            Backend::Postgres => Some(SearchIndex {
+                table: "user_search",
+                id: "user_search.user_id",
+                needle: like_contains(needle),
+                backend,
+            }),
+        }
+    }
+
+    /// The condition that a row of `table` matches.
+    fn push_match(&self, sql: &mut Sql) {
+        match self.backend {
+            Backend::Sqlite => {
+                sql.push("users_fts MATCH ").str(self.needle.clone());
+            }
+            Backend::Postgres => {
+                sql.push("user_search.search_text LIKE ")
+                    .str(self.needle.clone())
+                    .push(" ESCAPE '\\'");
+            }
+        }
+    }
 }
 
 fn sort_column(f: SortField) -> &'static str {
@@ -698,20 +751,10 @@ pub async fn count_up_to(conn: &mut Conn, scope: &Scope, f: &UserFilter, cap: i6
     if let Some(n) = count_by_counters(conn, backend, scope, f).await? {
         return Ok(Count { n, at_least: false });
     }
-    if backend == Backend::Postgres && matches!(scope, Scope::Organizations(_)) {
-        // A LIMIT makes PostgreSQL's planner give up the parallel hash join of
-        // the matches with the memberships for a serial one: "smith" in one of
-        // four organizations at a million users took 580–820 ms capped against
-        // 310 ms counted to the end (EXPLAIN ANALYZE, docs/architecture.md).
-        return Ok(Count {
-            n: count(conn, scope, f).await?,
-            at_least: false,
-        });
-    }
     let cap = cap.max(0);
     let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT 1");
-    if let Some(needle) = trigram_needle(backend, f).filter(|_| searched_only(f)) {
-        if !push_fts_only(&mut sql, scope, needle) {
+    if let Some(index) = SearchIndex::of(backend, f).filter(|_| searched_only(f)) {
+        if !push_index_only(&mut sql, scope, &index) {
             return Ok(Count { n: 0, at_least: false });
         }
     } else {
@@ -726,21 +769,28 @@ pub async fn count_up_to(conn: &mut Conn, scope: &Scope, f: &UserFilter, cap: i6
     })
 }
 
-/// ` FROM users_fts WHERE …` for a search-only filter on SQLite: the index
-/// (and the memberships) find the matches without visiting a user row.
+/// ` FROM <search table> WHERE …` for a search-only filter: the index (and
+/// the memberships) find the matches without visiting a user row.
 /// `false` when the scope holds no organization (nothing matches).
-fn push_fts_only(sql: &mut Sql, scope: &Scope, needle: String) -> bool {
-    sql.push(" FROM users_fts WHERE users_fts MATCH ").str(needle);
+fn push_index_only(sql: &mut Sql, scope: &Scope, index: &SearchIndex) -> bool {
+    sql.push(" FROM ").push(index.table).push(" WHERE ");
+    index.push_match(sql);
     if let Scope::Organizations(orgs) = scope {
         if orgs.is_empty() {
             return false;
         }
-        sql.push(
-            " AND EXISTS (SELECT 1 FROM user_organizations so WHERE so.user_id = users_fts.rowid \
-             AND so.organization_id IN ",
-        )
-        .int_list(orgs)
-        .push(")");
+        sql.push(" AND EXISTS (SELECT 1 FROM user_organizations so WHERE so.user_id = ")
+            .push(index.id)
+            .push(" AND so.organization_id IN ")
+            .int_list(orgs);
+        if index.backend == Backend::Postgres {
+            // `OFFSET 0` keeps the EXISTS a probe per match (a subplan):
+            // turned into a join, PostgreSQL hashes the organization's 275,000
+            // memberships (a parallel scan) to count 1,001 matches of "smith"
+            // (EXPLAIN ANALYZE at a million users: 281 ms against 57 ms)
+            sql.push(" OFFSET 0");
+        }
+        sql.push(")");
     }
     true
 }
@@ -748,9 +798,9 @@ fn push_fts_only(sql: &mut Sql, scope: &Scope, needle: String) -> bool {
 pub async fn count(conn: &mut Conn, scope: &Scope, f: &UserFilter) -> Result<i64> {
     let scope = &effective_scope(conn, scope).await?;
     let backend = Backend::of(conn);
-    if let Some(needle) = trigram_needle(backend, f).filter(|_| searched_only(f)) {
+    if let Some(index) = SearchIndex::of(backend, f).filter(|_| searched_only(f)) {
         let mut sql = Sql::new("SELECT COUNT(*)");
-        if !push_fts_only(&mut sql, scope, needle) {
+        if !push_index_only(&mut sql, scope, &index) {
             return Ok(0);
         }
         let row = sql.query().fetch_one(&mut *conn).await?;

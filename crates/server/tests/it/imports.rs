@@ -338,3 +338,39 @@ async fn the_administrator_role_is_given_by_administrators_only_on_every_path() 
 async fn the_administrator_role_is_given_by_administrators_only_on_every_path_postgres() {
     administrator_role_only_by_administrators(TestApp::spawn_on(crate::support::TestDb::postgres().await).await).await;
 }
+
+/// An import writes users through the same path as the form, and the search
+/// follows it (PostgreSQL's `user_search` table, SQLite's FTS5 index): a
+/// created user is found by their name, an updated one by the new name and
+/// no longer by the old one.
+async fn imported_users_are_found_by_the_search(app: TestApp) {
+    let u = app.create_user("jane.doe", &["User"]).await;
+    // "Lastjane.doe": searched without the username the page would echo back
+    let old_last = u.last_name.to_lowercase().replace("jane.doe", "jane");
+    let admin = app.signed_in("admin", ADMIN_PASSWORD).await;
+    let csv = "username,email,first_name,last_name,organizations,roles\n\
+               zed.numbat,zed@example.com,Zed,Quokka,Main,User\n\
+               jane.doe,jane.doe@example.com,Jane,Wallaby,Main,User\n";
+    let html = upload(&admin, csv, false).await.text().await.unwrap();
+    assert!(html.contains("id=\"updated\">1<"), "{html}");
+    let found = async |q: &str| admin.get_text(&format!("/admin/users?view=all&q={q}")).await;
+    let html = found("quokka").await;
+    assert!(html.contains("zed.numbat") && !html.contains("jane.doe"), "{html}");
+    assert!(found("wallaby").await.contains("jane.doe"));
+    assert!(found("zed@ex").await.contains("zed.numbat"));
+    let html = found(&old_last).await;
+    assert!(
+        html.contains(&old_last) && !html.contains("jane.doe"),
+        "{old_last}: {html}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imported_users_are_found_by_the_search_sqlite() {
+    imported_users_are_found_by_the_search(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imported_users_are_found_by_the_search_postgres() {
+    imported_users_are_found_by_the_search(TestApp::spawn_on(crate::support::TestDb::postgres().await).await).await;
+}

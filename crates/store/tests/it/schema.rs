@@ -10,7 +10,7 @@ use muster_store::Store;
 use sqlx::Row;
 
 /// Tables only SQLite has: the FTS5 trigram index of the search and its shadow tables
-/// (PostgreSQL searches with a `pg_trgm` GIN index on `users.search_text` instead).
+/// (PostgreSQL searches `user_search` with a `pg_trgm` GIN index instead).
 const SQLITE_ONLY_TABLES: &[&str] = &[
     "users_fts",
     "users_fts_config",
@@ -19,8 +19,12 @@ const SQLITE_ONLY_TABLES: &[&str] = &[
     "users_fts_idx",
 ];
 
+/// Tables only PostgreSQL has: the search's narrow table (migration 0020), which
+/// the FTS5 table stands for on SQLite (it holds the text and the index in one).
+const POSTGRES_ONLY_TABLES: &[&str] = &["user_search"];
+
 /// Indexes only PostgreSQL has: the trigram index the FTS5 table stands for on SQLite.
-const POSTGRES_ONLY_INDEXES: &[&str] = &["users_search_trgm"];
+const POSTGRES_ONLY_INDEXES: &[&str] = &["user_search_trgm"];
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Schema {
@@ -81,7 +85,16 @@ async fn postgres_schema(store: &Store) -> Schema {
         None,
     )
     .await;
-    for t in tables {
+    for only in POSTGRES_ONLY_TABLES {
+        assert!(
+            tables.iter().any(|t| t == only),
+            "{only} is listed as PostgreSQL's own but does not exist"
+        );
+    }
+    for t in tables
+        .into_iter()
+        .filter(|t| !POSTGRES_ONLY_TABLES.contains(&t.as_str()))
+    {
         let cols = strings(
             store,
             "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1",

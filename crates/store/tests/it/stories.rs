@@ -519,11 +519,22 @@ async fn search_follows_every_change(store: &Store) {
     };
     let names = |us: Vec<users::User>| us.into_iter().map(|u| u.username).collect::<Vec<_>>();
     let sort = UserSort::default();
+    let by_name = UserSort(vec![(SortField::Username, SortDir::Asc)]);
+    // every way a search is read: the page in id order (the search table
+    // joined to users), another order (`id IN` the search table), the count
+    // and the capped count (the search table alone: a row left behind by a
+    // delete or an old text would be counted there)
     let found = async |c: &mut muster_store::Conn, f: &UserFilter, scope: &Scope| {
         let listed = users::list(c, scope, f, &sort, 100, 0).await.unwrap();
         let n = users::count(c, scope, f).await.unwrap();
         assert_eq!(n, listed.len() as i64, "count and list agree for {f:?}");
-        names(listed)
+        let capped = users::count_up_to(c, scope, f, 100).await.unwrap();
+        assert_eq!((capped.n, capped.at_least), (n, false), "capped count for {f:?}");
+        let mut other = names(users::list(c, scope, f, &by_name, 100, 0).await.unwrap());
+        let listed = names(listed);
+        other.sort_by_key(|u| listed.iter().position(|l| l == u));
+        assert_eq!(other, listed, "both orders hold the same users for {f:?}");
+        listed
     };
     // three letters or more (an index on SQLite), fewer (a scan), any case, with or without a view
     for (needle, want) in [
@@ -563,6 +574,36 @@ async fn search_follows_every_change(store: &Store) {
         found(&mut c, &search("Falice", None), &Scope::System).await,
         Vec::<String>::new()
     );
+    // a new username and a new email are found, the old ones are not
+    let change = users::ProfileChange {
+        username: Username::parse("numbat").unwrap(),
+        email: EmailAddress::parse("wombat@example.org").unwrap(),
+        first_name: PersonName::parse("first_name", "Ann \"Quote\"").unwrap(),
+        last_name: PersonName::parse("last_name", "O'Hara").unwrap(),
+    };
+    assert_eq!(
+        found(&mut c, &search("o'hara alice", None), &Scope::System).await,
+        ["alice"]
+    );
+    users::update_profile(&mut c, alice, &change, 3).await.unwrap();
+    assert_eq!(found(&mut c, &search("numbat", None), &Scope::System).await, ["numbat"]);
+    assert_eq!(
+        found(&mut c, &search("wombat@", None), &Scope::System).await,
+        ["numbat"]
+    );
+    // ("o'hara alice": the old last name beside the old username)
+    assert_eq!(
+        found(&mut c, &search("o'hara alice", None), &Scope::System).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(found(&mut c, &search("alice@", None), &Scope::System).await, ["malice"]);
+    assert_eq!(found(&mut c, &search("lice", None), &Scope::System).await, ["malice"]);
+    let change = users::ProfileChange {
+        username: Username::parse("alice").unwrap(),
+        email: EmailAddress::parse("alice@example.com").unwrap(),
+        ..change
+    };
+    users::update_profile(&mut c, alice, &change, 4).await.unwrap();
     // a deleted user is gone from the search
     users::delete(&mut c, malice).await.unwrap();
     assert_eq!(
@@ -570,6 +611,17 @@ async fn search_follows_every_change(store: &Store) {
         Vec::<String>::new()
     );
     assert_eq!(found(&mut c, &search("lice", None), &Scope::System).await, ["alice"]);
+    if store.backend == muster_store::Backend::Postgres {
+        // PostgreSQL's search table (migration 0020) holds each user's text, and no one else's
+        let stale: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM user_search s FULL JOIN users u ON u.id = s.user_id \
+             WHERE s.search_text IS DISTINCT FROM u.search_text",
+        )
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+        assert_eq!(stale, 0);
+    }
 }
 both!(search_follows_every_change);
 
