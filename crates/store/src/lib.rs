@@ -53,7 +53,7 @@ pub enum Backend {
 pub const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long a SQLite writer waits for the lock before it fails with SQLITE_BUSY.
-const BUSY_TIMEOUT_MS: u32 = 10_000;
+pub(crate) const BUSY_TIMEOUT_MS: u32 = 10_000;
 
 /// See [`Store::let_other_writers_in`].
 const SQLITE_WRITER_GAP: Duration = Duration::from_millis(25);
