@@ -15,7 +15,7 @@ use crate::scenarios::{self, Target};
 
 /// The columns muster's export reads, in id order, as the reference dumps them.
 const SELECT: &str = "SELECT id, username, email, first_name, last_name, enabled, auth_status, orgs_text, \
-    roles_text, created_at, updated_at, last_login_at, login_count, password_hash FROM users ORDER BY id";
+    roles_text, created_at, updated_at, last_login_at, login_count, password_hash FROM users JOIN user_status ON user_status.user_id = users.id ORDER BY id";
 
 const RATIO: f64 = 0.8;
 const RSS_MB: f64 = 64.0;

@@ -5,6 +5,7 @@
 mod dashboard;
 mod export_ratio;
 mod load;
+mod mass;
 mod memory;
 mod mixed;
 mod proc_stats;
@@ -78,6 +79,11 @@ pub struct Args {
     /// seed users, export, dump; prints the numbers, writes no report.
     #[arg(long)]
     pub export_only: bool,
+    /// Only the mass enable/disable (issue 11): a quiet mass disable then enable
+    /// of the key's organization through the API, on a fresh seed of each
+    /// `--users` size, with `grid view=all` p50 as the reference; writes no report.
+    #[arg(long)]
+    pub mass_only: bool,
     /// Where to keep the seeded databases.
     #[arg(long, default_value = "target/bench-data")]
     pub work_dir: PathBuf,
@@ -105,6 +111,8 @@ fn main() -> std::process::ExitCode {
         Some(rt.block_on(memory::only(&args)))
     } else if args.export_only {
         Some(rt.block_on(export_ratio::only(&args)))
+    } else if args.mass_only {
+        Some(rt.block_on(mass::only(&args)))
     } else if args.mixed_only {
         Some(rt.block_on(mixed::only(&args)))
     } else {

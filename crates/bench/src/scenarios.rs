@@ -111,7 +111,7 @@ pub(crate) fn latency_row(t: &Target, scenario: &str, s: &load::Stats, text: &st
     r
 }
 
-fn target(mut row: Row, text: &str, met: bool) -> Row {
+pub(crate) fn target(mut row: Row, text: &str, met: bool) -> Row {
     row.target = text.to_owned();
     row.met = Some(met);
     row
@@ -444,7 +444,7 @@ pub async fn forgot_timing_only(args: &Args) -> Result<Vec<Row>, String> {
 }
 
 /// `POST /api/users/mass/{action}`: seconds taken, the status and the answer.
-async fn timed_mass(
+pub(crate) async fn timed_mass(
     server: &Server,
     auth: &str,
     action: &str,

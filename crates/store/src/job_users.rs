@@ -5,7 +5,7 @@ use muster_domain::UserFilter;
 use sqlx::Row;
 
 use crate::sql::Sql;
-use crate::users::{Scope, effective_scope, push_where};
+use crate::users::{Scope, USERS, effective_scope, push_where};
 use crate::{Backend, Conn, Result};
 
 /// Fix the users `filter` selects in `scope` as the users of job `job_id`, in
@@ -14,7 +14,7 @@ use crate::{Backend, Conn, Result};
 pub async fn snapshot(conn: &mut Conn, job_id: i64, scope: &Scope, filter: &UserFilter) -> Result<i64> {
     let scope = &effective_scope(conn, scope).await?;
     let mut sql = Sql::new("INSERT INTO job_users (job_id, user_id) SELECT ");
-    sql.int(job_id).push(", id FROM users");
+    sql.int(job_id).push(", id FROM ").push(USERS);
     push_where(&mut sql, Backend::of(conn), scope, filter);
     let n = sql.query().execute(&mut *conn).await?.rows_affected();
     let n = i64::try_from(n).unwrap_or(i64::MAX);

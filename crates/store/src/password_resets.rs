@@ -127,9 +127,7 @@ pub async fn mark_reset(conn: &mut Conn, user_ids: &[i64], now: Millis) -> Resul
     if user_ids.is_empty() {
         return Ok(());
     }
-    let mut sql = Sql::new("UPDATE users SET auth_status = 'password_reset', updated_at = ");
-    sql.int(now).push(" WHERE id IN ").int_list(user_ids);
-    sql.query().execute(&mut *conn).await?;
+    crate::users::mark_password_reset(conn, user_ids, now).await?;
     let mut sql = Sql::new("DELETE FROM sessions WHERE user_id IN ");
     sql.int_list(user_ids);
     sql.query().execute(&mut *conn).await?;

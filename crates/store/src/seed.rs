@@ -72,8 +72,12 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
         return Ok(());
     }
     let mut sql = Sql::new(&format!(
-        "INSERT INTO users (id, failed_login_count, login_count, last_login_at, roles_text, orgs_text, {}) VALUES ",
+        "INSERT INTO users (id, login_count, last_login_at, roles_text, orgs_text, {}) VALUES ",
         users::STORED_COLUMNS
+    ));
+    let mut status = Sql::new(&format!(
+        "INSERT INTO user_status (user_id, failed_login_count, {}) VALUES ",
+        users::STATUS_COLUMNS
     ));
     let mut roles = Sql::new("INSERT INTO user_roles (user_id, role) VALUES ");
     let mut orgs = Sql::new("INSERT INTO user_organizations (user_id, organization_id) VALUES ");
@@ -81,14 +85,14 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
     for (i, u) in batch.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
+            status.push(", ");
         }
         let (roles_text, orgs_text) = u.list_texts();
         let last_login = u.last_login_at.map_or_else(|| "NULL".to_owned(), |t| t.to_string());
         let stored = u.stored(password_hash);
         sql.push(&format!(
-            "({}, {}, {}, {last_login}, {}, {}",
+            "({}, {}, {last_login}, {}, {}",
             u.id,
-            u.failed_login_count,
             u.login_count,
             literal(&roles_text),
             literal(&orgs_text),
@@ -101,6 +105,15 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
             sql.push(", ").push(&cell);
         }
         sql.push(")");
+        status.push(&format!("({}, {}", u.id, u.failed_login_count));
+        for v in stored.status_values() {
+            let cell = match v {
+                users::Value::Text(s) => literal(&s),
+                users::Value::Int(n) => n.to_string(),
+            };
+            status.push(", ").push(&cell);
+        }
+        status.push(")");
         for r in &u.roles {
             if nr > 0 {
                 roles.push(", ");
@@ -117,6 +130,7 @@ pub async fn insert_users(conn: &mut Conn, batch: &[SeedUser], password_hash: &s
         }
     }
     sql.query().execute(&mut *conn).await?;
+    status.query().execute(&mut *conn).await?;
     if nr > 0 {
         roles.query().execute(&mut *conn).await?;
     }
@@ -197,7 +211,7 @@ exec_on!(Conn);
 exec_on!(sqlx::postgres::PgConnection);
 
 /// The tables a seed fills (`user_search`, PostgreSQL's, through the users triggers).
-const SEEDED: &str = "('users', 'user_roles', 'user_organizations', 'records', 'user_search')";
+const SEEDED: &str = "('users', 'user_status', 'user_roles', 'user_organizations', 'records', 'user_search')";
 
 /// Secondary indexes and triggers of the seeded tables (and on PostgreSQL
 /// their foreign keys), dropped for a bulk load into a nearly empty database
@@ -301,12 +315,12 @@ async fn restore_in(conn: &mut impl Exec, deferred: Deferred) -> Result<()> {
     for sql in [
         "DELETE FROM user_counts",
         "INSERT INTO user_counts (enabled, auth_status, n) \
-         SELECT enabled, auth_status, COUNT(*) FROM users GROUP BY enabled, auth_status",
+         SELECT enabled, auth_status, COUNT(*) FROM user_status GROUP BY enabled, auth_status",
         "DELETE FROM user_org_counts",
         "INSERT INTO user_org_counts (organization_id, enabled, auth_status, n) \
-         SELECT m.organization_id, u.enabled, u.auth_status, COUNT(*) \
-         FROM user_organizations m JOIN users u ON u.id = m.user_id \
-         GROUP BY m.organization_id, u.enabled, u.auth_status",
+         SELECT m.organization_id, s.enabled, s.auth_status, COUNT(*) \
+         FROM user_organizations m JOIN user_status s ON s.user_id = m.user_id \
+         GROUP BY m.organization_id, s.enabled, s.auth_status",
     ] {
         conn.exec(sql.to_owned()).await?;
     }
@@ -328,8 +342,9 @@ pub async fn recreate(conn: &mut Conn, deferred: Deferred) -> Result<()> {
 /// and triggers runs in the same transaction.
 pub struct PgLoad {
     conn: sqlx::postgres::PgConnection,
-    /// `user_roles` and `user_organizations` rows, gathered while the users
-    /// stream (about 25 bytes per user), sent after them: a connection runs one COPY at a time.
+    /// `user_status`, `user_roles` and `user_organizations` rows, gathered while the users
+    /// stream (about 60 bytes per user), sent after them: a connection runs one COPY at a time.
+    status: Vec<u8>,
     roles: Vec<u8>,
     orgs: Vec<u8>,
 }
@@ -361,7 +376,7 @@ fn copy_row(out: &mut Vec<u8>, cells: &[&dyn std::fmt::Display]) {
 /// One users row of the COPY text format, in the column order of [`PgLoad::users`].
 fn copy_line(out: &mut Vec<u8>, u: &SeedUser, roles_text: &str, orgs_text: &str, stored: &[users::Value]) {
     use std::io::Write;
-    let _ = write!(out, "{}\t{}\t{}\t", u.id, u.failed_login_count, u.login_count);
+    let _ = write!(out, "{}\t{}\t", u.id, u.login_count);
     match u.last_login_at {
         Some(t) => {
             let _ = write!(out, "{t}");
@@ -384,6 +399,22 @@ fn copy_line(out: &mut Vec<u8>, u: &SeedUser, roles_text: &str, orgs_text: &str,
     out.push(b'\n');
 }
 
+/// One `user_status` row of the COPY text format: id, lockout counter, then [`users::STATUS_COLUMNS`].
+fn copy_status(out: &mut Vec<u8>, id: i64, failed_login_count: i64, status: &[users::Value]) {
+    use std::io::Write;
+    let _ = write!(out, "{id}\t{failed_login_count}");
+    for v in status {
+        out.push(b'\t');
+        match v {
+            users::Value::Text(t) => copy_text(out, t),
+            users::Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+        }
+    }
+    out.push(b'\n');
+}
+
 impl PgLoad {
     pub async fn begin(store: &Store) -> Result<PgLoad> {
         use sqlx::Connection;
@@ -391,6 +422,7 @@ impl PgLoad {
         conn.exec("BEGIN".to_owned()).await?;
         Ok(PgLoad {
             conn,
+            status: Vec::new(),
             roles: Vec::new(),
             orgs: Vec::new(),
         })
@@ -418,7 +450,7 @@ impl PgLoad {
         let mut copy = self
             .conn
             .copy_in_raw(&format!(
-                "COPY users (id, failed_login_count, login_count, last_login_at, roles_text, orgs_text, {}) FROM STDIN",
+                "COPY users (id, login_count, last_login_at, roles_text, orgs_text, {}) FROM STDIN",
                 users::STORED_COLUMNS
             ))
             .await?;
@@ -427,7 +459,9 @@ impl PgLoad {
             buf.clear();
             for u in &batch {
                 let (roles_text, orgs_text) = u.list_texts();
-                copy_line(&mut buf, u, &roles_text, &orgs_text, &u.stored(password_hash).values());
+                let stored = u.stored(password_hash);
+                copy_line(&mut buf, u, &roles_text, &orgs_text, &stored.values());
+                copy_status(&mut self.status, u.id, u.failed_login_count, &stored.status_values());
                 for r in &u.roles {
                     copy_row(&mut self.roles, &[&u.id, &r.name()]);
                 }
@@ -437,6 +471,16 @@ impl PgLoad {
             }
             copy.send(buf.as_slice()).await?;
         }
+        copy.finish().await?;
+        let status = std::mem::take(&mut self.status);
+        let mut copy = self
+            .conn
+            .copy_in_raw(&format!(
+                "COPY user_status (user_id, failed_login_count, {}) FROM STDIN",
+                users::STATUS_COLUMNS
+            ))
+            .await?;
+        copy.send(status.as_slice()).await?;
         copy.finish().await?;
         let roles = std::mem::take(&mut self.roles);
         let mut copy = self

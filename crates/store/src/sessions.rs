@@ -98,7 +98,8 @@ pub async fn delete_for_user(conn: &mut Conn, user_id: i64, except_hash: Option<
 /// End the sessions of every user who may no longer sign in (after a mass change).
 pub async fn delete_for_unusable_users(conn: &mut Conn) -> Result<u64> {
     let done = sqlx::query(
-        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE enabled = 0 OR auth_status <> 'active')",
+        "DELETE FROM sessions WHERE user_id IN \
+         (SELECT user_id FROM user_status WHERE enabled = 0 OR auth_status <> 'active')",
     )
     .execute(&mut *conn)
     .await?;

@@ -5,7 +5,7 @@
 use muster_domain::UserFilter;
 
 use crate::sql::Sql;
-use crate::users::{COLUMNS, Scope, User, push_where_paged};
+use crate::users::{COLUMNS, Scope, USERS, User, push_where_paged};
 use crate::{Conn, Result};
 
 /// The users after `after_id` (by id), at most `limit` of them.
@@ -16,7 +16,7 @@ pub async fn page_after(
     after_id: i64,
     limit: i64,
 ) -> Result<Vec<User>> {
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users"));
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM {USERS}"));
     push_where_paged(
         &mut sql,
         crate::Backend::of(conn),

@@ -49,7 +49,8 @@ pub enum Col {
 }
 
 const SELECT: &str = "SELECT id, username, email, first_name, last_name, enabled, auth_status, orgs_text, \
-    roles_text, created_at, updated_at, last_login_at, login_count, password_hash FROM users";
+    roles_text, created_at, updated_at, last_login_at, login_count, password_hash \
+    FROM users JOIN user_status ON user_status.user_id = users.id";
 const COLUMNS: usize = 14;
 
 /// Every user `scope` and `filter` select after `after_id`, in id order.

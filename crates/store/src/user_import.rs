@@ -8,13 +8,13 @@ use crate::{Conn, Result};
 
 /// Replace the hash without touching the status (unlike `users::set_password_hash`).
 pub async fn set_hash(conn: &mut Conn, id: i64, hash: &str, now: Millis) -> Result<()> {
-    sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(now)
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    crate::users::touch(conn, id, now).await
 }
 
 /// When the user was created, last signed in, and how often, as another system recorded it.

@@ -743,6 +743,14 @@ pub async fn mass_set_enabled(
 /// this gap instead of queueing behind the whole action.
 const SQLITE_BATCH_GAP: std::time::Duration = std::time::Duration::from_millis(25);
 
+/// The first batch of a mass action on SQLite: the size that held the writer
+/// ~40 ms on the wide users row; on the narrow status table (migration 0019)
+/// a quiet machine doubles it to [`users::MASS_BATCH`] within a few batches,
+/// while a loaded one keeps it small. Starting at 10,000, each flip's first
+/// batch held the writer up to 1.5 s under the bench's mixed load (a sign-in
+/// waited 1,503 ms; 610 ms with 1,000-user batches).
+const SQLITE_FIRST_BATCH: usize = 1000;
+
 /// How long one batch of a mass action should hold the writer: a sign-in
 /// (~200 ms of Argon2) that waits for one batch stays within twice its time.
 const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(50);
@@ -781,7 +789,11 @@ pub async fn mass_set_enabled_in_batches(
     };
     let mut done = MassChange { affected: 0, refused };
     let batch = batch.max(1);
-    let mut size = batch;
+    let mut size = if store.backend == muster_store::Backend::Sqlite {
+        batch.min(SQLITE_FIRST_BATCH)
+    } else {
+        batch
+    };
     let mut start = 0;
     while start < ids.len() {
         let end = (start + size).min(ids.len());

@@ -342,7 +342,8 @@ async fn seeded_shape(store: &muster_store::Store) -> Vec<String> {
          || ' ' || last_name || ' ' || enabled || ' ' || auth_status || ' ' || failed_login_count || ' ' || \
          login_count || ' ' || COALESCE(CAST(last_login_at - updated_at AS TEXT), 'never') || ' ' || \
          CAST(updated_at >= created_at AS INTEGER) || ' ' || roles_text || ' ' || orgs_text || ' ' || search_text \
-         || ' ' || first_name_key || ' ' || last_name_key || ' ' || password_hash FROM users \
+         || ' ' || first_name_key || ' ' || last_name_key || ' ' || password_hash \
+         FROM users JOIN user_status ON user_status.user_id = users.id \
          WHERE username <> 'admin' ORDER BY id",
         "SELECT user_id || ' ' || role FROM user_roles ORDER BY user_id, role",
         "SELECT user_id || ' ' || organization_id FROM user_organizations ORDER BY user_id, organization_id",

@@ -11,13 +11,20 @@ pub async fn seed_bulk(store: &Store, n: i64, org_id: i64) {
     let mut conn = store.conn().await.unwrap();
     sqlx::query(
         "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1) \
-         INSERT INTO users (username, username_lc, email, email_lc, first_name, last_name, enabled, auth_status, \
-         password_hash, password_changed_at, created_at, updated_at, roles_text, orgs_text, search_text) \
+         INSERT INTO users (username, username_lc, email, email_lc, first_name, last_name, \
+         password_hash, password_changed_at, created_at, roles_text, orgs_text, search_text) \
          SELECT 'bulk' || n, 'bulk' || n, 'bulk' || n || '@example.com', 'bulk' || n || '@example.com', \
-         'First', 'Last', 1, 'active', '$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo', \
-         0, 0, 0, 'User', 'Main', '' FROM seq",
+         'First', 'Last', '$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo', \
+         0, 0, 'User', 'Main', '' FROM seq",
     )
     .bind(n)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO user_status (user_id, enabled, auth_status, updated_at) \
+         SELECT id, 1, 'active', 0 FROM users WHERE username_lc LIKE 'bulk%'",
+    )
     .execute(&mut *conn)
     .await
     .unwrap();

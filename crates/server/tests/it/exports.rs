@@ -892,14 +892,12 @@ async fn awkward_population(app: &TestApp) -> (i64, i64) {
             .await
             .unwrap();
         sqlx::query(
-            "UPDATE users SET first_name = $1, last_name = $2, last_login_at = $3, enabled = $4, auth_status = $5, \
-             login_count = $6, email = $7, password_hash = $8, search_text = $9, created_at = $10 WHERE id = $11",
+            "UPDATE users SET first_name = $1, last_name = $2, last_login_at = $3, \
+             login_count = $4, email = $5, password_hash = $6, search_text = $7, created_at = $8 WHERE id = $9",
         )
         .bind(first)
         .bind(last)
         .bind(login)
-        .bind(enabled)
-        .bind(status)
         .bind(logins)
         .bind(format!("{first}@exa,mple.com"))
         .bind(if i % 2 == 0 {
@@ -913,6 +911,13 @@ async fn awkward_population(app: &TestApp) -> (i64, i64) {
         .execute(&mut *conn)
         .await
         .unwrap();
+        sqlx::query("UPDATE user_status SET enabled = $1, auth_status = $2 WHERE user_id = $3")
+            .bind(enabled)
+            .bind(status)
+            .bind(u.id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
     }
     (main, acme)
 }

@@ -18,8 +18,20 @@ async fn rows(app: &TestApp, sql: &str) -> Vec<(i64, i64, String, i64)> {
         .unwrap()
 }
 
-/// The trigger-kept counters against COUNTs of the users themselves.
+/// The trigger-kept counters against COUNTs of the users themselves (and
+/// every user with exactly one status row: the join below would not count one without).
 async fn assert_counters_exact(app: &TestApp, when: &str) {
+    let unmatched = rows(
+        app,
+        "SELECT CAST(0 AS BIGINT), CAST(0 AS BIGINT), '', COUNT(*) FROM users u \
+         WHERE NOT EXISTS (SELECT 1 FROM user_status s WHERE s.user_id = u.id)",
+    )
+    .await;
+    assert_eq!(
+        unmatched,
+        vec![(0, 0, String::new(), 0)],
+        "users without a status row {when}"
+    );
     let kept = rows(
         app,
         "SELECT CAST(0 AS BIGINT), enabled, auth_status, n FROM user_counts WHERE n <> 0 ORDER BY 2, 3",
@@ -27,7 +39,8 @@ async fn assert_counters_exact(app: &TestApp, when: &str) {
     .await;
     let counted = rows(
         app,
-        "SELECT CAST(0 AS BIGINT), enabled, auth_status, COUNT(*) FROM users GROUP BY enabled, auth_status ORDER BY 2, 3",
+        "SELECT CAST(0 AS BIGINT), s.enabled, s.auth_status, COUNT(*) FROM users u \
+         JOIN user_status s ON s.user_id = u.id GROUP BY s.enabled, s.auth_status ORDER BY 2, 3",
     )
     .await;
     assert_eq!(kept, counted, "user_counts {when}");
@@ -38,8 +51,9 @@ async fn assert_counters_exact(app: &TestApp, when: &str) {
     .await;
     let counted = rows(
         app,
-        "SELECT m.organization_id, u.enabled, u.auth_status, COUNT(*) FROM user_organizations m \
-         JOIN users u ON u.id = m.user_id GROUP BY m.organization_id, u.enabled, u.auth_status ORDER BY 1, 2, 3",
+        "SELECT m.organization_id, s.enabled, s.auth_status, COUNT(*) FROM user_organizations m \
+         JOIN users u ON u.id = m.user_id JOIN user_status s ON s.user_id = u.id \
+         GROUP BY m.organization_id, s.enabled, s.auth_status ORDER BY 1, 2, 3",
     )
     .await;
     assert_eq!(kept, counted, "user_org_counts {when}");

@@ -263,7 +263,7 @@ async fn population(app: &TestApp) -> (i64, i64) {
             .await
             .unwrap();
         // the status setters touch updated_at: put the population's own back
-        sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+        sqlx::query("UPDATE user_status SET updated_at = $1 WHERE user_id = $2")
             .bind(day_ms(updated))
             .bind(u.id)
             .execute(&mut *c)
