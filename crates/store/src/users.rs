@@ -903,7 +903,7 @@ pub async fn set_auth_status(conn: &mut Conn, id: i64, status: AuthStatus, now: 
 }
 
 /// Appends ` AND [NOT] EXISTS` a role of `roles` held by the user.
-fn push_holds_any(sql: &mut Sql, roles: &[Role], holds: bool) {
+pub(crate) fn push_holds_any(sql: &mut Sql, roles: &[Role], holds: bool) {
     sql.push(if holds { " AND EXISTS" } else { " AND NOT EXISTS" })
         .push(" (SELECT 1 FROM user_roles gr WHERE gr.user_id = users.id AND gr.role IN (");
     for (i, r) in roles.iter().enumerate() {
