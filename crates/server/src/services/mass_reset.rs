@@ -19,6 +19,7 @@
 use muster_domain::permission::perm;
 use muster_domain::{Allowed, AuditAction, Error as DomainError, Selection, UserFilter, View};
 use muster_store::jobs::{self, Job};
+use muster_store::users::Scope;
 use muster_store::{Store, job_users};
 use serde::{Deserialize, Serialize};
 
@@ -67,8 +68,13 @@ pub struct Requested {
 pub enum Walk {
     /// The job's `job_users` rows.
     Rows,
-    /// The users `filter` selects, up to id `up_to_id`.
-    Filter { filter: Box<UserFilter>, up_to_id: i64 },
+    /// The users `filter` selects in `organization_ids` (those the request
+    /// acted in: an API key acts in one of its user's organizations), up to id `up_to_id`.
+    Filter {
+        filter: Box<UserFilter>,
+        up_to_id: i64,
+        organization_ids: Vec<i64>,
+    },
 }
 
 impl Walk {
@@ -99,6 +105,7 @@ impl MassResetRequest {
             (Some(q), Some(up_to_id)) => Walk::Filter {
                 filter: Box::new(crate::selection_query::parse(q).0.filter),
                 up_to_id,
+                organization_ids: self.organization_ids.clone(),
             },
             _ => Walk::Rows,
         }
@@ -330,7 +337,20 @@ pub async fn run_batch(
             let users = muster_store::user_cursor::page_after(&mut tx, &scope, &filter, 0, BATCH).await?;
             (users, last, ids.len())
         }
-        Walk::Filter { filter, up_to_id } => {
+        Walk::Filter {
+            filter,
+            up_to_id,
+            organization_ids,
+        } => {
+            // the organizations it was asked in that the requester still belongs to
+            let scope = Scope::Organizations(
+                actor
+                    .organization_ids
+                    .iter()
+                    .copied()
+                    .filter(|o| organization_ids.contains(o))
+                    .collect(),
+            );
             let users =
                 muster_store::user_cursor::page_after_up_to(&mut tx, &scope, filter, at.after, *up_to_id, BATCH)
                     .await?;

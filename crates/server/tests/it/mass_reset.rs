@@ -567,3 +567,42 @@ async fn a_selection_of_rows_leaves_no_job_users_rows_once_done_sqlite() {
 async fn a_selection_of_rows_leaves_no_job_users_rows_once_done_postgres() {
     rows_cleared_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
 }
+
+/// An API key acts in one organization of its user's: a job kept as a filter
+/// resets the users of that organization only, not of every organization its
+/// requester belongs to.
+async fn key_scope_story(app: TestApp) {
+    bulk_users(&app, 12).await;
+    let branch = app.create_org("Branch").await;
+    let elsewhere = app.create_user_in("elsewhere", &["User"], &["Branch"]).await;
+    let both = app
+        .create_user_in("both-admin", &["Administrator"], &["Main", "Branch"])
+        .await;
+    let main: i64 = count(&app, "SELECT id FROM organizations WHERE name = 'Main'").await;
+    assert_ne!(main, branch);
+    let api = Api::new(&app, Some(&key_for(&app, both.id, Some(main)).await));
+    let r = api
+        .post("/api/users/mass/reset-password", json!({"filter": {"view": "all"}}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id: i64 = r.body["data"]["id"].as_str().unwrap().parse().unwrap();
+    run_jobs(&app).await;
+    let j = job(&app, id).await;
+    assert_eq!(j.status, Status::Done, "{:?}", j.error);
+    assert_eq!(
+        app.user(elsewhere.id).await.auth_status,
+        AuthStatus::Active,
+        "a user of another organization of the requester's is not reset"
+    );
+    assert_eq!(app.user_by_name("bulk1").await.auth_status, AuthStatus::PasswordReset);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filter_job_stays_in_the_organization_of_the_key_sqlite() {
+    key_scope_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filter_job_stays_in_the_organization_of_the_key_postgres() {
+    key_scope_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
