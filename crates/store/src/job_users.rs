@@ -1,11 +1,20 @@
-//! The users of a mass job (migration 0018): the selection fixed when the job
-//! was asked for, walked in id order in batches, with what the job did to each.
+//! The users of a mass job, fixed when the job was asked for, in one of two
+//! forms, both walked in id order in batches:
+//!
+//! - **rows** of `job_users` (migration 0018): a list of ids (a selection of
+//!   rows, bounded by the request that named them; the scheduled reset of
+//!   those on a foreign password scheme). The rows of a job are deleted when
+//!   it ends ([`clear`]).
+//! - **a filter with a bound**: the selection as asked plus the highest user
+//!   id when it was asked ([`max_user_id`]), so "all matching" costs one count
+//!   at request time, however many users it holds, and users created later
+//!   are never reached ([`crate::user_cursor::page_after_up_to`]).
 
-use muster_domain::UserFilter;
+use muster_domain::{Role, UserFilter};
 use sqlx::Row;
 
 use crate::sql::Sql;
-use crate::users::{Scope, USERS, effective_scope, push_where};
+use crate::users::{Scope, USERS, effective_scope, push_holds_any, push_where};
 use crate::{Backend, Conn, Result};
 
 /// Fix the users `filter` selects in `scope` as the users of job `job_id`, in
@@ -18,12 +27,77 @@ pub async fn snapshot(conn: &mut Conn, job_id: i64, scope: &Scope, filter: &User
     push_where(&mut sql, Backend::of(conn), scope, filter);
     let n = sql.query().execute(&mut *conn).await?.rows_affected();
     let n = i64::try_from(n).unwrap_or(i64::MAX);
+    set_total(conn, job_id, n).await?;
+    Ok(n)
+}
+
+/// Set the number of users job `job_id` goes through (a job just queued).
+pub async fn set_total(conn: &mut Conn, job_id: i64, total: i64) -> Result<()> {
     sqlx::query("UPDATE jobs SET total = $1 WHERE id = $2")
-        .bind(n)
+        .bind(total)
         .bind(job_id)
         .execute(&mut *conn)
         .await?;
-    Ok(n)
+    Ok(())
+}
+
+/// The highest user id now (0 without users): the bound of a selection kept as a filter.
+pub async fn max_user_id(conn: &mut Conn) -> Result<i64> {
+    let n: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM users")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(n.unwrap_or(0))
+}
+
+/// How many users `filter` selects in `scope` up to id `up_to_id`, and how many
+/// of those, except `skip_id`, hold one of the `guarded` roles (the ones the
+/// actor may not act on): what a mass job kept as a filter will go through.
+pub async fn count_selected(
+    conn: &mut Conn,
+    scope: &Scope,
+    filter: &UserFilter,
+    up_to_id: i64,
+    skip_id: i64,
+    guarded: &[Role],
+) -> Result<(i64, i64)> {
+    let scope = &effective_scope(conn, scope).await?;
+    let backend = Backend::of(conn);
+    let mut sql = Sql::new(&format!("SELECT COUNT(*) FROM {USERS}"));
+    push_where(&mut sql, backend, scope, filter);
+    sql.push(" AND id <= ").int(up_to_id);
+    let selected: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let refused = if guarded.is_empty() || selected == 0 {
+        0
+    } else {
+        count_guarded_in(conn, scope, filter, up_to_id, skip_id, guarded).await?
+    };
+    Ok((selected, refused))
+}
+
+/// How many of job `job_id`'s rows are users, except `skip_id`, who hold one of the `guarded` roles.
+pub async fn count_guarded_rows(conn: &mut Conn, job_id: i64, skip_id: i64, guarded: &[Role]) -> Result<i64> {
+    if guarded.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new("SELECT COUNT(*) FROM users WHERE id IN (SELECT user_id FROM job_users WHERE job_id = ");
+    sql.int(job_id).push(") AND id <> ").int(skip_id);
+    push_holds_any(&mut sql, guarded, true, "users.id");
+    Ok(sql.query().fetch_one(&mut *conn).await?.try_get(0)?)
+}
+
+async fn count_guarded_in(
+    conn: &mut Conn,
+    scope: &Scope,
+    filter: &UserFilter,
+    up_to_id: i64,
+    skip_id: i64,
+    guarded: &[Role],
+) -> Result<i64> {
+    let mut sql = Sql::new(&format!("SELECT COUNT(*) FROM {USERS}"));
+    push_where(&mut sql, Backend::of(conn), scope, filter);
+    sql.push(" AND id <= ").int(up_to_id).push(" AND id <> ").int(skip_id);
+    push_holds_any(&mut sql, guarded, true, "users.id");
+    Ok(sql.query().fetch_one(&mut *conn).await?.try_get(0)?)
 }
 
 /// The next `limit` user ids of the job after `after_id`, in id order.
@@ -40,22 +114,9 @@ pub async fn ids_after(conn: &mut Conn, job_id: i64, after_id: i64, limit: i64) 
     )
 }
 
-/// Record what the job did to these users.
-pub async fn set_outcome(conn: &mut Conn, job_id: i64, user_ids: &[i64], outcome: &str) -> Result<()> {
-    if user_ids.is_empty() {
-        return Ok(());
-    }
-    let mut sql = Sql::new("UPDATE job_users SET outcome = ");
-    sql.str(outcome)
-        .push(" WHERE job_id = ")
-        .int(job_id)
-        .push(" AND user_id IN ")
-        .int_list(user_ids);
-    sql.query().execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// How many of the job's users had each outcome (`None`: not reached yet).
+/// How many of the job's users had each outcome (`None`: not reached, or
+/// counted elsewhere). Only jobs whose batches ran before the outcomes moved
+/// into the job's checkpoint have any.
 pub async fn outcome_counts(conn: &mut Conn, job_id: i64) -> Result<Vec<(Option<String>, i64)>> {
     let rows = sqlx::query("SELECT outcome, COUNT(*) AS n FROM job_users WHERE job_id = $1 GROUP BY outcome")
         .bind(job_id)
@@ -64,4 +125,13 @@ pub async fn outcome_counts(conn: &mut Conn, job_id: i64) -> Result<Vec<(Option<
     rows.iter()
         .map(|r| Ok((r.try_get("outcome")?, r.try_get("n")?)))
         .collect()
+}
+
+/// Forget the users of a job that has ended (in the transaction that ends it).
+pub async fn clear(conn: &mut Conn, job_id: i64) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM job_users WHERE job_id = $1")
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
 }

@@ -260,6 +260,31 @@ pub async fn finish(
     Ok(done.rows_affected() == 1)
 }
 
+/// [`finish`] keeping `checkpoint` as the job's last word: a mass reset keeps
+/// there how many users each outcome had, for its page after it ended.
+pub async fn finish_keeping(
+    conn: &mut Conn,
+    id: i64,
+    owner: &str,
+    now: Millis,
+    processed: i64,
+    checkpoint: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'done', finished_at = $1, processed = $2, checkpoint = $3, \
+         lease_owner = NULL, lease_until = NULL \
+         WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
+    )
+    .bind(now)
+    .bind(processed)
+    .bind(checkpoint)
+    .bind(id)
+    .bind(owner)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Mark the job failed, if `owner` still holds it.
 pub async fn fail(conn: &mut Conn, id: i64, owner: &str, now: Millis, error: &str) -> Result<bool> {
     let done = sqlx::query(
@@ -272,7 +297,12 @@ pub async fn fail(conn: &mut Conn, id: i64, owner: &str, now: Millis, error: &st
     .bind(owner)
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let failed = done.rows_affected() == 1;
+    if failed {
+        // a failed mass job is not retried: the users it was to go through are no longer needed
+        crate::job_users::clear(conn, id).await?;
+    }
+    Ok(failed)
 }
 
 /// Give the job back, if `owner` still holds it: queued again from its

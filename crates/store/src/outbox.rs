@@ -123,8 +123,13 @@ pub async fn claim_due(
     lease_until: Millis,
     limit: i64,
 ) -> Result<Vec<Mail>> {
+    // In due order, as `mail_outbox_due` (status, next_attempt_at) holds them: the walk stops after `limit`
+    // rows (PostgreSQL sorts by id only within one `next_attempt_at`, an incremental sort). `ORDER BY id`
+    // made it gather and sort every pending mail first: 191 ms a claim while a mass reset had queued
+    // 27,000, 17.6 s of the database's CPU over that 14 s job (EXPLAIN ANALYZE, 52,855 pending: 757 ms
+    // against 40 ms).
     let due = "SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
-               AND (lease_until IS NULL OR lease_until < $2) ORDER BY id LIMIT $3";
+               AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3";
     let sql = match backend {
         // Several instances share PostgreSQL: SKIP LOCKED lets each claim
         // different rows without waiting on the others.

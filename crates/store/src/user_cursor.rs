@@ -16,6 +16,19 @@ pub async fn page_after(
     after_id: i64,
     limit: i64,
 ) -> Result<Vec<User>> {
+    page_after_up_to(conn, scope, filter, after_id, i64::MAX, limit).await
+}
+
+/// [`page_after`] among the users up to id `up_to_id`: a selection fixed as a
+/// filter and the highest id when it was made leaves out the users created since.
+pub async fn page_after_up_to(
+    conn: &mut Conn,
+    scope: &Scope,
+    filter: &UserFilter,
+    after_id: i64,
+    up_to_id: i64,
+    limit: i64,
+) -> Result<Vec<User>> {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM {USERS}"));
     push_where_paged(
         &mut sql,
@@ -25,6 +38,9 @@ pub async fn page_after(
         muster_domain::SortField::Id,
     );
     sql.push(" AND id > ").int(after_id);
+    if up_to_id < i64::MAX {
+        sql.push(" AND id <= ").int(up_to_id);
+    }
     sql.push(" ORDER BY id LIMIT ").int(limit);
     let rows = sql.query().fetch_all(&mut *conn).await?;
     rows.iter().map(User::from_row).collect()

@@ -1044,7 +1044,7 @@ pub async fn mark_password_reset(conn: &mut Conn, user_ids: &[i64], now: Millis)
 }
 
 /// Appends ` AND [NOT] EXISTS` a role of `roles` held by the user.
-fn push_holds_any(sql: &mut Sql, roles: &[Role], holds: bool, user_id: &str) {
+pub(crate) fn push_holds_any(sql: &mut Sql, roles: &[Role], holds: bool, user_id: &str) {
     sql.push(if holds { " AND EXISTS" } else { " AND NOT EXISTS" })
         .push(" (SELECT 1 FROM user_roles gr WHERE gr.user_id = ")
         .push(user_id)

@@ -505,6 +505,9 @@ async fn mass_disable(
 struct SelectedMeta {
     /// How many users the selection holds, fixed now: the job goes through these.
     affected: i64,
+    /// How many of them the key's user may not reset (an Administrator, for a User Manager): the job
+    /// skips them, as the mass enable and disable do.
+    refused: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -539,6 +542,7 @@ async fn mass_reset_password(
         data: super::jobs::JobResource::of(&asked.job),
         meta: SelectedMeta {
             affected: asked.affected,
+            refused: asked.refused,
         },
     };
     Ok(super::jobs::located(document(StatusCode::ACCEPTED, &doc), asked.job.id))

@@ -325,5 +325,5 @@ pub async fn run_scheduled_reset(
     } else {
         job.clone()
     };
-    super::mass_reset::run_batches(deps, &job, owner, &grant, &ctx).await
+    super::mass_reset::run_batches(deps, &job, owner, &grant, &ctx, &super::mass_reset::Walk::Rows).await
 }

@@ -1,20 +1,25 @@
 //! Mass Reset Password as a background job (DESIGN §5): the request fixes
-//! the selection (the ids go into `job_users` in one statement, so it answers
-//! at once whatever the size) and queues a job; the job worker resets the
-//! users in batches as the requester, with their rights checked again.
+//! the selection and queues a job; the job worker resets the users in
+//! batches as the requester, with their rights checked again.
+//!
+//! The selection is fixed without copying it: "all matching" is kept as the
+//! filter (query syntax) plus the highest user id at request time, so the
+//! request costs one count whatever the size, and users created later are
+//! never reached; a list of ids goes into `job_users` (bounded by the request
+//! that named them). Either is walked in id order.
 //!
 //! Exactly once per user, across crashes: each batch commits the users'
-//! changes, their mails in the outbox, their rows' outcome and the job's
-//! checkpoint and progress in one transaction, and that transaction first
-//! renews the lease on the condition that this worker still holds it. A worker
-//! whose lease ran out (another took the job over) changes nobody; a batch cut
-//! off by a crash is rolled back whole and done again by the next worker.
-
-use std::collections::HashSet;
+//! changes, their mails in the outbox, and the job's checkpoint (the last id
+//! done and how many users had each outcome) and progress in one transaction,
+//! and that transaction first renews the lease on the condition that this
+//! worker still holds it. A worker whose lease ran out (another took the job
+//! over) changes nobody; a batch cut off by a crash is rolled back whole and
+//! done again by the next worker.
 
 use muster_domain::permission::perm;
-use muster_domain::{Allowed, AuditAction, Error as DomainError, UserFilter};
+use muster_domain::{Allowed, AuditAction, Error as DomainError, Selection, UserFilter, View};
 use muster_store::jobs::{self, Job};
+use muster_store::users::Scope;
 use muster_store::{Store, job_users};
 use serde::{Deserialize, Serialize};
 
@@ -41,13 +46,70 @@ pub struct MassResetRequest {
     /// Where the request came from: the per-user audit events carry it.
     pub ip: String,
     pub user_agent: String,
+    /// "All matching": the filter in the query syntax, walked up to
+    /// `up_to_id`. None: the users are the job's `job_users` rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_to_id: Option<i64>,
 }
 
-/// A queued mass reset and how many users its selection holds.
+/// A queued mass reset: how many users its selection holds, and how many of
+/// them the requester may not reset (the job will skip them).
 #[derive(Debug, Clone)]
 pub struct Requested {
     pub job: Job,
     pub affected: i64,
+    pub refused: i64,
+}
+
+/// How a job finds its users, batch after batch.
+#[derive(Debug, Clone)]
+pub enum Walk {
+    /// The job's `job_users` rows.
+    Rows,
+    /// The users `filter` selects in `organization_ids` (those the request
+    /// acted in: an API key acts in one of its user's organizations), up to id `up_to_id`.
+    Filter {
+        filter: Box<UserFilter>,
+        up_to_id: i64,
+        organization_ids: Vec<i64>,
+    },
+}
+
+impl Walk {
+    /// How `job` (a mass reset) walks its users.
+    pub fn of(job: &Job) -> AppResult<Walk> {
+        let request: MassResetRequest = serde_json::from_str(&job.payload)
+            .map_err(|e| AppError::fault(format!("mass reset job {} payload", job.id), e))?;
+        Ok(request.walk())
+    }
+}
+
+/// `filter` as the job's payload keeps it (the query syntax).
+fn kept(filter: &UserFilter) -> String {
+    // no view means every user here; the query syntax reads a missing view as the grid's default
+    let filter = UserFilter {
+        view: Some(filter.view.unwrap_or(View::All)),
+        ..filter.clone()
+    };
+    crate::selection_query::print(&Selection {
+        filter,
+        sort: Default::default(),
+    })
+}
+
+impl MassResetRequest {
+    fn walk(&self) -> Walk {
+        match (&self.filter, self.up_to_id) {
+            (Some(q), Some(up_to_id)) => Walk::Filter {
+                filter: Box::new(crate::selection_query::parse(q).0.filter),
+                up_to_id,
+                organization_ids: self.organization_ids.clone(),
+            },
+            _ => Walk::Rows,
+        }
+    }
 }
 
 /// What a job row's `outcome` says happened to that user.
@@ -75,19 +137,48 @@ pub async fn request(
         // the job runs as its requester, whose rights it checks again then
         return Err(DomainError::Refused("a mass reset is asked for by a user".to_owned()).into());
     }
-    let request = MassResetRequest {
+    let scope = scope_of(actor);
+    let guarded = actor.guarded_roles();
+    let mut request = MassResetRequest {
         requested_by: actor.username.clone(),
         organization_ids: actor.organization_ids.clone(),
         selection: described.clone(),
         ip: ctx.ip.clone(),
         user_agent: ctx.user_agent.clone(),
+        filter: None,
+        up_to_id: None,
+    };
+    // "All matching" is counted here, outside the writing transaction (on
+    // SQLite it would hold the one writer): the bound makes the count exact
+    // whatever is created meanwhile.
+    let counted = if filter.only_ids.is_none() {
+        let mut conn = store.conn().await?;
+        let up_to_id = job_users::max_user_id(&mut conn).await?;
+        let (selected, refused) =
+            job_users::count_selected(&mut conn, &scope, filter, up_to_id, actor.user_id, &guarded).await?;
+        request.filter = Some(kept(filter));
+        request.up_to_id = Some(up_to_id);
+        Some((selected, refused))
+    } else {
+        None
     };
     let payload =
         serde_json::to_string(&request).map_err(|e| AppError::fault("writing the mass reset job payload", e))?;
     let now = clock::now();
     let mut tx = store.begin().await?;
     let id = jobs::enqueue(&mut tx, KIND, &payload, Some(actor.user_id), now).await?;
-    let affected = job_users::snapshot(&mut tx, id, &scope_of(actor), filter).await?;
+    let (affected, refused) = match counted {
+        Some((selected, refused)) => {
+            job_users::set_total(&mut tx, id, selected).await?;
+            (selected, refused)
+        }
+        None => {
+            // a list of ids, as long as the request that named them
+            let selected = job_users::snapshot(&mut tx, id, &scope, filter).await?;
+            let refused = job_users::count_guarded_rows(&mut tx, id, actor.user_id, &guarded).await?;
+            (selected, refused)
+        }
+    };
     audit::record(
         &mut tx,
         ctx,
@@ -105,7 +196,7 @@ pub async fn request(
         .ok_or_else(|| AppError::not_found("job"))?;
     tx.commit().await?;
     crate::jobs::wake();
-    Ok(Requested { job, affected })
+    Ok(Requested { job, affected, refused })
 }
 
 /// The requester of `job` as an actor with their rights of now: gone,
@@ -130,28 +221,71 @@ pub async fn run(deps: Deps<'_>, job: &Job, owner: &str) -> AppResult<Outcome> {
     let request: MassResetRequest = serde_json::from_str(&job.payload)
         .map_err(|e| AppError::fault(format!("mass reset job {} payload", job.id), e))?;
     let grant = requester(deps, job).await?;
+    let walk = request.walk();
     let ctx = Ctx {
         ip: request.ip,
         user_agent: request.user_agent,
     };
-    run_batches(deps, job, owner, &grant, &ctx).await
+    run_batches(deps, job, owner, &grant, &ctx, &walk).await
 }
 
-/// Where a run of a mass reset stands: the last user id done (the job's
-/// checkpoint) and how many users it has gone through.
+/// How many of a job's users had each outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub reset: i64,
+    pub disabled: i64,
+    pub refused: i64,
+    pub own: i64,
+    /// Deleted, or moved out of the requester's organizations, before the job reached them.
+    pub gone: i64,
+}
+
+/// Where a run of a mass reset stands: the last user id done, how many users
+/// it has gone through, and what it did to them (the job's checkpoint, written
+/// with each batch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     pub after: i64,
     pub processed: i64,
+    pub done: Summary,
+}
+
+/// The checkpoint's spelling: `{"after": 1234, "reset": …, "disabled": …}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Checkpoint {
+    after: i64,
+    #[serde(flatten)]
+    done: Summary,
 }
 
 impl Position {
-    /// Where `job` was left: its last committed batch.
+    /// Where `job` was left: its last committed batch. A checkpoint that is a
+    /// bare id was written before the outcomes moved into it (they are then in
+    /// `job_users`).
     pub fn of(job: &Job) -> Position {
+        let c = job
+            .checkpoint
+            .as_deref()
+            .map(|c| {
+                serde_json::from_str::<Checkpoint>(c).unwrap_or_else(|_| Checkpoint {
+                    after: c.parse().unwrap_or(0),
+                    done: Summary::default(),
+                })
+            })
+            .unwrap_or_default();
         Position {
-            after: job.checkpoint.as_deref().and_then(|c| c.parse().ok()).unwrap_or(0),
+            after: c.after,
             processed: job.processed,
+            done: c.done,
         }
+    }
+
+    fn checkpoint(&self) -> String {
+        serde_json::to_string(&Checkpoint {
+            after: self.after,
+            done: self.done,
+        })
+        .unwrap_or_else(|_| self.after.to_string())
     }
 }
 
@@ -167,7 +301,7 @@ pub enum Step {
 }
 
 /// One batch of a mass reset job after `at`, in one transaction: the users'
-/// changes, their mails, their outcomes, the job's progress and checkpoint.
+/// changes, their mails, the job's progress and checkpoint with the outcomes.
 #[tracing::instrument(skip_all, fields(job_id = job_id), err(level = "debug"))]
 pub async fn run_batch(
     deps: Deps<'_>,
@@ -175,51 +309,85 @@ pub async fn run_batch(
     owner: &str,
     grant: &Allowed<perm::ResetPasswords>,
     ctx: &Ctx,
+    walk: &Walk,
     at: Position,
 ) -> AppResult<Step> {
     let actor = grant.actor();
+    let scope = scope_of(actor);
     let now = clock::now();
     let mut tx = deps.store.begin().await?;
-    let ids = job_users::ids_after(&mut tx, job_id, at.after, BATCH).await?;
-    let Some(&last) = ids.last() else {
-        return Ok(Step::End);
+    // before anything is read or changed: on PostgreSQL it holds the job's
+    // row, so a worker that lost the job waits here and then finds it gone
+    if !jobs::renew(&mut tx, job_id, owner, now + LEASE_MS, at.processed, None).await? {
+        tx.rollback().await?;
+        return Ok(Step::LostLease);
+    }
+    // the batch's users, within the requester's organizations as they are now
+    let (users, last, walked) = match walk {
+        Walk::Rows => {
+            let ids = job_users::ids_after(&mut tx, job_id, at.after, BATCH).await?;
+            let Some(&last) = ids.last() else {
+                tx.rollback().await?;
+                return Ok(Step::End);
+            };
+            let filter = UserFilter {
+                only_ids: Some(ids.clone()),
+                ..Default::default()
+            };
+            let users = muster_store::user_cursor::page_after(&mut tx, &scope, &filter, 0, BATCH).await?;
+            (users, last, ids.len())
+        }
+        Walk::Filter {
+            filter,
+            up_to_id,
+            organization_ids,
+        } => {
+            // the organizations it was asked in that the requester still belongs to
+            let scope = Scope::Organizations(
+                actor
+                    .organization_ids
+                    .iter()
+                    .copied()
+                    .filter(|o| organization_ids.contains(o))
+                    .collect(),
+            );
+            let users =
+                muster_store::user_cursor::page_after_up_to(&mut tx, &scope, filter, at.after, *up_to_id, BATCH)
+                    .await?;
+            let Some(last) = users.last().map(|u| u.id) else {
+                tx.rollback().await?;
+                return Ok(Step::End);
+            };
+            let n = users.len();
+            (users, last, n)
+        }
     };
-    let next = Position {
+    let gone = walked - users.len();
+    let done = passwords::reset_batch(&mut tx, deps, actor, ctx, users, now).await?;
+    let count = |v: &Vec<i64>| i64::try_from(v.len()).unwrap_or(0);
+    let mut next = Position {
         after: last,
-        processed: at.processed + i64::try_from(ids.len()).unwrap_or(0),
+        processed: at.processed + i64::try_from(walked).unwrap_or(0),
+        done: at.done,
     };
-    // before any change: on PostgreSQL it holds the job's row, so a worker
-    // that lost the job waits here and then finds it gone
+    next.done.reset += count(&done.reset);
+    next.done.disabled += count(&done.disabled);
+    next.done.refused += count(&done.refused);
+    next.done.own += count(&done.own);
+    next.done.gone += i64::try_from(gone).unwrap_or(0);
+    // the job's row is this transaction's since the renewal above: this cannot lose the lease
     if !jobs::renew(
         &mut tx,
         job_id,
         owner,
         now + LEASE_MS,
         next.processed,
-        Some(&last.to_string()),
+        Some(&next.checkpoint()),
     )
     .await?
     {
         tx.rollback().await?;
         return Ok(Step::LostLease);
-    }
-    let filter = UserFilter {
-        only_ids: Some(ids.clone()),
-        ..Default::default()
-    };
-    // within the requester's organizations as they are now
-    let users = muster_store::user_cursor::page_after(&mut tx, &scope_of(actor), &filter, 0, BATCH).await?;
-    let found: HashSet<i64> = users.iter().map(|u| u.id).collect();
-    let gone: Vec<i64> = ids.iter().copied().filter(|id| !found.contains(id)).collect();
-    let done = passwords::reset_batch(&mut tx, deps, actor, ctx, users, now).await?;
-    for (rows, what) in [
-        (&done.reset, outcome::RESET),
-        (&done.disabled, outcome::DISABLED),
-        (&done.refused, outcome::REFUSED),
-        (&done.own, outcome::OWN),
-        (&gone, outcome::GONE),
-    ] {
-        job_users::set_outcome(&mut tx, job_id, rows, what).await?;
     }
     tx.commit().await?;
     mail::wake();
@@ -227,9 +395,9 @@ pub async fn run_batch(
 }
 
 /// Reset the job's users from its checkpoint on, a batch per transaction, then
-/// mark it done with its outcome audited. Also runs the scheduled reset of
-/// those on a foreign password scheme (`foreign_hashes`), once its users are
-/// fixed: one way to reset many users.
+/// mark it done with its outcome audited and its `job_users` rows deleted.
+/// Also runs the scheduled reset of those on a foreign password scheme
+/// (`foreign_hashes`), once its users are fixed: one way to reset many users.
 #[tracing::instrument(skip_all, fields(job_id = job.id), err(level = "debug"))]
 pub async fn run_batches(
     deps: Deps<'_>,
@@ -237,26 +405,51 @@ pub async fn run_batches(
     owner: &str,
     grant: &Allowed<perm::ResetPasswords>,
     ctx: &Ctx,
+    walk: &Walk,
 ) -> AppResult<Outcome> {
     let mut at = Position::of(job);
     loop {
-        match run_batch(deps, job.id, owner, grant, ctx, at).await? {
-            Step::Done(next) => at = next,
+        match run_batch(deps, job.id, owner, grant, ctx, walk, at).await? {
+            Step::Done(next) => {
+                at = next;
+                deps.store.let_other_writers_in().await;
+            }
             Step::End => break,
             Step::LostLease => return Ok(Outcome::LostLease),
         }
     }
     let now = clock::now();
     let mut tx = deps.store.begin().await?;
-    let counts = job_users::outcome_counts(&mut tx, job.id).await?;
-    if !jobs::finish(&mut tx, job.id, owner, now, at.processed, None).await? {
+    // outcomes of batches run before they moved into the checkpoint
+    let mut done = at.done.plus(&Summary::of_rows(&mut tx, job.id).await?);
+    let mut processed = at.processed;
+    if matches!(walk, Walk::Filter { .. }) && processed < job.total {
+        // counted when asked, gone from the selection (deleted, moved, changed) before the job reached them
+        done.gone += job.total - processed;
+        processed = job.total;
+    }
+    let last = Position {
+        after: at.after,
+        processed,
+        done,
+    };
+    if !jobs::finish_keeping(&mut tx, job.id, owner, now, processed, &last.checkpoint()).await? {
         tx.rollback().await?;
         return Ok(Outcome::LostLease);
     }
+    job_users::clear(&mut tx, job.id).await?;
     let mut summary = serde_json::Map::new();
     summary.insert("job".to_owned(), job.id.into());
-    for (what, n) in counts {
-        summary.insert(what.unwrap_or_else(|| "unreached".to_owned()), n.into());
+    for (what, n) in [
+        (outcome::RESET, done.reset),
+        (outcome::DISABLED, done.disabled),
+        (outcome::REFUSED, done.refused),
+        (outcome::OWN, done.own),
+        (outcome::GONE, done.gone),
+    ] {
+        if n > 0 {
+            summary.insert(what.to_owned(), n.into());
+        }
     }
     audit::record(
         &mut tx,
@@ -274,20 +467,21 @@ pub async fn run_batches(
     Ok(Outcome::Done)
 }
 
-/// How a finished (or running) mass reset went, per outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub reset: i64,
-    pub disabled: i64,
-    pub refused: i64,
-    pub own: i64,
-    pub gone: i64,
-}
-
 impl Summary {
+    /// How job `job_id` went so far: the outcomes in its checkpoint (kept once it is done), plus
+    /// those its `job_users` rows still hold from before they moved there.
     pub async fn of(store: &Store, job_id: i64) -> AppResult<Summary> {
+        let mut conn = store.conn().await?;
+        let at = jobs::get(&mut conn, job_id)
+            .await?
+            .map(|j| Position::of(&j).done)
+            .unwrap_or_default();
+        Ok(at.plus(&Summary::of_rows(&mut conn, job_id).await?))
+    }
+
+    async fn of_rows(conn: &mut muster_store::Conn, job_id: i64) -> AppResult<Summary> {
         let mut s = Summary::default();
-        for (what, n) in job_users::outcome_counts(&mut *store.conn().await?, job_id).await? {
+        for (what, n) in job_users::outcome_counts(conn, job_id).await? {
             match what.as_deref() {
                 Some(outcome::RESET) => s.reset = n,
                 Some(outcome::DISABLED) => s.disabled = n,
@@ -300,6 +494,16 @@ impl Summary {
         Ok(s)
     }
 
+    fn plus(&self, o: &Summary) -> Summary {
+        Summary {
+            reset: self.reset + o.reset,
+            disabled: self.disabled + o.disabled,
+            refused: self.refused + o.refused,
+            own: self.own + o.own,
+            gone: self.gone + o.gone,
+        }
+    }
+
     /// The sentence the mass action's page shows, in the words the inline reset used.
     pub fn message(&self) -> String {
         passwords::MassResult {
@@ -309,5 +513,67 @@ impl Summary {
             refused: u64::try_from(self.refused).unwrap_or(0),
         }
         .message()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_filter_reads_back_as_the_same_selection() {
+        let asked = UserFilter {
+            search: Some("van Dijk".to_owned()),
+            exclude_ids: vec![4, 9],
+            organization_id: Some(2),
+            ..Default::default()
+        };
+        let back = crate::selection_query::parse(&kept(&asked)).0.filter;
+        // no view (every user) is kept as `all`, not read back as the grid's default `active`
+        assert_eq!(back.view, Some(View::All));
+        assert_eq!(UserFilter { view: None, ..back }, asked);
+        let active = UserFilter {
+            view: Some(View::Active),
+            ..asked
+        };
+        assert_eq!(crate::selection_query::parse(&kept(&active)).0.filter, active);
+    }
+
+    #[test]
+    fn a_checkpoint_keeps_the_outcomes_and_reads_an_old_bare_id() {
+        let at = Position {
+            after: 1234,
+            processed: 500,
+            done: Summary {
+                reset: 400,
+                disabled: 90,
+                refused: 5,
+                own: 1,
+                gone: 4,
+            },
+        };
+        let job = |checkpoint: Option<String>| Job {
+            id: 1,
+            kind: KIND.to_owned(),
+            payload: "{}".to_owned(),
+            status: jobs::Status::Running,
+            processed: 500,
+            total: 600,
+            created_by: Some(1),
+            created_at: 0,
+            started_at: None,
+            finished_at: None,
+            lease_owner: None,
+            lease_until: None,
+            attempts: 1,
+            error: None,
+            result_path: None,
+            checkpoint,
+            not_before: None,
+        };
+        assert_eq!(Position::of(&job(Some(at.checkpoint()))), at);
+        let old = Position::of(&job(Some("77".to_owned())));
+        assert_eq!((old.after, old.done), (77, Summary::default()));
+        assert_eq!(Position::of(&job(None)).after, 0);
     }
 }

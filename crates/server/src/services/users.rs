@@ -737,12 +737,6 @@ pub async fn mass_set_enabled(
     mass_set_enabled_in_batches(store, grant, ctx, filter, enabled, described, users::MASS_BATCH).await
 }
 
-/// Between two batches on SQLite the mass action lets go of the one writer
-/// for this long: a sign-in waiting in SQLite's busy handler polls every
-/// 1–25 ms in its first 130 ms of waiting, so it finds the lock free within
-/// this gap instead of queueing behind the whole action.
-const SQLITE_BATCH_GAP: std::time::Duration = std::time::Duration::from_millis(25);
-
 /// The first batch of a mass action on SQLite: the size that held the writer
 /// ~40 ms on the wide users row; on the narrow status table (migration 0019)
 /// a quiet machine doubles it to [`users::MASS_BATCH`] within a few batches,
@@ -798,8 +792,8 @@ pub async fn mass_set_enabled_in_batches(
     while start < ids.len() {
         let end = (start + size).min(ids.len());
         let (chunk, last) = (&ids[start..end], end == ids.len());
-        if start > 0 && store.backend == muster_store::Backend::Sqlite {
-            tokio::time::sleep(SQLITE_BATCH_GAP).await;
+        if start > 0 {
+            store.let_other_writers_in().await;
         }
         let began = std::time::Instant::now();
         let step = async {

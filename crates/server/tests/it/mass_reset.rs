@@ -5,7 +5,7 @@
 
 use muster_domain::AuthStatus;
 use muster_server::services::Ctx;
-use muster_server::services::mass_reset::{self, Position, Step};
+use muster_server::services::mass_reset::{self, Position, Step, Walk};
 use muster_store::jobs::{self, Status};
 use serde_json::json;
 
@@ -16,6 +16,11 @@ use crate::support::{ADMIN_PASSWORD, PASSWORD, TestApp, TestDb, location};
 /// `n` users named bulk1…bulkN in Main, every tenth disabled, inserted in a
 /// few statements with one precomputed hash (no Argon2 per user).
 async fn bulk_users(app: &TestApp, n: i64) {
+    bulk_users_named(app, "bulk", n).await;
+}
+
+/// [`bulk_users`] named `prefix`1…`prefix`N.
+async fn bulk_users_named(app: &TestApp, prefix: &str, n: i64) {
     let hash = muster_server::hashing::hash_now(
         "Bulk-Password-Quartz-77",
         muster_server::hashing::Params {
@@ -30,35 +35,44 @@ async fn bulk_users(app: &TestApp, n: i64) {
         "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1) \
          INSERT INTO users (username, username_lc, email, email_lc, first_name, last_name, \
          password_hash, password_changed_at, created_at, search_text, roles_text, orgs_text) \
-         SELECT 'bulk' || n, 'bulk' || n, 'bulk' || n || '@example.com', 'bulk' || n || '@example.com', \
+         SELECT $3 || n, $3 || n, $3 || n || '@example.com', $3 || n || '@example.com', \
          'Bulk', 'User' || n, $2, 0, 0, \
-         'bulk user' || n || ' bulk' || n, 'User', 'Main' FROM seq",
+         'bulk user' || n || ' ' || $3 || n, 'User', 'Main' FROM seq",
     )
     .bind(n)
     .bind(&hash)
+    .bind(prefix)
     .execute(&mut *tx)
     .await
     .unwrap();
     // every tenth bulk user disabled
     sqlx::query(
         "INSERT INTO user_status (user_id, enabled, auth_status, updated_at) \
-         SELECT id, CASE WHEN CAST(substr(username_lc, 5) AS BIGINT) % 10 = 0 THEN 0 ELSE 1 END, 'active', 0 \
-         FROM users WHERE username_lc LIKE 'bulk%'",
+         SELECT id, CASE WHEN CAST(substr(username_lc, length($1) + 1) AS BIGINT) % 10 = 0 THEN 0 ELSE 1 END, \
+         'active', 0 FROM users u WHERE username_lc LIKE $1 || '%' \
+         AND NOT EXISTS (SELECT 1 FROM user_status s WHERE s.user_id = u.id)",
     )
+    .bind(prefix)
     .execute(&mut *tx)
     .await
     .unwrap();
     sqlx::query(
         "INSERT INTO user_organizations (user_id, organization_id) \
-         SELECT u.id, o.id FROM users u, organizations o WHERE o.name = 'Main' AND u.username_lc LIKE 'bulk%'",
+         SELECT u.id, o.id FROM users u, organizations o WHERE o.name = 'Main' AND u.username_lc LIKE $1 || '%' \
+         AND NOT EXISTS (SELECT 1 FROM user_organizations m WHERE m.user_id = u.id)",
     )
+    .bind(prefix)
     .execute(&mut *tx)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO user_roles (user_id, role) SELECT id, 'User' FROM users WHERE username_lc LIKE 'bulk%'")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO user_roles (user_id, role) SELECT id, 'User' FROM users u WHERE username_lc LIKE $1 || '%' \
+         AND NOT EXISTS (SELECT 1 FROM user_roles m WHERE m.user_id = u.id)",
+    )
+    .bind(prefix)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -293,10 +307,15 @@ async fn takeover_story(app: TestApp) {
         .expect("claimed");
     assert_eq!(claimed.id, id);
     let grant = mass_reset::requester(app.state.deps(), &claimed).await.unwrap();
+    let walk = Walk::of(&claimed).unwrap();
+    assert!(
+        matches!(walk, Walk::Filter { .. }),
+        "all matching is kept as a filter: {walk:?}"
+    );
     let ctx = Ctx::cli();
     let mut at = Position::of(&claimed);
     for _ in 0..2 {
-        match mass_reset::run_batch(app.state.deps(), id, "dead-worker", &grant, &ctx, at)
+        match mass_reset::run_batch(app.state.deps(), id, "dead-worker", &grant, &ctx, &walk, at)
             .await
             .unwrap()
         {
@@ -326,15 +345,21 @@ async fn takeover_story(app: TestApp) {
         .expect("taken over");
     assert_eq!(Position::of(&taken), at, "resumes at the checkpoint");
     // the dead worker wakes up and tries its next batch: nothing changes
-    let late = mass_reset::run_batch(app.state.deps(), id, "dead-worker", &grant, &ctx, at)
+    let late = mass_reset::run_batch(app.state.deps(), id, "dead-worker", &grant, &ctx, &walk, at)
         .await
         .unwrap();
     assert_eq!(late, Step::LostLease);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM mail_outbox").await, half);
-    let outcome =
-        muster_server::services::mass_reset::run_batches(app.state.deps(), &taken, "second-worker", &grant, &ctx)
-            .await
-            .unwrap();
+    let outcome = muster_server::services::mass_reset::run_batches(
+        app.state.deps(),
+        &taken,
+        "second-worker",
+        &grant,
+        &ctx,
+        &walk,
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome, muster_server::jobs::Outcome::Done);
     let j = job(&app, id).await;
     assert_eq!(j.status, Status::Done);
@@ -375,6 +400,11 @@ async fn guarded_story(app: TestApp) {
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.body["meta"]["affected"], 2);
+    assert_eq!(
+        r.body["meta"]["refused"], 1,
+        "the administrator, as the job will skip: {}",
+        r.text
+    );
     let path = format!("/api/jobs/{}", r.body["data"]["id"].as_str().unwrap());
     run_jobs(&app).await;
     let after = app.user(other_admin.id).await;
@@ -401,6 +431,17 @@ async fn guarded_story(app: TestApp) {
     // an Administrator of the same organization reads it
     let admin = admin_api(&app).await;
     assert_eq!(admin.get(&path).await.status, 200);
+
+    // all matching: Main's two Administrators are counted as refused when asked, and skipped
+    let r = api
+        .post("/api/users/mass/reset-password", json!({"filter": {"view": "all"}}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["meta"]["refused"], 2, "{}", r.text);
+    let id: i64 = r.body["data"]["id"].as_str().unwrap().parse().unwrap();
+    run_jobs(&app).await;
+    let s = mass_reset::Summary::of(app.store(), id).await.unwrap();
+    assert_eq!((s.refused, s.own), (2, 1), "{s:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -443,4 +484,144 @@ async fn bad_bodies_are_400_with_pointers_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_bodies_are_400_with_pointers_postgres() {
     bad_bodies_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+/// "All matching" is kept as the filter and the highest id when asked: the
+/// request copies no user, and users who arrive after it, matching or not,
+/// are not reset, however the job's batches fall.
+async fn newcomers_story(app: TestApp) {
+    bulk_users(&app, 620).await;
+    let api = admin_api(&app).await;
+    let r = api
+        .post("/api/users/mass/reset-password", json!({"filter": {"search": "bulk"}}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["meta"]["affected"], 620, "{}", r.text);
+    assert_eq!(r.body["meta"]["refused"], 0, "{}", r.text);
+    let id: i64 = r.body["data"]["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM job_users").await,
+        0,
+        "nothing copied at request time"
+    );
+    // they match the filter, but came after the request: past the bound
+    bulk_users_named(&app, "bulklate", 600).await;
+    let j = job(&app, id).await;
+    assert!(matches!(mass_reset::Walk::of(&j).unwrap(), Walk::Filter { .. }));
+    run_jobs(&app).await;
+    let j = job(&app, id).await;
+    assert_eq!(j.status, Status::Done, "{:?}", j.error);
+    assert_eq!((j.processed, j.total), (620, 620));
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM users WHERE username_lc LIKE 'bulklate%' AND auth_status <> 'active'"
+        )
+        .await,
+        0,
+        "no newcomer reset"
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM mail_outbox WHERE to_addr LIKE 'bulklate%'").await,
+        0,
+        "nor mailed"
+    );
+    assert_reset_once(&app, 558).await;
+    let s = mass_reset::Summary::of(app.store(), id).await.unwrap();
+    assert_eq!(
+        (s.reset, s.disabled, s.refused, s.gone),
+        (558, 62, 0, 0),
+        "the outcome outlives the job"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_selection_that_grows_after_the_request_leaves_the_newcomers_alone_sqlite() {
+    newcomers_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_selection_that_grows_after_the_request_leaves_the_newcomers_alone_postgres() {
+    newcomers_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+/// A selection of rows is kept as `job_users` rows while the job runs; they
+/// are deleted when it ends, with the outcome still readable.
+async fn rows_cleared_story(app: TestApp) {
+    bulk_users(&app, 30).await;
+    let api = admin_api(&app).await;
+    let b1 = app.user_by_name("bulk1").await;
+    let b2 = app.user_by_name("bulk2").await;
+    let b10 = app.user_by_name("bulk10").await;
+    let r = api
+        .post(
+            "/api/users/mass/reset-password",
+            json!({"ids": [b1.id, b2.id, b10.id, 999_999]}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["meta"]["affected"], 3, "{}", r.text);
+    let id: i64 = r.body["data"]["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM job_users").await, 3);
+    run_jobs(&app).await;
+    let j = job(&app, id).await;
+    assert_eq!(j.status, Status::Done, "{:?}", j.error);
+    assert_eq!((j.processed, j.total), (3, 3));
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM job_users").await,
+        0,
+        "gone once the job ended"
+    );
+    assert_reset_once(&app, 2).await;
+    let s = mass_reset::Summary::of(app.store(), id).await.unwrap();
+    assert_eq!((s.reset, s.disabled), (2, 1), "bulk10 is disabled");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_selection_of_rows_leaves_no_job_users_rows_once_done_sqlite() {
+    rows_cleared_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_selection_of_rows_leaves_no_job_users_rows_once_done_postgres() {
+    rows_cleared_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
+/// An API key acts in one organization of its user's: a job kept as a filter
+/// resets the users of that organization only, not of every organization its
+/// requester belongs to.
+async fn key_scope_story(app: TestApp) {
+    bulk_users(&app, 12).await;
+    let branch = app.create_org("Branch").await;
+    let elsewhere = app.create_user_in("elsewhere", &["User"], &["Branch"]).await;
+    let both = app
+        .create_user_in("both-admin", &["Administrator"], &["Main", "Branch"])
+        .await;
+    let main: i64 = count(&app, "SELECT id FROM organizations WHERE name = 'Main'").await;
+    assert_ne!(main, branch);
+    let api = Api::new(&app, Some(&key_for(&app, both.id, Some(main)).await));
+    let r = api
+        .post("/api/users/mass/reset-password", json!({"filter": {"view": "all"}}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id: i64 = r.body["data"]["id"].as_str().unwrap().parse().unwrap();
+    run_jobs(&app).await;
+    let j = job(&app, id).await;
+    assert_eq!(j.status, Status::Done, "{:?}", j.error);
+    assert_eq!(
+        app.user(elsewhere.id).await.auth_status,
+        AuthStatus::Active,
+        "a user of another organization of the requester's is not reset"
+    );
+    assert_eq!(app.user_by_name("bulk1").await.auth_status, AuthStatus::PasswordReset);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filter_job_stays_in_the_organization_of_the_key_sqlite() {
+    key_scope_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filter_job_stays_in_the_organization_of_the_key_postgres() {
+    key_scope_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
 }
