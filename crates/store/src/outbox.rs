@@ -187,10 +187,14 @@ pub async fn checkpoint_wal(conn: &mut Conn, backend: Backend) -> Result<bool> {
                 .execute(&mut *conn)
                 .await?;
             // (busy, frames in the log, frames checkpointed)
-            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await;
-            sqlx::query(sqlx::AssertSqlSafe(crate::sqlite_busy::install_sql(crate::BUSY_TIMEOUT_MS)))
-                .execute(&mut *conn)
-                .await?;
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
+                .await;
+            sqlx::query(sqlx::AssertSqlSafe(crate::sqlite_busy::install_sql(
+                crate::BUSY_TIMEOUT_MS,
+            )))
+            .execute(&mut *conn)
+            .await?;
             let busy: i64 = row?.try_get(0)?;
             Ok(busy == 0)
         }
