@@ -387,7 +387,14 @@ fn copy_line(out: &mut Vec<u8>, u: &SeedUser, roles_text: &str, orgs_text: &str,
         out.push(b'\t');
         copy_text(out, text);
     }
-    for v in stored {
+    copy_values(out, stored);
+    out.push(b'\n');
+}
+
+/// Stored values of the COPY text format, each after a tab.
+fn copy_values(out: &mut Vec<u8>, values: &[users::Value]) {
+    use std::io::Write;
+    for v in values {
         out.push(b'\t');
         match v {
             users::Value::Text(t) => copy_text(out, t),
@@ -396,22 +403,13 @@ fn copy_line(out: &mut Vec<u8>, u: &SeedUser, roles_text: &str, orgs_text: &str,
             }
         }
     }
-    out.push(b'\n');
 }
 
 /// One `user_status` row of the COPY text format: id, lockout counter, then [`users::STATUS_COLUMNS`].
 fn copy_status(out: &mut Vec<u8>, id: i64, failed_login_count: i64, status: &[users::Value]) {
     use std::io::Write;
     let _ = write!(out, "{id}\t{failed_login_count}");
-    for v in status {
-        out.push(b'\t');
-        match v {
-            users::Value::Text(t) => copy_text(out, t),
-            users::Value::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
-        }
-    }
+    copy_values(out, status);
     out.push(b'\n');
 }
 
