@@ -515,7 +515,7 @@ async fn newcomers_story(app: TestApp) {
     assert_eq!(
         count(
             &app,
-            "SELECT COUNT(*) FROM users WHERE username_lc LIKE 'bulklate%' AND auth_status <> 'active'"
+            "SELECT COUNT(*) FROM users JOIN user_status ON user_status.user_id = users.id WHERE username_lc LIKE 'bulklate%' AND auth_status <> 'active'"
         )
         .await,
         0,

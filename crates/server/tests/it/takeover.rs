@@ -373,8 +373,8 @@ async fn mass(app: TestApp) {
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(
         r.body["meta"],
-        json!({"affected": 2}),
-        "the selection, fixed: {}",
+        json!({"affected": 2, "refused": 1}),
+        "the selection, fixed, and the administrator refused: {}",
         r.text
     );
     crate::csv_support::run_jobs(&app).await;
