@@ -60,6 +60,16 @@ impl AppError {
         AppError::Domain(DomainError::Forbidden(why.into()))
     }
 
+    /// The database was busy or away for a moment: the same step may succeed
+    /// when tried again (see [`muster_store::Error::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AppError::Unavailable => true,
+            AppError::Store(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
     /// `context` failed because of `source`: "writing the export file" + the I/O error.
     pub fn fault(
         context: impl Into<String>,
@@ -100,6 +110,20 @@ mod tests {
         assert!(matches!(e, AppError::Store(_)), "{e:?}");
         assert!(std::error::Error::source(&e).is_some());
         assert!(chain(&e).contains("job status"), "{}", chain(&e));
+    }
+
+    #[test]
+    fn an_outage_is_tried_again_and_a_refusal_or_corrupt_data_is_not() {
+        // a connection the database ended (a PostgreSQL restart) reads as unreachable
+        let lost = AppError::from(sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert!(lost.is_transient(), "{lost:?}");
+        assert!(AppError::Unavailable.is_transient());
+        assert!(AppError::from(muster_store::Error::Db(sqlx::Error::PoolTimedOut)).is_transient());
+        assert!(!AppError::from(muster_store::Error::Corrupt("x".into())).is_transient());
+        assert!(!AppError::forbidden("no").is_transient());
+        assert!(!AppError::Internal("unknown job kind".into()).is_transient());
     }
 
     #[test]

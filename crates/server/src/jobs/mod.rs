@@ -107,9 +107,10 @@ pub async fn run_one(state: &AppState, owner: &str) -> AppResult<bool> {
     match dispatch(state, &job, owner).await {
         Ok(Outcome::Done) => tracing::info!(job = job.id, "job done"),
         Ok(Outcome::LostLease) => tracing::warn!(job = job.id, "job lease lost; another worker took it over"),
-        // the database was busy or away for a moment: the job goes on from its checkpoint
-        // a little later (at most MAX_ATTEMPTS claims in all), instead of failing for good
-        Err(AppError::Store(e)) if e.is_transient() && job.attempts < MAX_ATTEMPTS => {
+        // the database was busy or away for a moment (a PostgreSQL restart ends every
+        // connection): the job goes on from its checkpoint a little later (at most
+        // MAX_ATTEMPTS claims in all), instead of failing for good with its mails unsent
+        Err(e) if e.is_transient() && job.attempts < MAX_ATTEMPTS => {
             tracing::warn!(job = job.id, error = %e, attempt = job.attempts, "job paused by a database error; tried again");
             let message = format!("paused by a database error, tried again: {e}");
             jobs::release(
