@@ -61,15 +61,15 @@ pub async fn count_selected(
     guarded: &[Role],
 ) -> Result<(i64, i64)> {
     let scope = &effective_scope(conn, scope).await?;
-    let backend = Backend::of(conn);
-    let mut sql = Sql::new(&format!("SELECT COUNT(*) FROM {USERS}"));
-    push_where(&mut sql, backend, scope, filter);
-    sql.push(" AND id <= ").int(up_to_id);
-    let selected: i64 = sql.query().fetch_one(&mut *conn).await?.try_get(0)?;
+    let selected = count_up_to_id(conn, scope, filter, up_to_id, |_| {}).await?;
     let refused = if guarded.is_empty() || selected == 0 {
         0
     } else {
-        count_guarded_in(conn, scope, filter, up_to_id, skip_id, guarded).await?
+        count_up_to_id(conn, scope, filter, up_to_id, |sql| {
+            sql.push(" AND id <> ").int(skip_id);
+            push_holds_any(sql, guarded, true, "users.id");
+        })
+        .await?
     };
     Ok((selected, refused))
 }
@@ -85,18 +85,19 @@ pub async fn count_guarded_rows(conn: &mut Conn, job_id: i64, skip_id: i64, guar
     Ok(sql.query().fetch_one(&mut *conn).await?.try_get(0)?)
 }
 
-async fn count_guarded_in(
+/// How many users `filter` selects in `scope` up to id `up_to_id`, with
+/// `narrow`'s clauses added to the WHERE.
+async fn count_up_to_id(
     conn: &mut Conn,
     scope: &Scope,
     filter: &UserFilter,
     up_to_id: i64,
-    skip_id: i64,
-    guarded: &[Role],
+    narrow: impl FnOnce(&mut Sql),
 ) -> Result<i64> {
     let mut sql = Sql::new(&format!("SELECT COUNT(*) FROM {USERS}"));
     push_where(&mut sql, Backend::of(conn), scope, filter);
-    sql.push(" AND id <= ").int(up_to_id).push(" AND id <> ").int(skip_id);
-    push_holds_any(&mut sql, guarded, true, "users.id");
+    sql.push(" AND id <= ").int(up_to_id);
+    narrow(&mut sql);
     Ok(sql.query().fetch_one(&mut *conn).await?.try_get(0)?)
 }
 

@@ -101,17 +101,7 @@ pub async fn list(
     page: i64,
     size: i64,
 ) -> AppResult<Page> {
-    let mut conn = store.conn().await?;
-    let scope = scope_of(grant.actor());
-    let size = size.clamp(1, 1000);
-    let offset = (page.max(1) - 1).saturating_mul(size);
-    let users = users::list(&mut conn, &scope, filter, sort, size, offset).await?;
-    let total = users::count(&mut conn, &scope, filter).await?;
-    Ok(Page {
-        users,
-        total,
-        total_is_lower_bound: false,
-    })
+    page_of(store, grant, filter, sort, page, size, Counting::Exact).await
 }
 
 /// [`list`] for browsing (the grid, `GET /api/users`): where the total would
@@ -128,12 +118,36 @@ pub async fn browse(
     size: i64,
     cap: i64,
 ) -> AppResult<Page> {
+    page_of(store, grant, filter, sort, page, size, Counting::UpTo(cap)).await
+}
+
+/// How [`page_of`] counts the matching users.
+enum Counting {
+    Exact,
+    UpTo(i64),
+}
+
+async fn page_of(
+    store: &Store,
+    grant: &Allowed<perm::ViewUsers>,
+    filter: &UserFilter,
+    sort: &UserSort,
+    page: i64,
+    size: i64,
+    counting: Counting,
+) -> AppResult<Page> {
     let mut conn = store.conn().await?;
     let scope = scope_of(grant.actor());
     let size = size.clamp(1, 1000);
     let offset = (page.max(1) - 1).saturating_mul(size);
     let users = users::list(&mut conn, &scope, filter, sort, size, offset).await?;
-    let count = users::count_up_to(&mut conn, &scope, filter, cap).await?;
+    let count = match counting {
+        Counting::Exact => users::Count {
+            n: users::count(&mut conn, &scope, filter).await?,
+            at_least: false,
+        },
+        Counting::UpTo(cap) => users::count_up_to(&mut conn, &scope, filter, cap).await?,
+    };
     let reached = offset.saturating_add(i64::try_from(users.len()).unwrap_or(0));
     let (total, total_is_lower_bound) = match count {
         users::Count { n, at_least: false } => (n, false),
