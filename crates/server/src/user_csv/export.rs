@@ -174,8 +174,10 @@ async fn stream_sqlite<W: AsyncWrite + Unpin + Send>(
     Ok(Some(pos))
 }
 
-/// PostgreSQL: the `COPY` stream is read, encoded and written by this task;
-/// the server produces the next rows meanwhile.
+/// PostgreSQL: this task reads the `COPY` stream and encodes it while the
+/// chunk before is being written (a file write goes to a blocking thread and
+/// its flush is awaited: done in turn, the encoding waited for every write).
+/// Two chunks in flight at most, as on SQLite.
 async fn stream_postgres<W: AsyncWrite + Unpin + Send>(
     store: &Store,
     sql: muster_store::sql::Sql,
@@ -186,31 +188,49 @@ async fn stream_postgres<W: AsyncWrite + Unpin + Send>(
 ) -> AppResult<Option<Position>> {
     let mut reader = PgReader::open(store).await?;
     let mut rows = reader.copy(&sql).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
     let mut writer = RowWriter::new(columns.to_vec());
-    let mut chunk = Chunk {
-        bytes: Vec::new(),
-        rows: 0,
-        last_id: 0,
+    let produce = async move {
+        let mut n = 0;
+        let mut last_id = 0;
+        while let Some(cells) = rows.next().await? {
+            last_id = writer.row(&cells)?;
+            n += 1;
+            if n >= CHUNK_ROWS || writer.buf.len() >= CHUNK_BYTES {
+                let bytes = writer.take();
+                if tx.send(Chunk { bytes, rows: n, last_id }).await.is_err() {
+                    // the writing side stopped (the hook, or an error it returns)
+                    return Ok(());
+                }
+                n = 0;
+            }
+        }
+        if n > 0 {
+            let _ = tx
+                .send(Chunk {
+                    bytes: writer.take(),
+                    rows: n,
+                    last_id,
+                })
+                .await;
+        }
+        Ok::<(), muster_store::Error>(())
     };
-    while let Some(cells) = rows.next().await? {
-        chunk.last_id = writer.row(&cells)?;
-        chunk.rows += 1;
-        if chunk.rows >= CHUNK_ROWS || writer.buf.len() >= CHUNK_BYTES {
-            std::mem::swap(&mut chunk.bytes, &mut writer.buf);
+    // owns the receiver: when it stops early, the producer's next send fails
+    // instead of waiting for room forever
+    let consume = async move {
+        while let Some(chunk) = rx.recv().await {
             if !write_chunk(&chunk, out, &mut pos, hook).await? {
                 return Ok(None);
             }
-            chunk.bytes.clear();
-            std::mem::swap(&mut chunk.bytes, &mut writer.buf);
-            chunk.rows = 0;
         }
-    }
-    if chunk.rows > 0 {
-        std::mem::swap(&mut chunk.bytes, &mut writer.buf);
-        if !write_chunk(&chunk, out, &mut pos, hook).await? {
-            return Ok(None);
-        }
-    }
+        Ok::<Option<Position>, AppError>(Some(pos))
+    };
+    let (produced, written) = tokio::join!(produce, consume);
+    let Some(pos) = written? else {
+        return Ok(None);
+    };
+    produced?;
     Ok(Some(pos))
 }
 
