@@ -10,8 +10,11 @@ use muster_store::Store;
 use sqlx::Row;
 
 /// Tables only SQLite has: the FTS5 trigram index of the search and its shadow tables
-/// (PostgreSQL searches `user_search` with a `pg_trgm` GIN index instead).
+/// (PostgreSQL searches `user_search` with a `pg_trgm` GIN index instead), and the
+/// flag a mass enable/disable sets while its per-row counter triggers stand aside
+/// (PostgreSQL's are per statement, migration 0021).
 const SQLITE_ONLY_TABLES: &[&str] = &[
+    "counter_bypass",
     "users_fts",
     "users_fts_config",
     "users_fts_data",
