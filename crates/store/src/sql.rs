@@ -117,8 +117,7 @@ impl Sql {
     /// SQLite/PostgreSQL gap in the mixed load, docs/memory.md "Third pass");
     /// preparing them once per run is what happens anyway.
     pub fn query(&self) -> Query<'_, Any, AnyArguments> {
-        sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), self.arguments())
-            .persistent(!self.values_in_text)
+        sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), self.arguments()).persistent(!self.values_in_text)
     }
 
     /// [`Sql::query`] for a single column.
@@ -162,4 +161,31 @@ pub fn like_contains(needle: &str) -> String {
     }
     out.push('%');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Execute;
+
+    /// Whether sqlx keeps the statement in the connection's cache.
+    fn kept<'q>(q: &impl Execute<'q, Any>) -> bool {
+        q.persistent()
+    }
+
+    #[test]
+    fn only_a_text_without_values_in_it_is_kept_prepared() {
+        let mut placeholders = Sql::new("SELECT id FROM users WHERE username = ");
+        placeholders.str("ann");
+        assert!(kept(&placeholders.query()));
+        assert!(kept(&placeholders.query_scalar::<i64>()));
+
+        let mut ids = Sql::new("DELETE FROM sessions WHERE user_id IN ");
+        ids.int_list(&[1, 2, 3]);
+        assert!(!kept(&ids.query()));
+
+        let mut cursor = Sql::new("SELECT id FROM users WHERE id > ");
+        cursor.int(41_234);
+        assert!(!kept(&cursor.query_scalar::<i64>()));
+    }
 }
