@@ -2,7 +2,7 @@
 //! both SQLite and PostgreSQL understand through the `Any` driver.
 
 use sqlx::any::AnyArguments;
-use sqlx::query::{Query, QueryScalar};
+use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Any, Arguments};
 
 #[derive(Debug, Clone)]
@@ -120,6 +120,14 @@ impl Sql {
         sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), self.arguments()).persistent(!self.values_in_text)
     }
 
+    /// [`Sql::query`] for rows read into `O`.
+    pub fn query_as<O>(&self) -> QueryAs<'_, Any, O, AnyArguments>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        sqlx::query_as_with(sqlx::AssertSqlSafe(self.text.clone()), self.arguments()).persistent(!self.values_in_text)
+    }
+
     /// [`Sql::query`] for a single column.
     pub fn query_scalar<O>(&self) -> QueryScalar<'_, Any, O, AnyArguments>
     where
@@ -183,6 +191,7 @@ mod tests {
         let mut ids = Sql::new("DELETE FROM sessions WHERE user_id IN ");
         ids.int_list(&[1, 2, 3]);
         assert!(!kept(&ids.query()));
+        assert!(!kept(&ids.query_as::<(i64, String)>()));
 
         let mut cursor = Sql::new("SELECT id FROM users WHERE id > ");
         cursor.int(41_234);
