@@ -2,7 +2,7 @@
 //! both SQLite and PostgreSQL understand through the `Any` driver.
 
 use sqlx::any::AnyArguments;
-use sqlx::query::Query;
+use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Any, Arguments};
 
 #[derive(Debug, Clone)]
@@ -17,6 +17,8 @@ pub struct Sql {
     args: Vec<Arg>,
     /// Where each placeholder sits in `text` (start, end); text is only ever appended to.
     marks: Vec<(usize, usize)>,
+    /// A value is written into `text` ([`Sql::int`], [`Sql::int_list`]): see [`Sql::query`].
+    values_in_text: bool,
 }
 
 impl Sql {
@@ -25,6 +27,7 @@ impl Sql {
             text: text.to_owned(),
             args: Vec::new(),
             marks: Vec::new(),
+            values_in_text: false,
         }
     }
 
@@ -64,6 +67,7 @@ impl Sql {
 
     /// An integer, written into the text (see [`Sql::int_list`] for why).
     pub fn int(&mut self, v: i64) -> &mut Self {
+        self.values_in_text = true;
         self.text.push_str(&v.to_string());
         self
     }
@@ -79,6 +83,7 @@ impl Sql {
     /// a 10,000-user mass reset); and a literal `LIMIT 25` informs the
     /// planner. An `i64` cannot carry anything but digits and a sign.
     pub fn int_list(&mut self, values: &[i64]) -> &mut Self {
+        self.values_in_text = true;
         self.text.reserve(values.len() * 8 + 2);
         self.text.push('(');
         for (i, v) in values.iter().enumerate() {
@@ -102,8 +107,34 @@ impl Sql {
         a
     }
 
+    /// The statement, kept in the connection's statement cache only if its
+    /// text can recur. sqlx caches 100 prepared statements per connection by
+    /// their text, and on SQLite each holds its compiled program in the
+    /// process: an `IN` list of 10,000 ids compiles to ~30,000 instructions
+    /// (≈ 0.7 MB with the text, which sqlx and SQLite each keep), and a cursor
+    /// (`id > 41234`) or a timestamp makes a new text every time. Such
+    /// statements, never run twice, filled each connection's cache (the
+    /// SQLite/PostgreSQL gap in the mixed load, docs/memory.md "Third pass");
+    /// preparing them once per run is what happens anyway.
     pub fn query(&self) -> Query<'_, Any, AnyArguments> {
-        sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), self.arguments())
+        sqlx::query_with(sqlx::AssertSqlSafe(self.text.clone()), self.arguments()).persistent(!self.values_in_text)
+    }
+
+    /// [`Sql::query`] for rows read into `O`.
+    pub fn query_as<O>(&self) -> QueryAs<'_, Any, O, AnyArguments>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        sqlx::query_as_with(sqlx::AssertSqlSafe(self.text.clone()), self.arguments()).persistent(!self.values_in_text)
+    }
+
+    /// [`Sql::query`] for a single column.
+    pub fn query_scalar<O>(&self) -> QueryScalar<'_, Any, O, AnyArguments>
+    where
+        (O,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        sqlx::query_scalar_with(sqlx::AssertSqlSafe(self.text.clone()), self.arguments())
+            .persistent(!self.values_in_text)
     }
 }
 
@@ -138,4 +169,32 @@ pub fn like_contains(needle: &str) -> String {
     }
     out.push('%');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Execute;
+
+    /// Whether sqlx keeps the statement in the connection's cache.
+    fn kept<'q>(q: &impl Execute<'q, Any>) -> bool {
+        q.persistent()
+    }
+
+    #[test]
+    fn only_a_text_without_values_in_it_is_kept_prepared() {
+        let mut placeholders = Sql::new("SELECT id FROM users WHERE username = ");
+        placeholders.str("ann");
+        assert!(kept(&placeholders.query()));
+        assert!(kept(&placeholders.query_scalar::<i64>()));
+
+        let mut ids = Sql::new("DELETE FROM sessions WHERE user_id IN ");
+        ids.int_list(&[1, 2, 3]);
+        assert!(!kept(&ids.query()));
+        assert!(!kept(&ids.query_as::<(i64, String)>()));
+
+        let mut cursor = Sql::new("SELECT id FROM users WHERE id > ");
+        cursor.int(41_234);
+        assert!(!kept(&cursor.query_scalar::<i64>()));
+    }
 }
