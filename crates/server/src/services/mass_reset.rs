@@ -549,7 +549,10 @@ async fn write_batch_held(
 /// The first batch of a job on SQLite, in users. Beside the mixed-load bench
 /// (100,000 users, load average 12), 100 users held the writer ~24 ms and
 /// 200 users 55–110 ms: the updates of the status, the audit events and the
-/// outbox rows about a third each, reading the batch again 7–27 ms.
+/// outbox rows about a third each, reading the batch again 7–27 ms. Also the
+/// smallest batch: with a floor of 25, 27,530 users took 33.5 s on a machine
+/// at load average 15 (10.0 s with batches of 500 in the same window), most
+/// likely in small batches, each paying its gap and its fixed statements.
 const SQLITE_FIRST_BATCH: usize = 100;
 
 /// How long one batch's write transaction should hold SQLite's writer: a
@@ -570,7 +573,13 @@ pub async fn run_batches(
     walk: &Walk,
 ) -> AppResult<Outcome> {
     let mut at = Position::of(job);
-    let mut size = BatchSize::new(deps.store.backend, SQLITE_FIRST_BATCH, 25, BATCH as usize, BATCH_TIME);
+    let mut size = BatchSize::new(
+        deps.store.backend,
+        SQLITE_FIRST_BATCH,
+        SQLITE_FIRST_BATCH,
+        BATCH as usize,
+        BATCH_TIME,
+    );
     let mut prepared = prepare_batch(deps, job.id, grant, ctx, walk, at, size.get() as i64).await?;
     while let Some(batch) = prepared {
         let (step, held) = write_batch_held(deps, job.id, owner, grant, ctx, walk, at, batch).await?;
