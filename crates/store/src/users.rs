@@ -1119,11 +1119,7 @@ pub async fn mass_enabled_selection(
     push_unguarded(&mut sql, guarded);
     sql.push(" ORDER BY id");
     // the ids only (8 bytes each, 2 MB for 250,000), mapped row by row
-    Ok(
-        sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql.text.clone()), sql.arguments())
-            .fetch_all(&mut *conn)
-            .await?,
-    )
+    Ok(sql.query_scalar().fetch_all(&mut *conn).await?)
 }
 
 /// Enable or disable the users `ids` (a batch of a selection taken by
@@ -1178,9 +1174,8 @@ pub async fn set_enabled_batch(
             .execute(&mut *tx)
             .await?;
     }
-    let changed: Vec<(i64, String)> = sqlx::query_as_with(sqlx::AssertSqlSafe(sql.text.clone()), sql.arguments())
-        .fetch_all(&mut *tx)
-        .await?;
+    // a batch's id list is in its text: not kept in the statement cache (Sql::query)
+    let changed: Vec<(i64, String)> = sql.query_as().fetch_all(&mut *tx).await?;
     if counts_itself {
         count_flipped(&mut tx, &changed, enabled).await?;
         sqlx::query("DELETE FROM counter_bypass").execute(&mut *tx).await?;

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod batching;
 pub mod bootstrap;
 pub mod dashboard;
 pub mod exports;

@@ -285,6 +285,33 @@ pub async fn reset_batch(
     now: i64,
 ) -> AppResult<BatchOutcome> {
     let settings = Settings::load(tx).await?;
+    let prepared = prepare_resets(deps, actor, ctx, batch, &settings, now);
+    write_resets(tx, prepared, now).await
+}
+
+/// A batch's Reset Password worked out before anything is written: who is
+/// reset and who skipped, and every row to write (links, mails, audit
+/// events). The mass reset job prepares it before its write transaction, so
+/// that on SQLite the one writer is held for the writes alone.
+#[derive(Debug, Default)]
+pub struct PreparedResets {
+    outcome: BatchOutcome,
+    tokens: Vec<(String, i64)>,
+    mails: Vec<muster_store::outbox::NewMail>,
+    events: Vec<store_audit::Event>,
+    expires: i64,
+}
+
+/// [`reset_batch`]'s rule and rendering, without the database: the users as
+/// read, the settings of now.
+pub fn prepare_resets(
+    deps: Deps<'_>,
+    actor: &Actor,
+    ctx: &Ctx,
+    batch: Vec<User>,
+    settings: &Settings,
+    now: i64,
+) -> PreparedResets {
     let mut out = BatchOutcome::default();
     let mut targets = Vec::with_capacity(batch.len());
     for u in batch {
@@ -304,9 +331,6 @@ pub async fn reset_batch(
             targets.push(u);
         }
     }
-    let ids: Vec<i64> = targets.iter().map(|u| u.id).collect();
-    resets::mark_reset(tx, &ids, now).await?;
-    resets::spend_for_users(tx, &ids, now).await?;
     let expires = now + settings.get("reset_ttl_admin_hours") * 3_600_000;
     let mut tokens = Vec::with_capacity(targets.len());
     let mut mails = Vec::with_capacity(targets.len());
@@ -327,11 +351,25 @@ pub async fn reset_batch(
             now,
         ));
     }
-    resets::insert_many(tx, &tokens, now, expires).await?;
-    muster_store::outbox::enqueue_many(tx, &mails, now).await?;
-    resets::insert_audit_many(tx, &events).await?;
-    out.reset = ids;
-    Ok(out)
+    out.reset = targets.iter().map(|u| u.id).collect();
+    PreparedResets {
+        outcome: out,
+        tokens,
+        mails,
+        events,
+        expires,
+    }
+}
+
+/// Write what [`prepare_resets`] worked out, in the caller's transaction.
+pub async fn write_resets(tx: &mut Conn, prepared: PreparedResets, now: i64) -> AppResult<BatchOutcome> {
+    let ids = &prepared.outcome.reset;
+    resets::mark_reset(tx, ids, now).await?;
+    resets::spend_for_users(tx, ids, now).await?;
+    resets::insert_many(tx, &prepared.tokens, now, prepared.expires).await?;
+    muster_store::outbox::enqueue_many(tx, &prepared.mails, now).await?;
+    resets::insert_audit_many(tx, &prepared.events).await?;
+    Ok(prepared.outcome)
 }
 
 /// Reset Password over many users at once, in this request: for callers that

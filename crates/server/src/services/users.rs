@@ -796,15 +796,10 @@ pub async fn mass_set_enabled_in_batches(
         (ids, refused)
     };
     let mut done = MassChange { affected: 0, refused };
-    let batch = batch.max(1);
-    let mut size = if store.backend == muster_store::Backend::Sqlite {
-        batch.min(SQLITE_FIRST_BATCH)
-    } else {
-        batch
-    };
+    let mut size = super::batching::BatchSize::new(store.backend, SQLITE_FIRST_BATCH, 100, batch, BATCH_TIME);
     let mut start = 0;
     while start < ids.len() {
-        let end = (start + size).min(ids.len());
+        let end = (start + size.get()).min(ids.len());
         let (chunk, last) = (&ids[start..end], end == ids.len());
         if start > 0 {
             store.let_other_writers_in().await;
@@ -848,28 +843,14 @@ pub async fn mass_set_enabled_in_batches(
                 return Err(e);
             }
         }
-        // On SQLite a batch holds the one writer for its whole length; on a
-        // loaded machine or a bigger table the same 1,000 users took 300 ms.
-        // Keep it near BATCH_TIME: halve a slow batch, grow a quick one back,
-        // never past `batch`. PostgreSQL locks only the batch's own rows, and
-        // there smaller batches only cost commits (measured: 100-user batches
-        // made a 27,000-user disable 3.7 times slower than one statement).
-        let (took, sqlite) = (began.elapsed(), store.backend == muster_store::Backend::Sqlite);
+        let took = began.elapsed();
         tracing::debug!(
             users = chunk.len(),
             took_ms = took.as_millis() as u64,
             "mass enable/disable batch"
         );
-        if sqlite && took > 2 * BATCH_TIME {
-            size = (size / 2).max(batch.min(100));
-        } else if sqlite && took < BATCH_TIME / 2 {
-            // toward BATCH_TIME in one step rather than by doubling: each
-            // batch costs a commit and a gap for waiting writers, and a
-            // 1,000-user batch takes ~5 ms on a quiet machine now that the
-            // counters are counted per batch (migration 0021)
-            let factor = (BATCH_TIME.as_micros() / took.as_micros().max(1)).clamp(2, 8) as usize;
-            size = (size * factor).min(batch);
-        }
+        // near BATCH_TIME on SQLite, never past `batch` (see `batching`)
+        size.took(took);
         start = end;
     }
     if ids.is_empty() {

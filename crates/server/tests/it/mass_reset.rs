@@ -625,3 +625,94 @@ async fn a_filter_job_stays_in_the_organization_of_the_key_sqlite() {
 async fn a_filter_job_stays_in_the_organization_of_the_key_postgres() {
     key_scope_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
 }
+
+/// A batch is read and its mails rendered before its write transaction; a
+/// user disabled, and another given a new address, in between: the batch is
+/// worked out again inside the transaction, so the disabled user is not
+/// reset and the mail goes to the new address, never the old one.
+async fn changed_meanwhile_story(app: TestApp) {
+    bulk_users(&app, 20).await;
+    let api = admin_api(&app).await;
+    let r = api
+        .post("/api/users/mass/reset-password", json!({"filter": {"search": "bulk"}}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id: i64 = r.body["data"]["id"].as_str().unwrap().parse().unwrap();
+    let now = muster_server::clock::now();
+    let claimed = jobs::claim(app.store(), &[mass_reset::KIND], "worker", now, now + 60_000)
+        .await
+        .unwrap()
+        .expect("claimed");
+    let grant = mass_reset::requester(app.state.deps(), &claimed).await.unwrap();
+    let walk = Walk::of(&claimed).unwrap();
+    let ctx = Ctx::cli();
+    let at = Position::of(&claimed);
+    let prepared = mass_reset::prepare_batch(app.state.deps(), id, &grant, &ctx, &walk, at, 500)
+        .await
+        .unwrap()
+        .expect("a batch");
+
+    let (bulk3, bulk4) = (app.user_by_name("bulk3").await.id, app.user_by_name("bulk4").await.id);
+    let mut conn = app.store().conn().await.unwrap();
+    sqlx::query("UPDATE user_status SET enabled = 0 WHERE user_id = $1")
+        .bind(bulk3)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET email = 'moved4@example.com', email_lc = 'moved4@example.com' WHERE id = $1")
+        .bind(bulk4)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let step = mass_reset::write_batch(app.state.deps(), id, "worker", &grant, &ctx, &walk, at, prepared)
+        .await
+        .unwrap();
+    let Step::Done(next) = step else {
+        panic!("a batch: {step:?}")
+    };
+    assert_eq!(next.processed, 20);
+    assert_eq!(
+        (next.done.reset, next.done.disabled),
+        (17, 3),
+        "bulk10 and bulk20, and bulk3 disabled meanwhile"
+    );
+    assert_eq!(app.user(bulk3).await.auth_status, AuthStatus::Active);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM mail_outbox WHERE to_addr = 'bulk3@example.com'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM mail_outbox WHERE to_addr = 'bulk4@example.com'"
+        )
+        .await,
+        0,
+        "no mail to the old address"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM mail_outbox WHERE to_addr = 'moved4@example.com'"
+        )
+        .await,
+        1
+    );
+    assert_reset_once(&app, 17).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_changed_between_reading_and_writing_a_batch_is_reset_as_they_are_now_sqlite() {
+    changed_meanwhile_story(TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_changed_between_reading_and_writing_a_batch_is_reset_as_they_are_now_postgres() {
+    changed_meanwhile_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
+}

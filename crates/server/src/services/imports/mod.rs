@@ -4,8 +4,9 @@
 //! username creates a user, a known one is updated with the cells given.
 //! Each row is applied in its own savepoint, so a rejected row changes
 //! nothing and the rows before and after it still count; rows are committed
-//! in batches (at most [`BATCH_ROWS`] rows or [`BATCH_TIME`]), which spares
-//! SQLite a commit per row without holding its write lock for long. A dry run
+//! in batches (rows for about [`BATCH_TIME`] on SQLite, at most [`BATCH_ROWS`]
+//! rows or [`BATCH_TIME_MAX`]), which spares SQLite a commit per row without
+//! holding its write lock for long. A dry run
 //! applies each row the same way and rolls it back: it rejects exactly what a
 //! real run would, except conflicts between two rows of the same file, which
 //! it checks for email addresses itself.
@@ -27,6 +28,7 @@ use muster_domain::{Allowed, Error as DomainError, FieldError};
 use muster_store::Store;
 
 use super::Ctx;
+use super::batching::BatchSize;
 use crate::error::{AppError, AppResult};
 use crate::user_csv::import::{Header, parse_row};
 
@@ -36,19 +38,35 @@ use apply::{Applied, apply_in_savepoint};
 
 /// Rows per transaction, at most.
 pub const BATCH_ROWS: usize = 200;
-/// How long a transaction of rows stays open, at most (other writers wait on
-/// SQLite): a sign-in (~200 ms of Argon2) that waits for one batch stays
-/// within twice its time.
-pub const BATCH_TIME: Duration = Duration::from_millis(100);
+/// How long a transaction of rows should stay open (other writers wait on
+/// SQLite): the number of rows per transaction follows it (see
+/// `services::batching`), starting at [`SQLITE_FIRST_ROWS`].
+pub const BATCH_TIME: Duration = Duration::from_millis(50);
+/// A transaction of rows ends once it has been open this long, however many
+/// rows it holds: a sign-in (~200 ms of Argon2) that waits for one batch
+/// stays within twice its time.
+pub const BATCH_TIME_MAX: Duration = Duration::from_millis(100);
+/// The rows of the first transaction on SQLite: a row cost ~4 ms beside the
+/// mixed-load bench (20,000 rows in 77 s, load average 12), so the first
+/// batch already stays near [`BATCH_TIME`].
+const SQLITE_FIRST_ROWS: usize = 10;
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 /// The open transaction of the current batch of rows.
 struct Batch {
     tx: Option<(Tx, usize, Instant)>,
+    size: BatchSize,
 }
 
 impl Batch {
+    fn new(store: &Store) -> Batch {
+        Batch {
+            tx: None,
+            size: BatchSize::new(store.backend, SQLITE_FIRST_ROWS, 1, BATCH_ROWS, BATCH_TIME),
+        }
+    }
+
     async fn tx(&mut self, store: &Store) -> AppResult<&mut Tx> {
         if self.tx.is_none() {
             self.tx = Some((store.begin().await?, 0, Instant::now()));
@@ -63,10 +81,11 @@ impl Batch {
     }
 
     async fn commit_if_full(&mut self, store: &Store) -> AppResult<()> {
+        let size = self.size.get();
         if self
             .tx
             .as_ref()
-            .is_some_and(|(_, rows, started)| *rows >= BATCH_ROWS || started.elapsed() >= BATCH_TIME)
+            .is_some_and(|(_, rows, started)| *rows >= size || started.elapsed() >= BATCH_TIME_MAX)
         {
             self.commit().await?;
             store.let_other_writers_in().await;
@@ -75,8 +94,9 @@ impl Batch {
     }
 
     async fn commit(&mut self) -> AppResult<()> {
-        if let Some((tx, _, _)) = self.tx.take() {
+        if let Some((tx, _, started)) = self.tx.take() {
             tx.commit().await?;
+            self.size.took(started.elapsed());
         }
         Ok(())
     }
@@ -177,7 +197,7 @@ pub async fn import_users_with<R: Read + Send>(
     };
     // only in a dry run: emails given by earlier rows, which a real run would have stored
     let mut emails_in_file: HashMap<String, (u64, String)> = HashMap::new();
-    let mut batch = Batch { tx: None };
+    let mut batch = Batch::new(store);
     loop {
         let read = reader.read_record(&mut record);
         let line = match &read {
