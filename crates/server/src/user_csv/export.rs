@@ -198,7 +198,15 @@ async fn stream_postgres<W: AsyncWrite + Unpin + Send>(
             n += 1;
             if n >= CHUNK_ROWS || writer.buf.len() >= CHUNK_BYTES {
                 let bytes = writer.take();
-                if tx.send(Chunk { bytes, rows: n, last_id }).await.is_err() {
+                if tx
+                    .send(Chunk {
+                        bytes,
+                        rows: n,
+                        last_id,
+                    })
+                    .await
+                    .is_err()
+                {
                     // the writing side stopped (the hook, or an error it returns)
                     return Ok(());
                 }

@@ -98,8 +98,9 @@ async fn an_export_onto_a_full_disk_fails_with_the_reason_and_leaves_nothing() {
 #[tokio::test]
 async fn an_import_onto_a_full_database_disk_fails_with_the_reason() {
     let db = TestDb::sqlite();
-    // the database itself on 1 MB: room for the schema and the administrator, not for 20,000 users
-    let _disk = Tmpfs::mount(db.dir.path(), "1m");
+    // the database itself on 2 MB: room for the schema (21 migrations), the administrator and a
+    // sign-in after the failure, not for 20,000 users
+    let _disk = Tmpfs::mount(db.dir.path(), "2m");
     let app = TestApp::spawn_on(db).await;
     let before = user_count(&app).await;
     let mut csv = String::from("username,email,first_name,last_name,roles,organizations\n");
