@@ -482,10 +482,13 @@ fn push_filter(
     if let Scope::Organizations(orgs) = scope {
         if orgs.is_empty() {
             sql.push(" AND 1 = 0");
-        } else if walk.is_some() || index.is_some() {
+        } else if walk.is_some() || index.is_some() || f.only_ids.is_some() {
             // a probe per row visited: a page of 25 in sort order stops after
-            // a few dozen rows, a search visits its matches only (the set
-            // below would first gather every member)
+            // a few dozen rows, a search visits its matches only, a list of
+            // ids its own rows (the set below would first gather every
+            // member: 10,000 ids in one organization of 250,000 at a million
+            // users, 0.26 s against 0.01 s, held the writer in a mass
+            // reset's request)
             push_member_of_any(sql, orgs, "users.id");
         } else {
             // driven from the membership index and looked up by primary key: on
