@@ -80,7 +80,9 @@ impl Target {
 
     pub fn command(&self, args: &Args) -> Command {
         let mut c = Command::new(&args.bin);
-        c.arg("--data-dir").arg(&self.data_dir).env("MUSTER_LOG", "error");
+        // MUSTER_BENCH_LOG: the servers' log filter, to see inside a scenario (their stderr is the bench's)
+        let log = std::env::var("MUSTER_BENCH_LOG").unwrap_or_else(|_| "error".to_owned());
+        c.arg("--data-dir").arg(&self.data_dir).env("MUSTER_LOG", log);
         if let Some(url) = &self.database_url {
             c.arg("--database-url").arg(url);
         } else {

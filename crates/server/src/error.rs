@@ -30,6 +30,10 @@ pub enum AppError {
     /// The database cannot be reached right now (see `db_health`): 503, try again soon.
     #[error("the database is unreachable right now")]
     Unavailable,
+    /// The database's disk is full: 503 until an operator frees space; the
+    /// change was rolled back whole.
+    #[error("the database's disk is full")]
+    DiskFull,
 }
 
 impl From<muster_store::Error> for AppError {
@@ -39,6 +43,10 @@ impl From<muster_store::Error> for AppError {
             muster_store::Error::Db(e) if crate::db_health::is_unreachable(&e) => {
                 tracing::warn!(error = %e, "the database is unreachable");
                 AppError::Unavailable
+            }
+            e if e.is_disk_full() => {
+                tracing::error!(error = %e, "the database's disk is full");
+                AppError::DiskFull
             }
             other => AppError::Store(other),
         }

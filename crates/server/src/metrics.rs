@@ -17,6 +17,7 @@
 //! | `muster_db_pool_connections` | gauge | `state` (in_use, idle) |
 //! | `muster_db_up` | gauge | 1 while the database answers |
 //! | `process_resident_memory_bytes` | gauge | |
+//! | `muster_sqlite_memory_bytes` | gauge | SQLite's page caches, statements and schemas (SQLite only) |
 //!
 //! Counters live in the process (one set per process, whatever the number of
 //! servers in it); the job, outbox and pool gauges are read at scrape time.
@@ -112,6 +113,7 @@ struct Metrics {
     pool: Family<StateLabels, Gauge>,
     db_up: Gauge,
     rss: Gauge,
+    sqlite_memory: Gauge,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -184,6 +186,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Resident set size of this process",
         rss.clone(),
     );
+    let sqlite_memory = Gauge::default();
+    registry.register(
+        "muster_sqlite_memory_bytes",
+        "Memory SQLite holds in this process: page caches, statements, schemas",
+        sqlite_memory.clone(),
+    );
     // every known series from the start at 0, so that a rate over the first failure is right
     for source in ["web", "api"] {
         for outcome in [
@@ -226,6 +234,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         pool,
         db_up,
         rss,
+        sqlite_memory,
     }
 });
 
@@ -373,6 +382,7 @@ pub async fn render(state: &AppState) -> String {
         })
         .set(idle);
     m.rss.set(resident_bytes());
+    m.sqlite_memory.set(state.store.sqlite_memory_used().unwrap_or(0));
     let mut out = String::new();
     if let Err(e) = encode(&mut out, &m.registry) {
         tracing::error!(error = %e, "encoding the metrics failed");

@@ -45,6 +45,20 @@ impl Error {
             _ => false,
         }
     }
+
+    /// The database's disk is full (SQLite FULL, PostgreSQL `disk_full`):
+    /// nothing a client sent is wrong, and nothing changes until an operator
+    /// frees space.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Error::Db(sqlx::Error::Database(db)) => {
+                let code = db.code();
+                let code = code.as_deref().unwrap_or("");
+                code == "53100" || code.parse::<i32>().is_ok_and(|c| c & 0xff == 13)
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<sqlx::Error> for Error {

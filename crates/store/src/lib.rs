@@ -189,6 +189,14 @@ impl Store {
         }
     }
 
+    /// The memory SQLite holds in this process, in bytes: its page caches
+    /// (up to 2 MiB per connection), compiled statements and schemas. None
+    /// on PostgreSQL, whose memory is the server's, not ours.
+    pub fn sqlite_memory_used(&self) -> Option<i64> {
+        // SAFETY: a read of SQLite's allocator statistics, thread-safe in every threading mode
+        (self.backend == Backend::Sqlite).then(|| unsafe { libsqlite3_sys::sqlite3_memory_used() })
+    }
+
     /// Take no more work from now on: the pool refuses new connections, and the
     /// background loops (job and mail workers) see [`Store::is_closed`] and end
     /// without logging the errors their last step may meet.

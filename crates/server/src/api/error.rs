@@ -327,6 +327,12 @@ impl From<AppError> for ApiError {
                 e.retry_after = Some(crate::db_health::RETRY_AFTER_SECS);
                 e
             }
+            AppError::DiskFull => ApiError::whole(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "disk_full",
+                "Out of disk space",
+                crate::web::error::DISK_FULL,
+            ),
             e @ (AppError::Store(_) | AppError::Fault { .. }) => {
                 tracing::error!(error = %crate::error::chain(&e), "internal error in the API");
                 ApiError::whole(

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use muster_store::Backend;
+use muster_store::{Backend, Store};
 
 /// The size of the next batch of a series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +44,16 @@ impl BatchSize {
         self.size
     }
 
+    /// The last batch held the writer for `took` and has committed: the next
+    /// one is sized, and waits for the returned gap before it begins
+    /// ([`Store::let_other_writers_in`]), so no series of a writer forgets it.
+    pub fn committed<'s>(&mut self, took: Duration, store: &'s Store) -> impl Future<Output = ()> + 's {
+        self.took(took);
+        store.let_other_writers_in()
+    }
+
     /// The last batch held the writer for `took`.
-    pub fn took(&mut self, took: Duration) {
+    fn took(&mut self, took: Duration) {
         if !self.adapts {
             return;
         }

@@ -302,36 +302,16 @@ pub enum Step {
     LostLease,
 }
 
-/// One batch of [`BATCH`] users of a mass reset job after `at`: see [`run_batch_of`].
-pub async fn run_batch(
-    deps: Deps<'_>,
-    job_id: i64,
-    owner: &str,
-    grant: &Allowed<perm::ResetPasswords>,
-    ctx: &Ctx,
-    walk: &Walk,
-    at: Position,
-) -> AppResult<Step> {
-    run_batch_of(deps, job_id, owner, grant, ctx, walk, at, BATCH).await
-}
-
-/// One batch of at most `size` users of a mass reset job after `at`:
-/// [`prepare_batch`], then [`write_batch`].
-#[allow(clippy::too_many_arguments)]
-pub async fn run_batch_of(
-    deps: Deps<'_>,
-    job_id: i64,
-    owner: &str,
-    grant: &Allowed<perm::ResetPasswords>,
-    ctx: &Ctx,
-    walk: &Walk,
-    at: Position,
-    size: i64,
-) -> AppResult<Step> {
-    let Some(prepared) = prepare_batch(deps, job_id, grant, ctx, walk, at, size).await? else {
-        return Ok(Step::End);
-    };
-    write_batch(deps, job_id, owner, grant, ctx, walk, at, prepared).await
+/// One worker's run of a mass reset job: what each of its batches needs.
+#[derive(Clone, Copy)]
+pub struct JobRun<'a> {
+    pub deps: Deps<'a>,
+    pub job_id: i64,
+    /// The worker that holds (or held) the job's lease.
+    pub owner: &'a str,
+    pub grant: &'a Allowed<perm::ResetPasswords>,
+    pub ctx: &'a Ctx,
+    pub walk: &'a Walk,
 }
 
 /// A batch read and worked out before its write transaction.
@@ -424,126 +404,115 @@ async fn batch_users(
     }
 }
 
-/// Read the batch of at most `size` users after `at` and work out its resets
-/// (the rule per user, the links, the rendered mails, the audit events),
-/// outside any transaction; None when no user is left. On SQLite a write
-/// transaction holds the one writer from its first statement: read and
-/// rendered inside it, a batch of 500 held it 150–300 ms under load.
-#[tracing::instrument(skip_all, fields(job_id = job_id), err(level = "debug"))]
-pub async fn prepare_batch(
-    deps: Deps<'_>,
-    job_id: i64,
-    grant: &Allowed<perm::ResetPasswords>,
-    ctx: &Ctx,
-    walk: &Walk,
-    at: Position,
-    size: i64,
-) -> AppResult<Option<Prepared>> {
-    let actor = grant.actor();
-    let mut conn = deps.store.conn().await?;
-    let Some(read) = batch_users(&mut conn, job_id, actor, walk, at.after, size.max(1), None).await? else {
-        return Ok(None);
-    };
-    let settings = Settings::load(&mut conn).await?;
-    drop(conn);
-    let now = clock::now();
-    let resets = passwords::prepare_resets(deps, actor, ctx, read.users.clone(), &settings, now);
-    Ok(Some(Prepared { read, resets, now }))
-}
+impl JobRun<'_> {
+    /// One batch of at most [`BATCH`] users after `at`: [`JobRun::prepare`], then [`JobRun::write`].
+    pub async fn batch(&self, at: Position) -> AppResult<Step> {
+        let Some(prepared) = self.prepare(at, BATCH).await? else {
+            return Ok(Step::End);
+        };
+        self.write(at, prepared).await
+    }
 
-/// Write a prepared batch in one transaction: the users' changes, their
-/// mails, the job's progress and checkpoint with the outcomes. The batch's
-/// users are read again first, by id: if any changed since it was prepared
-/// (edited, disabled, moved out of the organizations, deleted), the batch is
-/// worked out again inside the transaction from what is there now, so no
-/// mail goes to an old address and nobody is reset against the rule of now.
-#[allow(clippy::too_many_arguments)]
-#[tracing::instrument(skip_all, fields(job_id = job_id), err(level = "debug"))]
-pub async fn write_batch(
-    deps: Deps<'_>,
-    job_id: i64,
-    owner: &str,
-    grant: &Allowed<perm::ResetPasswords>,
-    ctx: &Ctx,
-    walk: &Walk,
-    at: Position,
-    prepared: Prepared,
-) -> AppResult<Step> {
-    Ok(write_batch_held(deps, job_id, owner, grant, ctx, walk, at, prepared)
+    /// Read the batch of at most `size` users after `at` and work out its resets
+    /// (the rule per user, the links, the rendered mails, the audit events),
+    /// outside any transaction; None when no user is left. On SQLite a write
+    /// transaction holds the one writer from its first statement: read and
+    /// rendered inside it, a batch of 500 held it 150–300 ms under load.
+    #[tracing::instrument(skip_all, fields(job_id = self.job_id), err(level = "debug"))]
+    pub async fn prepare(&self, at: Position, size: i64) -> AppResult<Option<Prepared>> {
+        let actor = self.grant.actor();
+        let mut conn = self.deps.store.conn().await?;
+        let Some(read) = batch_users(&mut conn, self.job_id, actor, self.walk, at.after, size.max(1), None).await?
+        else {
+            return Ok(None);
+        };
+        let settings = Settings::load(&mut conn).await?;
+        drop(conn);
+        let now = clock::now();
+        let resets = passwords::prepare_resets(self.deps, actor, self.ctx, read.users.clone(), &settings, now);
+        Ok(Some(Prepared { read, resets, now }))
+    }
+
+    /// Write a prepared batch in one transaction: the users' changes, their
+    /// mails, the job's progress and checkpoint with the outcomes. The batch's
+    /// users are read again first, by id: if any changed since it was prepared
+    /// (edited, disabled, moved out of the organizations, deleted), the batch is
+    /// worked out again inside the transaction from what is there now, so no
+    /// mail goes to an old address and nobody is reset against the rule of now.
+    #[tracing::instrument(skip_all, fields(job_id = self.job_id), err(level = "debug"))]
+    pub async fn write(&self, at: Position, prepared: Prepared) -> AppResult<Step> {
+        Ok(self.write_held(at, prepared).await?.0)
+    }
+
+    /// [`JobRun::write`], and how long its transaction held the writer (from
+    /// `BEGIN`'s return to the commit's: not the wait for the lock).
+    async fn write_held(&self, at: Position, prepared: Prepared) -> AppResult<(Step, std::time::Duration)> {
+        let JobRun {
+            deps,
+            job_id,
+            owner,
+            grant,
+            ctx,
+            walk,
+        } = *self;
+        let actor = grant.actor();
+        let mut tx = deps.store.begin().await?;
+        let began = std::time::Instant::now();
+        let now = clock::now();
+        // before anything is read or changed: on PostgreSQL it holds the job's
+        // row, so a worker that lost the job waits here and then finds it gone
+        if !jobs::renew(&mut tx, job_id, owner, now + LEASE_MS, at.processed, None).await? {
+            tx.rollback().await?;
+            return Ok((Step::LostLease, began.elapsed()));
+        }
+        let size = i64::try_from(prepared.read.walked).unwrap_or(BATCH).max(1);
+        let now_there = batch_users(&mut tx, job_id, actor, walk, at.after, size, Some(&prepared.read)).await?;
+        let (read, done) = match now_there {
+            Some(again) if again.users == prepared.read.users => {
+                let done = passwords::write_resets(&mut tx, prepared.resets, prepared.now).await?;
+                (prepared.read, done)
+            }
+            _ => {
+                // changed meanwhile: this batch as it is now, worked out here (rare)
+                let Some(read) = batch_users(&mut tx, job_id, actor, walk, at.after, size, None).await? else {
+                    tx.rollback().await?;
+                    return Ok((Step::End, began.elapsed()));
+                };
+                let done = passwords::reset_batch(&mut tx, deps, actor, ctx, read.users.clone(), now).await?;
+                (read, done)
+            }
+        };
+        let gone = read.walked - read.users.len();
+        let count = |v: &Vec<i64>| i64::try_from(v.len()).unwrap_or(0);
+        let mut next = Position {
+            after: read.last,
+            processed: at.processed + i64::try_from(read.walked).unwrap_or(0),
+            done: at.done,
+        };
+        next.done.reset += count(&done.reset);
+        next.done.disabled += count(&done.disabled);
+        next.done.refused += count(&done.refused);
+        next.done.own += count(&done.own);
+        next.done.gone += i64::try_from(gone).unwrap_or(0);
+        // the job's row is this transaction's since the renewal above: this cannot lose the lease
+        if !jobs::renew(
+            &mut tx,
+            job_id,
+            owner,
+            now + LEASE_MS,
+            next.processed,
+            Some(&next.checkpoint()),
+        )
         .await?
-        .0)
-}
-
-/// [`write_batch`], and how long its transaction held the writer (from
-/// `BEGIN`'s return to the commit's: not the wait for the lock).
-#[allow(clippy::too_many_arguments)]
-async fn write_batch_held(
-    deps: Deps<'_>,
-    job_id: i64,
-    owner: &str,
-    grant: &Allowed<perm::ResetPasswords>,
-    ctx: &Ctx,
-    walk: &Walk,
-    at: Position,
-    prepared: Prepared,
-) -> AppResult<(Step, std::time::Duration)> {
-    let actor = grant.actor();
-    let mut tx = deps.store.begin().await?;
-    let began = std::time::Instant::now();
-    let now = clock::now();
-    // before anything is read or changed: on PostgreSQL it holds the job's
-    // row, so a worker that lost the job waits here and then finds it gone
-    if !jobs::renew(&mut tx, job_id, owner, now + LEASE_MS, at.processed, None).await? {
-        tx.rollback().await?;
-        return Ok((Step::LostLease, began.elapsed()));
-    }
-    let size = i64::try_from(prepared.read.walked).unwrap_or(BATCH).max(1);
-    let now_there = batch_users(&mut tx, job_id, actor, walk, at.after, size, Some(&prepared.read)).await?;
-    let (read, done) = match now_there {
-        Some(again) if again.users == prepared.read.users => {
-            let done = passwords::write_resets(&mut tx, prepared.resets, prepared.now).await?;
-            (prepared.read, done)
+        {
+            tx.rollback().await?;
+            return Ok((Step::LostLease, began.elapsed()));
         }
-        _ => {
-            // changed meanwhile: this batch as it is now, worked out here (rare)
-            let Some(read) = batch_users(&mut tx, job_id, actor, walk, at.after, size, None).await? else {
-                tx.rollback().await?;
-                return Ok((Step::End, began.elapsed()));
-            };
-            let done = passwords::reset_batch(&mut tx, deps, actor, ctx, read.users.clone(), now).await?;
-            (read, done)
-        }
-    };
-    let gone = read.walked - read.users.len();
-    let count = |v: &Vec<i64>| i64::try_from(v.len()).unwrap_or(0);
-    let mut next = Position {
-        after: read.last,
-        processed: at.processed + i64::try_from(read.walked).unwrap_or(0),
-        done: at.done,
-    };
-    next.done.reset += count(&done.reset);
-    next.done.disabled += count(&done.disabled);
-    next.done.refused += count(&done.refused);
-    next.done.own += count(&done.own);
-    next.done.gone += i64::try_from(gone).unwrap_or(0);
-    // the job's row is this transaction's since the renewal above: this cannot lose the lease
-    if !jobs::renew(
-        &mut tx,
-        job_id,
-        owner,
-        now + LEASE_MS,
-        next.processed,
-        Some(&next.checkpoint()),
-    )
-    .await?
-    {
-        tx.rollback().await?;
-        return Ok((Step::LostLease, began.elapsed()));
+        tx.commit().await?;
+        let held = began.elapsed();
+        mail::wake();
+        Ok((Step::Done(next), held))
     }
-    tx.commit().await?;
-    let held = began.elapsed();
-    mail::wake();
-    Ok((Step::Done(next), held))
 }
 
 /// The first batch of a job on SQLite, in users. Beside the mixed-load bench
@@ -580,18 +549,25 @@ pub async fn run_batches(
         BATCH as usize,
         BATCH_TIME,
     );
-    let mut prepared = prepare_batch(deps, job.id, grant, ctx, walk, at, size.get() as i64).await?;
+    let run = JobRun {
+        deps,
+        job_id: job.id,
+        owner,
+        grant,
+        ctx,
+        walk,
+    };
+    let mut prepared = run.prepare(at, size.get() as i64).await?;
     while let Some(batch) = prepared {
-        let (step, held) = write_batch_held(deps, job.id, owner, grant, ctx, walk, at, batch).await?;
-        size.took(held);
+        let users = batch.read.walked;
+        let (step, held) = run.write_held(at, batch).await?;
+        tracing::debug!(users, held_ms = held.as_millis() as u64, "mass reset batch");
         match step {
             Step::Done(next) => {
                 at = next;
+                let gap = size.committed(held, deps.store);
                 // the next batch is read and rendered while other writers have their turn
-                let (_, next) = tokio::join!(
-                    deps.store.let_other_writers_in(),
-                    prepare_batch(deps, job.id, grant, ctx, walk, at, size.get() as i64)
-                );
+                let (_, next) = tokio::join!(gap, run.prepare(at, size.get() as i64));
                 prepared = next?;
             }
             Step::End => break,

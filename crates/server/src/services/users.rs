@@ -801,9 +801,6 @@ pub async fn mass_set_enabled_in_batches(
     while start < ids.len() {
         let end = (start + size.get()).min(ids.len());
         let (chunk, last) = (&ids[start..end], end == ids.len());
-        if start > 0 {
-            store.let_other_writers_in().await;
-        }
         let began = std::time::Instant::now();
         let step = async {
             let mut tx = store.begin().await?;
@@ -849,9 +846,12 @@ pub async fn mass_set_enabled_in_batches(
             took_ms = took.as_millis() as u64,
             "mass enable/disable batch"
         );
-        // near BATCH_TIME on SQLite, never past `batch` (see `batching`)
-        size.took(took);
         start = end;
+        // near BATCH_TIME on SQLite, never past `batch` (see `batching`)
+        let gap = size.committed(took, store);
+        if !last {
+            gap.await;
+        }
     }
     if ids.is_empty() {
         let mut tx = store.begin().await?;

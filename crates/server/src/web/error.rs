@@ -19,6 +19,10 @@ struct ErrorPage<'a> {
 #[derive(Debug)]
 pub struct PageError(pub AppError);
 
+/// What a page and the API say when the database's disk is full.
+pub const DISK_FULL: &str =
+    "The database's disk is full: nothing was changed. An operator must free space, then try again.";
+
 impl<E: Into<AppError>> From<E> for PageError {
     fn from(e: E) -> Self {
         PageError(e.into())
@@ -90,6 +94,7 @@ impl IntoResponse for PageError {
                 );
                 resp
             }
+            AppError::DiskFull => page(StatusCode::SERVICE_UNAVAILABLE, "Out of disk space", DISK_FULL),
             e @ (AppError::Store(_) | AppError::Fault { .. }) => {
                 tracing::error!(error = %crate::error::chain(&e), "internal error");
                 page(

@@ -129,3 +129,49 @@ async fn an_import_onto_a_full_database_disk_fails_with_the_reason() {
     eprintln!("users before {before}, after the failed import {after}");
     app.signed_in("admin", ADMIN_PASSWORD).await;
 }
+
+/// The database's disk fills up while muster runs: a sign-in (it writes its
+/// attempt and its session) and an API change answer 503 with the reason,
+/// not 500, change nothing, and work again once space is freed.
+#[tokio::test]
+async fn a_full_database_disk_answers_503_with_the_reason_until_space_is_freed() {
+    let db = TestDb::sqlite();
+    let disk = Tmpfs::mount(db.dir.path(), "2m");
+    let app = TestApp::spawn_on(db).await;
+    let admin = app.user_by_name("admin").await;
+    let key = crate::api_client::key_for(&app, admin.id, None).await;
+    let api = crate::api_client::Api::new(&app, Some(&key));
+    let someone = app.create_user("filler-victim", &["User"]).await;
+
+    // an empty WAL, so the next write must grow it; then fill what is left of the disk
+    let mut conn = app.store().conn().await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let filler = disk.0.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let block = vec![7u8; 64 * 1024];
+    while std::io::Write::write_all(&mut file, &block).is_ok() {}
+    let _ = std::io::Write::write_all(&mut file, &[7u8; 512]);
+    let _ = file.sync_all();
+
+    let c = app.client();
+    let resp = c.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(resp.status(), 503, "a sign-in on a full disk");
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("disk is full"), "{page}");
+    let r = api.post_empty(&format!("/api/users/{}/disable", someone.id)).await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.body["errors"][0]["code"], "disk_full", "{}", r.text);
+    assert!(r.detail().contains("disk is full"), "{}", r.text);
+
+    drop(file);
+    std::fs::remove_file(&filler).unwrap();
+    assert!(app.user(someone.id).await.enabled, "nothing was changed");
+    assert_eq!(integrity(&app).await, "ok");
+    app.signed_in("admin", ADMIN_PASSWORD).await;
+    let r = api.post_empty(&format!("/api/users/{}/disable", someone.id)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

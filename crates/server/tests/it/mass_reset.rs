@@ -3,10 +3,12 @@
 //! resets in batches, every user once and one mail each, also when a worker
 //! dies half-way and another takes over.
 
+use muster_domain::Allowed;
 use muster_domain::AuthStatus;
+use muster_domain::permission::perm;
 use muster_server::services::Ctx;
-use muster_server::services::mass_reset::{self, Position, Step, Walk};
-use muster_store::jobs::{self, Status};
+use muster_server::services::mass_reset::{self, JobRun, Position, Step, Walk};
+use muster_store::jobs::{self, Job, Status};
 use serde_json::json;
 
 use crate::api_client::{Api, key_for};
@@ -287,38 +289,51 @@ async fn the_api_answers_202_and_the_job_reads_done_postgres() {
     api_story(TestApp::spawn_on(TestDb::postgres().await).await).await;
 }
 
-/// A worker claims the job, commits two batches and dies (its lease runs
-/// out); another worker takes the job over and finishes it from the
-/// checkpoint: every user reset once, one mail each. The dead worker, back,
-/// can change nothing.
-async fn takeover_story(app: TestApp) {
-    bulk_users(&app, 1_600).await;
-    let api = admin_api(&app).await;
+/// `n` bulk users and a mass reset of every "bulk" user, asked through the
+/// API and claimed by `worker`: the job, its requester's grant and its walk.
+async fn claimed_bulk_job(app: &TestApp, n: i64, worker: &str) -> (Job, Allowed<perm::ResetPasswords>, Walk) {
+    bulk_users(app, n).await;
+    let api = admin_api(app).await;
     let r = api
         .post("/api/users/mass/reset-password", json!({"filter": {"search": "bulk"}}))
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
     let id: i64 = r.body["data"]["id"].as_str().unwrap().parse().unwrap();
-
     let now = muster_server::clock::now();
-    let claimed = jobs::claim(app.store(), &[mass_reset::KIND], "dead-worker", now, now + 60_000)
+    let claimed = jobs::claim(app.store(), &[mass_reset::KIND], worker, now, now + 60_000)
         .await
         .unwrap()
         .expect("claimed");
     assert_eq!(claimed.id, id);
     let grant = mass_reset::requester(app.state.deps(), &claimed).await.unwrap();
     let walk = Walk::of(&claimed).unwrap();
+    (claimed, grant, walk)
+}
+
+/// A worker claims the job, commits two batches and dies (its lease runs
+/// out); another worker takes the job over and finishes it from the
+/// checkpoint: every user reset once, one mail each. The dead worker, back,
+/// can change nothing.
+async fn takeover_story(app: TestApp) {
+    let (claimed, grant, walk) = claimed_bulk_job(&app, 1_600, "dead-worker").await;
+    let id = claimed.id;
+    let now = muster_server::clock::now();
     assert!(
         matches!(walk, Walk::Filter { .. }),
         "all matching is kept as a filter: {walk:?}"
     );
     let ctx = Ctx::cli();
+    let dead = JobRun {
+        deps: app.state.deps(),
+        job_id: id,
+        owner: "dead-worker",
+        grant: &grant,
+        ctx: &ctx,
+        walk: &walk,
+    };
     let mut at = Position::of(&claimed);
     for _ in 0..2 {
-        match mass_reset::run_batch(app.state.deps(), id, "dead-worker", &grant, &ctx, &walk, at)
-            .await
-            .unwrap()
-        {
+        match dead.batch(at).await.unwrap() {
             Step::Done(next) => at = next,
             other => panic!("a batch: {other:?}"),
         }
@@ -345,9 +360,7 @@ async fn takeover_story(app: TestApp) {
         .expect("taken over");
     assert_eq!(Position::of(&taken), at, "resumes at the checkpoint");
     // the dead worker wakes up and tries its next batch: nothing changes
-    let late = mass_reset::run_batch(app.state.deps(), id, "dead-worker", &grant, &ctx, &walk, at)
-        .await
-        .unwrap();
+    let late = dead.batch(at).await.unwrap();
     assert_eq!(late, Step::LostLease);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM mail_outbox").await, half);
     let outcome = muster_server::services::mass_reset::run_batches(
@@ -631,26 +644,18 @@ async fn a_filter_job_stays_in_the_organization_of_the_key_postgres() {
 /// worked out again inside the transaction, so the disabled user is not
 /// reset and the mail goes to the new address, never the old one.
 async fn changed_meanwhile_story(app: TestApp) {
-    bulk_users(&app, 20).await;
-    let api = admin_api(&app).await;
-    let r = api
-        .post("/api/users/mass/reset-password", json!({"filter": {"search": "bulk"}}))
-        .await;
-    assert_eq!(r.status, 202, "{}", r.text);
-    let id: i64 = r.body["data"]["id"].as_str().unwrap().parse().unwrap();
-    let now = muster_server::clock::now();
-    let claimed = jobs::claim(app.store(), &[mass_reset::KIND], "worker", now, now + 60_000)
-        .await
-        .unwrap()
-        .expect("claimed");
-    let grant = mass_reset::requester(app.state.deps(), &claimed).await.unwrap();
-    let walk = Walk::of(&claimed).unwrap();
+    let (claimed, grant, walk) = claimed_bulk_job(&app, 20, "worker").await;
     let ctx = Ctx::cli();
+    let run = JobRun {
+        deps: app.state.deps(),
+        job_id: claimed.id,
+        owner: "worker",
+        grant: &grant,
+        ctx: &ctx,
+        walk: &walk,
+    };
     let at = Position::of(&claimed);
-    let prepared = mass_reset::prepare_batch(app.state.deps(), id, &grant, &ctx, &walk, at, 500)
-        .await
-        .unwrap()
-        .expect("a batch");
+    let prepared = run.prepare(at, 500).await.unwrap().expect("a batch");
 
     let (bulk3, bulk4) = (app.user_by_name("bulk3").await.id, app.user_by_name("bulk4").await.id);
     let mut conn = app.store().conn().await.unwrap();
@@ -666,9 +671,7 @@ async fn changed_meanwhile_story(app: TestApp) {
         .unwrap();
     drop(conn);
 
-    let step = mass_reset::write_batch(app.state.deps(), id, "worker", &grant, &ctx, &walk, at, prepared)
-        .await
-        .unwrap();
+    let step = run.write(at, prepared).await.unwrap();
     let Step::Done(next) = step else {
         panic!("a batch: {step:?}")
     };

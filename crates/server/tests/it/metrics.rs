@@ -201,6 +201,11 @@ async fn scraped_and_parsed() {
         )
         .unwrap();
     assert!(rss > 1_000_000.0, "RSS {rss}");
+    // the schema and statements of the open connections at least, and part of the RSS
+    let sqlite = m
+        .value("muster_sqlite_memory_bytes", "gauge", "muster_sqlite_memory_bytes", &[])
+        .unwrap();
+    assert!(sqlite > 10_000.0 && sqlite < rss, "SQLite {sqlite}, RSS {rss}");
 }
 
 #[tokio::test]

@@ -86,17 +86,18 @@ impl Batch {
             .tx
             .as_ref()
             .is_some_and(|(_, rows, started)| *rows >= size || started.elapsed() >= BATCH_TIME_MAX)
+            && let Some((tx, _, started)) = self.tx.take()
         {
-            self.commit().await?;
-            store.let_other_writers_in().await;
+            tx.commit().await?;
+            self.size.committed(started.elapsed(), store).await;
         }
         Ok(())
     }
 
+    /// The last rows' transaction, at the end of the file.
     async fn commit(&mut self) -> AppResult<()> {
-        if let Some((tx, _, started)) = self.tx.take() {
+        if let Some((tx, _, _)) = self.tx.take() {
             tx.commit().await?;
-            self.size.took(started.elapsed());
         }
         Ok(())
     }
