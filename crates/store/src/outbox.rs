@@ -191,14 +191,15 @@ pub async fn checkpoint_wal(conn: &mut Conn, backend: Backend) -> Result<bool> {
             // A TRUNCATE checkpoint holds the writer lock while it waits for readers on an
             // older snapshot (an export's read runs for seconds): every writer waited with
             // it, up to the whole busy timeout (sign-ins cut off at 10 s on the mixed-load
-            // bench). It waits only briefly, then the next batch tries again.
+            // bench). It waits only briefly, then the worker tries again.
             // The backlog first, beside the writers: a PASSIVE checkpoint takes no
-            // writer lock and waits for nobody. The TRUNCATE below holds the writer
-            // lock while it copies, so it should find only what was written since.
-            // Without this, at 1M users a TRUNCATE copied an import's frames for
-            // 256–294 ms, and every sign-in waited for it. A PASSIVE one stops short
-            // of a reader's older snapshot or gives way to another checkpointer (an
-            // automatic one): it is tried again until little is left, for a while.
+            // writer lock and waits for nobody, and a complete one syncs the database
+            // file. The TRUNCATE below, which holds the writer lock, then has only what
+            // was written since to copy and sync. A PASSIVE one stops short of a
+            // reader's older snapshot or gives way to another checkpointer (an automatic
+            // one): it is tried again until nothing is left, for a while. (What made the
+            // TRUNCATE hold every writer 238 ms at 1M users was the size of the file it
+            // cut, 861 MB: see `journal_size_limit` in `Store::connect`.)
             let started = std::time::Instant::now();
             let wal_bytes = wal_size(conn).await;
             let (log, done) = loop {
@@ -207,7 +208,6 @@ pub async fn checkpoint_wal(conn: &mut Conn, backend: Backend) -> Result<bool> {
                     .fetch_one(&mut *conn)
                     .await?;
                 let (busy, log, done): (i64, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                // a complete one also syncs the database file, here rather than under the lock
                 if (busy == 0 && done >= log) || started.elapsed() >= PASSIVE_FOR {
                     break (log, done);
                 }
