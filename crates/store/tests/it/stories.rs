@@ -386,17 +386,23 @@ async fn recent_web_failures_per_address(store: &Store) {
 }
 both!(recent_web_failures_per_address);
 
-async fn counters_match_a_scan(store: &Store) {
-    let mut c = store.conn().await.unwrap();
-    let org = organizations::create(&mut c, "Main", 1).await.unwrap().id;
+/// `n` users named `prefix`0… in organization `org`; their ids in order.
+async fn insert_users(c: &mut muster_store::Conn, prefix: &str, n: usize, org: i64) -> Vec<i64> {
     let mut ids = Vec::new();
-    for i in 0..12 {
+    for i in 0..n {
         ids.push(
-            users::insert(&mut c, &new_user(&format!("u{i}"), org), 1)
+            users::insert(&mut *c, &new_user(&format!("{prefix}{i}"), org), 1)
                 .await
                 .unwrap(),
         );
     }
+    ids
+}
+
+async fn counters_match_a_scan(store: &Store) {
+    let mut c = store.conn().await.unwrap();
+    let org = organizations::create(&mut c, "Main", 1).await.unwrap().id;
+    let ids = insert_users(&mut c, "u", 12, org).await;
     users::set_enabled(&mut c, ids[0], false, 2).await.unwrap();
     users::set_auth_status(&mut c, ids[1], AuthStatus::Locked, 2)
         .await
@@ -533,14 +539,7 @@ async fn a_mass_batch_counts_once(store: &Store) {
     let mut c = store.conn().await.unwrap();
     let main = organizations::create(&mut c, "Main", 1).await.unwrap().id;
     let other = organizations::create(&mut c, "Other", 1).await.unwrap().id;
-    let mut ids = Vec::new();
-    for i in 0..6 {
-        ids.push(
-            users::insert(&mut c, &new_user(&format!("b{i}"), main), 1)
-                .await
-                .unwrap(),
-        );
-    }
+    let ids = insert_users(&mut c, "b", 6, main).await;
     users::set_organizations(&mut c, ids[0], &[main, other]).await.unwrap();
     users::set_auth_status(&mut c, ids[1], AuthStatus::Locked, 2)
         .await
