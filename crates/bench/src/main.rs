@@ -18,6 +18,17 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+/// A change the mixed load is measured during.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MixedChange {
+    /// Mass disable/enable flips through the API.
+    Flips,
+    /// A CLI import of new users.
+    Import,
+    /// A mass password reset job.
+    Reset,
+}
+
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Measure muster's hot paths against their targets")]
 pub struct Args {
@@ -27,6 +38,9 @@ pub struct Args {
     /// Also run on this PostgreSQL server (a fresh database is created per size).
     #[arg(long)]
     pub postgres_url: Option<String>,
+    /// With `--postgres-url`: run on PostgreSQL only, not on SQLite too.
+    #[arg(long, requires = "postgres_url")]
+    pub postgres_only: bool,
     /// Seconds per latency scenario.
     #[arg(long, default_value_t = 5)]
     pub seconds: u64,
@@ -75,6 +89,9 @@ pub struct Args {
     /// report the RSS during and after (0: not run).
     #[arg(long, default_value_t = 0)]
     pub mixed_minutes: u64,
+    /// With the mixed load: which changes to measure it during (to look into one of them).
+    #[arg(long, value_delimiter = ',', default_value = "flips,import,reset")]
+    pub mixed_changes: Vec<MixedChange>,
     /// Only the export against `sqlite3 -csv` / `psql \copy` (and the seed's time):
     /// seed users, export, dump; prints the numbers, writes no report.
     #[arg(long)]

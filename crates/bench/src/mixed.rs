@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::Args;
 use crate::proc_stats;
 use crate::report::Row;
 use crate::scenarios::{self, ADMIN_PASSWORD, CSRF, Server, Target};
+use crate::{Args, MixedChange};
 
 /// Clients signing in, and clients reading the grid, at the same time.
 const SIGN_IN_CLIENTS: usize = 4;
@@ -390,7 +390,6 @@ async fn searches(server: &Server, cookie: &str, n: usize) -> Outcome {
 /// The mixed-load rows against a running, seeded server.
 pub async fn rows(args: &Args, t: &Target, server: &Server, cookie: &str) -> Result<Vec<Row>, String> {
     let auth = format!("Bearer {}", t.admin_key(args)?);
-    let pid = server.child.id();
     let seconds = args.seconds.max(5);
 
     // alone
@@ -404,10 +403,39 @@ pub async fn rows(args: &Args, t: &Target, server: &Server, cookie: &str) -> Res
     let (sign_in_alone, grid_alone) = load.await.map_err(|e| e.to_string())?;
     let alone = (&sign_in_alone, &grid_alone);
 
-    // the same load during mass flips
+    let mut rows = Vec::new();
+    if args.mixed_changes.contains(&MixedChange::Flips) {
+        rows.extend(during_flips(t, server, cookie, &auth, seconds, alone).await?);
+    }
+    if args.mixed_changes.contains(&MixedChange::Import) {
+        // a fifth of the seeded size, at most 20,000
+        let n = (t.users / 5).clamp(1, 20_000);
+        let d = during(server, cookie, import(args, t, n)).await?;
+        rows.extend(change_rows(t, "an import", alone, &d));
+    }
+    if args.mixed_changes.contains(&MixedChange::Reset) {
+        let d = during(server, cookie, mass_reset(server, &auth, t, 10_000)).await?;
+        rows.extend(change_rows(t, "a mass reset job", alone, &d));
+    }
+    if args.mixed_minutes > 0 {
+        rows.extend(long_run(args, t, server, cookie, &auth).await?);
+    }
+    Ok(rows)
+}
+
+/// The load's rows during mass flips, the RSS 5 s after them, and the flips' own speed.
+async fn during_flips(
+    t: &Target,
+    server: &Server,
+    cookie: &str,
+    auth: &str,
+    seconds: u64,
+    alone: (&Lat, &Lat),
+) -> Result<Vec<Row>, String> {
+    let pid = server.child.id();
     let mut flips = None;
     let d = during(server, cookie, async {
-        let f = flip(&server.base, &auth, 4, (2 * seconds) as f64).await;
+        let f = flip(&server.base, auth, 4, (2 * seconds) as f64).await;
         let outcome = Outcome {
             note: format!(
                 "{} flips of {} users each in {:.1} s{}",
@@ -447,19 +475,6 @@ pub async fn rows(args: &Args, t: &Target, server: &Server, cookie: &str) -> Res
     r.met = Some(users > 0 && per_100k <= 1.0);
     r.note = d.outcome.note.clone();
     rows.push(r);
-
-    // during an import of new users (a fifth of the seeded size, at most 20,000)
-    let n = (t.users / 5).clamp(1, 20_000);
-    let d = during(server, cookie, import(args, t, n)).await?;
-    rows.extend(change_rows(t, "an import", alone, &d));
-
-    // during a mass password reset job
-    let d = during(server, cookie, mass_reset(server, &auth, t, 10_000)).await?;
-    rows.extend(change_rows(t, "a mass reset job", alone, &d));
-
-    if args.mixed_minutes > 0 {
-        rows.extend(long_run(args, t, server, cookie, &auth).await?);
-    }
     Ok(rows)
 }
 

@@ -382,9 +382,13 @@ async fn run_one(args: &Args, t: &Target) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// The backends a run covers: SQLite, and PostgreSQL when `--postgres-url` is given.
+/// The backends a run covers: SQLite (unless `--postgres-only`), and PostgreSQL when `--postgres-url` is given.
 pub fn backends(args: &Args) -> Vec<(&'static str, Option<String>)> {
-    let mut targets = vec![("sqlite", None)];
+    let mut targets = if args.postgres_only {
+        vec![]
+    } else {
+        vec![("sqlite", None)]
+    };
     if let Some(pg) = &args.postgres_url {
         targets.push(("postgres", Some(pg.clone())));
     }

@@ -34,44 +34,53 @@ pub async fn create(conn: &mut Conn, s: &Session, ip: &str, user_agent: &str) ->
 
 /// A live session; expired ones are not returned.
 pub async fn get(conn: &mut Conn, id_hash: &str, now: Millis) -> Result<Option<Session>> {
+    Ok(get_seen(conn, id_hash, now).await?.map(|(s, _)| s))
+}
+
+/// A live session and when it was last seen, which [`touch`] needs: one
+/// query for what every page view reads.
+pub async fn get_seen(conn: &mut Conn, id_hash: &str, now: Millis) -> Result<Option<(Session, Millis)>> {
     let row = sqlx::query(
-        "SELECT id_hash, user_id, csrf_token, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        "SELECT id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at FROM sessions \
+         WHERE id_hash = $1 AND expires_at > $2",
     )
     .bind(id_hash)
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| {
-        Ok(Session {
+        let session = Session {
             id_hash: r.try_get(0)?,
             user_id: r.try_get(1)?,
             csrf_token: r.try_get(2)?,
             created_at: r.try_get(3)?,
             expires_at: r.try_get(4)?,
-        })
+        };
+        Ok((session, r.try_get(5)?))
     })
     .transpose()
 }
 
-/// Slide the expiry forward, at most once a minute per session.
+/// How often a session's expiry slides forward, at most.
+pub const TOUCH_EVERY_MS: Millis = 60_000;
+
+/// Whether a session last seen at `last_seen_at` is due for [`touch`] at `now`.
+pub fn touch_due(last_seen_at: Millis, now: Millis) -> bool {
+    last_seen_at < now - TOUCH_EVERY_MS
+}
+
+/// Slide the expiry forward, at most once a minute per session. The caller
+/// read `last_seen_at` with the session ([`get_seen`]) and asks only when
+/// [`touch_due`]: an UPDATE takes SQLite's write lock even when it matches no
+/// row, so every page view would queue behind a long writer (a mass action's
+/// batch); 59 of 60 seconds' views stay lock-free, and cost no second query.
 pub async fn touch(conn: &mut Conn, id_hash: &str, now: Millis, expires_at: Millis) -> Result<()> {
-    // An UPDATE takes SQLite's write lock even when it matches no row, so
-    // every page view would queue behind a long writer (a mass action's
-    // batch); a read first leaves 59 of 60 seconds' views lock-free.
-    let due: Option<i64> =
-        sqlx::query_scalar("SELECT last_seen_at FROM sessions WHERE id_hash = $1 AND last_seen_at < $2")
-            .bind(id_hash)
-            .bind(now - 60_000)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if due.is_none() {
-        return Ok(());
-    }
+    // the guard again: two views of the same second both found it due
     sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id_hash = $3 AND last_seen_at < $4")
         .bind(now)
         .bind(expires_at)
         .bind(id_hash)
-        .bind(now - 60_000)
+        .bind(now - TOUCH_EVERY_MS)
         .execute(&mut *conn)
         .await?;
     Ok(())

@@ -765,6 +765,19 @@ pub async fn list(
     offset: i64,
 ) -> Result<Vec<User>> {
     let scope = &effective_scope(conn, scope).await?;
+    list_resolved(conn, scope, f, sort, limit, offset).await
+}
+
+/// [`list`] in a scope already through [`effective_scope`]: a page and its
+/// count (`*_resolved` too) ask for it once, not once each.
+pub async fn list_resolved(
+    conn: &mut Conn,
+    scope: &Scope,
+    f: &UserFilter,
+    sort: &UserSort,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<User>> {
     let backend = Backend::of(conn);
     let mut sql = Sql::new(&format!("SELECT {COLUMNS}"));
     match sort.0.first().copied() {
@@ -805,6 +818,11 @@ pub struct Count {
 /// So those stop after `cap` matches and say so.
 pub async fn count_up_to(conn: &mut Conn, scope: &Scope, f: &UserFilter, cap: i64) -> Result<Count> {
     let scope = &effective_scope(conn, scope).await?;
+    count_up_to_resolved(conn, scope, f, cap).await
+}
+
+/// [`count_up_to`] in a scope already through [`effective_scope`].
+pub async fn count_up_to_resolved(conn: &mut Conn, scope: &Scope, f: &UserFilter, cap: i64) -> Result<Count> {
     let backend = Backend::of(conn);
     if let Some(n) = count_by_counters(conn, backend, scope, f).await? {
         return Ok(Count { n, at_least: false });
@@ -855,6 +873,11 @@ fn push_index_only(sql: &mut Sql, scope: &Scope, index: &SearchIndex) -> bool {
 
 pub async fn count(conn: &mut Conn, scope: &Scope, f: &UserFilter) -> Result<i64> {
     let scope = &effective_scope(conn, scope).await?;
+    count_resolved(conn, scope, f).await
+}
+
+/// [`count`] in a scope already through [`effective_scope`].
+pub async fn count_resolved(conn: &mut Conn, scope: &Scope, f: &UserFilter) -> Result<i64> {
     let backend = Backend::of(conn);
     if let Some(index) = SearchIndex::of(backend, f).filter(|_| searched_only(f)) {
         let mut sql = Sql::new("SELECT COUNT(*)");

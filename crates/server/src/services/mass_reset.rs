@@ -429,7 +429,13 @@ impl JobRun<'_> {
         let settings = Settings::load(&mut conn).await?;
         drop(conn);
         let now = clock::now();
+        let started = std::time::Instant::now();
         let resets = passwords::prepare_resets(self.deps, actor, self.ctx, read.users.clone(), &settings, now);
+        tracing::debug!(
+            users = read.walked,
+            micros = started.elapsed().as_micros() as u64,
+            "mass reset batch worked out"
+        );
         Ok(Some(Prepared { read, resets, now }))
     }
 

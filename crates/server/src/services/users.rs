@@ -137,16 +137,16 @@ async fn page_of(
     counting: Counting,
 ) -> AppResult<Page> {
     let mut conn = store.conn().await?;
-    let scope = scope_of(grant.actor());
+    let scope = users::effective_scope(&mut conn, &scope_of(grant.actor())).await?;
     let size = size.clamp(1, 1000);
     let offset = (page.max(1) - 1).saturating_mul(size);
-    let users = users::list(&mut conn, &scope, filter, sort, size, offset).await?;
+    let users = users::list_resolved(&mut conn, &scope, filter, sort, size, offset).await?;
     let count = match counting {
         Counting::Exact => users::Count {
-            n: users::count(&mut conn, &scope, filter).await?,
+            n: users::count_resolved(&mut conn, &scope, filter).await?,
             at_least: false,
         },
-        Counting::UpTo(cap) => users::count_up_to(&mut conn, &scope, filter, cap).await?,
+        Counting::UpTo(cap) => users::count_up_to_resolved(&mut conn, &scope, filter, cap).await?,
     };
     let reached = offset.saturating_add(i64::try_from(users.len()).unwrap_or(0));
     let (total, total_is_lower_bound) = match count {

@@ -119,57 +119,95 @@ async fn write_chunk<W: AsyncWrite + Unpin + Send>(
     Ok(true)
 }
 
-/// SQLite: a blocking thread steps the statement and encodes; this task
-/// writes. Two chunks in flight at most, so memory stays bounded when the disk
-/// is slower than the encoding.
+/// The writing side of both paths: every chunk the producer sends, in turn,
+/// to `out`. It owns the receiver, so that when it stops early (the hook, or
+/// an error) the producer's next send fails instead of waiting for room forever.
+/// `None` when the hook stopped the export.
+async fn write_chunks<W: AsyncWrite + Unpin + Send>(
+    mut rx: tokio::sync::mpsc::Receiver<Chunk>,
+    out: &mut W,
+    mut pos: Position,
+    hook: &mut impl BeforePage,
+) -> AppResult<Option<Position>> {
+    while let Some(chunk) = rx.recv().await {
+        if !write_chunk(&chunk, out, &mut pos, hook).await? {
+            return Ok(None);
+        }
+    }
+    Ok(Some(pos))
+}
+
+/// Chunks in flight between the producer and the writer: two at most, so
+/// memory stays bounded when the disk is slower than the encoding.
+const CHUNKS_IN_FLIGHT: usize = 2;
+
+/// Cuts the encoded rows into chunks of `CHUNK_ROWS` rows or `CHUNK_BYTES` bytes.
+struct Chunker {
+    writer: RowWriter,
+    rows: i64,
+    last_id: i64,
+}
+
+impl Chunker {
+    fn new(columns: &[Column]) -> Self {
+        Chunker {
+            writer: RowWriter::new(columns.to_vec()),
+            rows: 0,
+            last_id: 0,
+        }
+    }
+
+    /// Encode one row; a chunk when it filled one.
+    fn add(&mut self, cells: &impl Cells) -> muster_store::Result<Option<Chunk>> {
+        self.last_id = self.writer.row(cells)?;
+        self.rows += 1;
+        let full = self.rows >= CHUNK_ROWS || self.writer.buf.len() >= CHUNK_BYTES;
+        Ok(full.then(|| self.cut()))
+    }
+
+    /// What is left after the last row, if anything.
+    fn rest(&mut self) -> Option<Chunk> {
+        (self.rows > 0).then(|| self.cut())
+    }
+
+    fn cut(&mut self) -> Chunk {
+        let rows = std::mem::take(&mut self.rows);
+        Chunk {
+            bytes: self.writer.take(),
+            rows,
+            last_id: self.last_id,
+        }
+    }
+}
+
+/// SQLite: a blocking thread steps the statement and encodes; this task writes.
 async fn stream_sqlite<W: AsyncWrite + Unpin + Send>(
     store: &Store,
     sql: muster_store::sql::Sql,
     columns: &[Column],
     out: &mut W,
-    mut pos: Position,
+    pos: Position,
     hook: &mut impl BeforePage,
 ) -> AppResult<Option<Position>> {
     let reader = SqliteReader::open(store).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
-    let mut writer = RowWriter::new(columns.to_vec());
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
+    let mut chunker = Chunker::new(columns);
     let producer = tokio::task::spawn_blocking(move || -> muster_store::Result<()> {
-        let mut rows = 0;
-        let mut last_id = 0;
-        reader.run(&sql, |cells| {
-            last_id = writer.row(cells)?;
-            rows += 1;
-            if rows >= CHUNK_ROWS || writer.buf.len() >= CHUNK_BYTES {
-                let bytes = writer.take();
-                if tx.blocking_send(Chunk { bytes, rows, last_id }).is_err() {
-                    // the writing side stopped (the hook, or an error it returns)
-                    return Ok(false);
-                }
-                rows = 0;
-            }
-            Ok(true)
+        reader.run(&sql, |cells| match chunker.add(cells)? {
+            // a failed send: the writing side stopped
+            Some(chunk) => Ok(tx.blocking_send(chunk).is_ok()),
+            None => Ok(true),
         })?;
-        if rows > 0 {
-            let _ = tx.blocking_send(Chunk {
-                bytes: writer.take(),
-                rows,
-                last_id,
-            });
+        if let Some(chunk) = chunker.rest() {
+            let _ = tx.blocking_send(chunk);
         }
         Ok(())
     });
-    let mut stopped = false;
-    while let Some(chunk) = rx.recv().await {
-        if !write_chunk(&chunk, out, &mut pos, hook).await? {
-            stopped = true;
-            break;
-        }
-    }
-    drop(rx);
+    let written = write_chunks(rx, out, pos, hook).await?;
     let produced = producer.await.map_err(|e| AppError::fault("the export thread", e))?;
-    if stopped {
+    let Some(pos) = written else {
         return Ok(None);
-    }
+    };
     produced?;
     Ok(Some(pos))
 }
@@ -177,64 +215,33 @@ async fn stream_sqlite<W: AsyncWrite + Unpin + Send>(
 /// PostgreSQL: this task reads the `COPY` stream and encodes it while the
 /// chunk before is being written (a file write goes to a blocking thread and
 /// its flush is awaited: done in turn, the encoding waited for every write).
-/// Two chunks in flight at most, as on SQLite.
 async fn stream_postgres<W: AsyncWrite + Unpin + Send>(
     store: &Store,
     sql: muster_store::sql::Sql,
     columns: &[Column],
     out: &mut W,
-    mut pos: Position,
+    pos: Position,
     hook: &mut impl BeforePage,
 ) -> AppResult<Option<Position>> {
     let mut reader = PgReader::open(store).await?;
     let mut rows = reader.copy(&sql).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
-    let mut writer = RowWriter::new(columns.to_vec());
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
+    let mut chunker = Chunker::new(columns);
     let produce = async move {
-        let mut n = 0;
-        let mut last_id = 0;
         while let Some(cells) = rows.next().await? {
-            last_id = writer.row(&cells)?;
-            n += 1;
-            if n >= CHUNK_ROWS || writer.buf.len() >= CHUNK_BYTES {
-                let bytes = writer.take();
-                if tx
-                    .send(Chunk {
-                        bytes,
-                        rows: n,
-                        last_id,
-                    })
-                    .await
-                    .is_err()
-                {
-                    // the writing side stopped (the hook, or an error it returns)
-                    return Ok(());
-                }
-                n = 0;
+            if let Some(chunk) = chunker.add(&cells)?
+                && tx.send(chunk).await.is_err()
+            {
+                // the writing side stopped
+                return Ok(());
             }
         }
-        if n > 0 {
-            let _ = tx
-                .send(Chunk {
-                    bytes: writer.take(),
-                    rows: n,
-                    last_id,
-                })
-                .await;
+        if let Some(chunk) = chunker.rest() {
+            let _ = tx.send(chunk).await;
         }
         Ok::<(), muster_store::Error>(())
     };
-    // owns the receiver: when it stops early, the producer's next send fails
-    // instead of waiting for room forever
-    let consume = async move {
-        while let Some(chunk) = rx.recv().await {
-            if !write_chunk(&chunk, out, &mut pos, hook).await? {
-                return Ok(None);
-            }
-        }
-        Ok::<Option<Position>, AppError>(Some(pos))
-    };
-    let (produced, written) = tokio::join!(produce, consume);
+    let (produced, written) = tokio::join!(produce, write_chunks(rx, out, pos, hook));
     let Some(pos) = written? else {
         return Ok(None);
     };

@@ -87,7 +87,7 @@ async fn load_viewer(state: &AppState, token: &str) -> Result<Option<Viewer>, cr
     let hash = sha256_hex(token);
     let now = clock::now();
     let mut conn = state.store.conn().await?;
-    let Some(s) = sessions::get(&mut conn, &hash, now).await? else {
+    let Some((s, last_seen_at)) = sessions::get_seen(&mut conn, &hash, now).await? else {
         return Ok(None);
     };
     let Some(user) = users::get(&mut conn, s.user_id).await? else {
@@ -97,8 +97,10 @@ async fn load_viewer(state: &AppState, token: &str) -> Result<Option<Viewer>, cr
         sessions::delete(&mut conn, &hash).await?;
         return Ok(None);
     }
-    let ttl = Settings::load(&mut conn).await?.session_ttl_ms();
-    sessions::touch(&mut conn, &hash, now, now + ttl).await?;
+    if sessions::touch_due(last_seen_at, now) {
+        let ttl = Settings::load(&mut conn).await?.session_ttl_ms();
+        sessions::touch(&mut conn, &hash, now, now + ttl).await?;
+    }
     let actor = actor_for(&mut conn, &user).await?;
     Ok(Some(Viewer {
         session_hash: hash,

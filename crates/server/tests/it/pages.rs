@@ -469,6 +469,74 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// Kim's one session: (expires_at, last_seen_at).
+async fn session_times(app: &TestApp, user_id: i64) -> (i64, i64) {
+    let mut conn = app.store().conn().await.unwrap();
+    let rows = muster_store::sessions::list_for_user(&mut conn, user_id, 0)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let expires: i64 = sqlx::query_scalar("SELECT expires_at FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    (expires, rows[0].last_seen_at)
+}
+
+async fn set_session_times(app: &TestApp, user_id: i64, expires_at: i64, last_seen_at: i64) {
+    let mut conn = app.store().conn().await.unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = $1, last_seen_at = $2 WHERE user_id = $3")
+        .bind(expires_at)
+        .bind(last_seen_at)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+/// A session lives `session_ttl_minutes` from the last page view; the expiry
+/// slides forward at most once a minute, and not at all once it has passed.
+async fn sliding_session(app: &TestApp) {
+    let kim = app.create_user("kim", &["User"]).await;
+    let web = app.signed_in("kim", PASSWORD).await;
+    let now = muster_server::clock::now();
+
+    // seen 10 s ago: a view within the minute writes nothing
+    set_session_times(app, kim.id, now + 300_000, now - 10_000).await;
+    assert_eq!(web.get("/profile").await.status(), 200);
+    assert_eq!(session_times(app, kim.id).await, (now + 300_000, now - 10_000));
+
+    // seen 2 minutes ago: the view slides it to 720 minutes (the default) from now
+    set_session_times(app, kim.id, now + 300_000, now - 120_000).await;
+    let before = muster_server::clock::now();
+    assert_eq!(web.get("/profile").await.status(), 200);
+    let (expires, seen) = session_times(app, kim.id).await;
+    let after = muster_server::clock::now();
+    assert!(
+        (before..=after).contains(&seen),
+        "last seen {seen} not in {before}..={after}"
+    );
+    assert_eq!(expires, seen + 720 * 60_000);
+
+    // expired: signed out, and no view brings it back
+    set_session_times(app, kim.id, now - 1, now - 120_000).await;
+    let r = web.get("/profile").await;
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+    assert_eq!(session_times(app, kim.id).await.0, now - 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sliding_session_on_sqlite() {
+    sliding_session(&TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sliding_session_on_postgres() {
+    sliding_session(&TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn confirmations_and_landing_back_on_sqlite() {
     confirmations_and_landing_back(&TestApp::spawn().await).await;
