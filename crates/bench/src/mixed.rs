@@ -321,7 +321,12 @@ async fn import(args: &Args, t: &Target, n: i64) -> Outcome {
         .args(["import", "users"])
         .arg(&csv)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // its log beside the server's when the bench asks for logs (MUSTER_BENCH_LOG)
+        .stderr(if std::env::var_os("MUSTER_BENCH_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn();
     let ok = match child {
         Ok(child) => proc_stats::wait_with_peak(child).await.0,

@@ -86,10 +86,18 @@ impl Batch {
             .tx
             .as_ref()
             .is_some_and(|(_, rows, started)| *rows >= size || started.elapsed() >= BATCH_TIME_MAX)
-            && let Some((tx, _, started)) = self.tx.take()
+            && let Some((tx, rows, started)) = self.tx.take()
         {
+            let written = started.elapsed();
             tx.commit().await?;
-            self.size.committed(started.elapsed(), store).await;
+            let held = started.elapsed();
+            tracing::debug!(
+                rows,
+                held_ms = held.as_millis() as u64,
+                commit_ms = (held - written).as_millis() as u64,
+                "import batch"
+            );
+            self.size.committed(held, store).await;
         }
         Ok(())
     }
