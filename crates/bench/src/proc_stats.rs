@@ -5,7 +5,11 @@ use std::time::Duration;
 
 /// `VmRSS` (resident now) or `VmHWM` (peak resident) in KiB.
 pub fn kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status_field(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?, field)
+}
+
+/// The number after `field` (as `VmRSS:`) in the text of a `/proc/PID/status`.
+fn status_field(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
         .find(|l| l.starts_with(field))
@@ -27,13 +31,7 @@ pub struct Resident {
 impl Resident {
     pub fn of(pid: u32) -> Option<Resident> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        };
+        let field = |name: &str| status_field(&status, name);
         Some(Resident {
             total: field("VmRSS:")?,
             anon: field("RssAnon:").unwrap_or(0),
@@ -88,5 +86,19 @@ pub async fn wait_with_peak(mut child: Child) -> (bool, u64) {
             Ok(None) => tokio::time::sleep(Duration::from_millis(5)).await,
             Err(_) => return (false, peak),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_field;
+
+    #[test]
+    fn a_status_field_is_read_by_its_name() {
+        let status = "Name:\tmuster\nVmHWM:\t   73412 kB\nVmRSS:\t   35120 kB\nRssAnon:\t   18000 kB\n";
+        assert_eq!(status_field(status, "VmRSS:"), Some(35_120));
+        assert_eq!(status_field(status, "VmHWM:"), Some(73_412));
+        assert_eq!(status_field(status, "RssFile:"), None);
+        assert_eq!(status_field(status, "Name:"), None, "not a number");
     }
 }
