@@ -469,7 +469,7 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Kim's one session: (expires_at, last_seen_at).
+/// The one session of `user_id`: (expires_at, last_seen_at).
 async fn session_times(app: &TestApp, user_id: i64) -> (i64, i64) {
     let mut conn = app.store().conn().await.unwrap();
     let rows = muster_store::sessions::list_for_user(&mut conn, user_id, 0)

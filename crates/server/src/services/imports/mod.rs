@@ -94,7 +94,7 @@ impl Batch {
             tracing::debug!(
                 rows,
                 held_ms = held.as_millis() as u64,
-                commit_ms = (held - written).as_millis() as u64,
+                commit_ms = held.saturating_sub(written).as_millis() as u64,
                 "import batch"
             );
             self.size.committed(held, store).await;
