@@ -81,8 +81,11 @@ pub async fn sign_in(
     let hash = user
         .as_ref()
         .map_or_else(|| dummy.0.clone(), |u| u.password_hash.clone());
-    let password_ok = hasher.verify(password.to_owned(), hash.clone()).await? && user.is_some();
+    // Not held while the hash waits for a hashing thread: a burst of sign-ins
+    // queued there would hold every connection of the pool, and every other
+    // page would wait for the burst to pass.
     drop(conn);
+    let password_ok = hasher.verify(password.to_owned(), hash.clone()).await? && user.is_some();
 
     let now = clock::now();
     let mut attempt = login_attempts::Attempt {

@@ -112,3 +112,61 @@ async fn two_instances_on_one_postgres_lock_exactly_at_the_limit() {
     assert_eq!(attempt(&http, &a.base, "target", PASSWORD).await, 401);
     assert_eq!(attempt(&http, &b.base, "target", PASSWORD).await, 401);
 }
+
+/// A burst of sign-ins queued for the hashing threads holds no database
+/// connection meanwhile: with every hashing thread busy and more sign-ins
+/// waiting than the pool has connections (8 in tests), a page still loads.
+async fn a_sign_in_burst_leaves_the_pool_to_others(app: &TestApp) {
+    let admin = app.signed_in("admin", crate::support::ADMIN_PASSWORD).await;
+    for i in 0..12 {
+        app.create_user(&format!("burst{i}"), &["User"]).await;
+    }
+    // hashes long enough to outlast a page: about 5 s each, one per hashing thread
+    let probe = muster_server::hashing::Params {
+        memory_kib: 8192,
+        iterations: 10,
+        parallelism: 1,
+    };
+    let started = std::time::Instant::now();
+    muster_server::hashing::hash_now("probe", probe).unwrap();
+    let per_iteration = started.elapsed().as_secs_f64() / 10.0;
+    let slow = muster_server::hashing::Params {
+        iterations: ((5.0 / per_iteration) as u32).clamp(10, 1_000_000),
+        ..probe
+    };
+    let busy: Vec<_> = (0..app.state.hasher.threads())
+        .map(|_| {
+            let hasher = app.state.hasher.clone();
+            tokio::spawn(async move { hasher.hash("busy".to_owned(), slow).await })
+        })
+        .collect();
+    let sign_ins: Vec<_> = (0..12)
+        .map(|i| {
+            let client = app.client();
+            tokio::spawn(async move { client.login(&format!("burst{i}"), PASSWORD).await.status() })
+        })
+        .collect();
+    // the sign-ins reach the hashing queue within moments; a page after that
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(admin.get("/admin/users").await.status(), 200);
+    assert!(
+        busy.iter().all(|h| !h.is_finished()),
+        "the page waited until the hashing threads were free"
+    );
+    for h in busy {
+        h.await.unwrap().unwrap();
+    }
+    for s in join_all(sign_ins).await {
+        assert_eq!(s.unwrap(), 303);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_burst_leaves_the_pool_to_others_sqlite() {
+    a_sign_in_burst_leaves_the_pool_to_others(&TestApp::spawn().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_burst_leaves_the_pool_to_others_postgres() {
+    a_sign_in_burst_leaves_the_pool_to_others(&TestApp::spawn_on(TestDb::postgres().await).await).await;
+}
