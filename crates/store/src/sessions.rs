@@ -32,13 +32,8 @@ pub async fn create(conn: &mut Conn, s: &Session, ip: &str, user_agent: &str) ->
     Ok(())
 }
 
-/// A live session; expired ones are not returned.
-pub async fn get(conn: &mut Conn, id_hash: &str, now: Millis) -> Result<Option<Session>> {
-    Ok(get_seen(conn, id_hash, now).await?.map(|(s, _)| s))
-}
-
 /// A live session and when it was last seen, which [`touch`] needs: one
-/// query for what every page view reads.
+/// query for what every page view reads. Expired ones are not returned.
 pub async fn get_seen(conn: &mut Conn, id_hash: &str, now: Millis) -> Result<Option<(Session, Millis)>> {
     let row = sqlx::query(
         "SELECT id_hash, user_id, csrf_token, created_at, expires_at, last_seen_at FROM sessions \

@@ -16,34 +16,26 @@ use crate::support::{ADMIN_PASSWORD, TestApp, TestDb};
 /// A tmpfs of `size` mounted at `path` until dropped.
 struct Tmpfs(PathBuf);
 
+/// `mount ARGS PATH`, which needs root.
+fn mount(args: &[&str], path: &Path) {
+    let out = Command::new("mount").args(args).arg(path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "mount {args:?} (needs root): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 impl Tmpfs {
     fn mount(path: &Path, size: &str) -> Tmpfs {
         std::fs::create_dir_all(path).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mounting a tmpfs (needs root): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        mount(&["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"], path);
         Tmpfs(path.to_path_buf())
     }
 
     /// Give the disk more room, the files on it kept (space freed while muster runs).
     fn grow(&self, size: &str) {
-        let out = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "remount: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        mount(&["-o", &format!("remount,size={size}")], &self.0);
     }
 }
 

@@ -472,16 +472,13 @@ fn urlencode(s: &str) -> String {
 /// The one session of `user_id`: (expires_at, last_seen_at).
 async fn session_times(app: &TestApp, user_id: i64) -> (i64, i64) {
     let mut conn = app.store().conn().await.unwrap();
-    let rows = muster_store::sessions::list_for_user(&mut conn, user_id, 0)
+    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT expires_at, last_seen_at FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(&mut *conn)
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    let expires: i64 = sqlx::query_scalar("SELECT expires_at FROM sessions WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-    (expires, rows[0].last_seen_at)
+    rows[0]
 }
 
 async fn set_session_times(app: &TestApp, user_id: i64, expires_at: i64, last_seen_at: i64) {

@@ -270,10 +270,14 @@ async fn sessions_expire_and_end_per_user(store: &Store) {
         };
         sessions::create(&mut c, &s, "127.0.0.1", "ua").await.unwrap();
     }
-    assert!(sessions::get(&mut c, "a", 200).await.unwrap().is_none(), "expired");
-    assert_eq!(sessions::get(&mut c, "b", 200).await.unwrap().unwrap().user_id, id);
+    assert!(sessions::get_seen(&mut c, "a", 200).await.unwrap().is_none(), "expired");
+    let (b, seen) = sessions::get_seen(&mut c, "b", 200).await.unwrap().unwrap();
+    assert_eq!((b.user_id, seen), (id, 1), "last seen when created");
     assert_eq!(sessions::delete_for_user(&mut c, id, Some("b")).await.unwrap(), 2);
-    assert!(sessions::get(&mut c, "b", 200).await.unwrap().is_some(), "the kept one");
+    assert!(
+        sessions::get_seen(&mut c, "b", 200).await.unwrap().is_some(),
+        "the kept one"
+    );
     users::set_enabled(&mut c, id, false, 2).await.unwrap();
     assert_eq!(sessions::delete_for_unusable_users(&mut c).await.unwrap(), 1);
 }
